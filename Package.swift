@@ -1,0 +1,56 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+let package = Package(
+    name: "FusionKit",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "fusion", targets: ["FusionCLI"]),
+        .library(name: "FusionCore", targets: ["FusionCore"]),
+        .library(name: "FusionCPU", targets: ["FusionCPU"]),
+        .library(name: "FusionVulkan", targets: ["FusionVulkan"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries (Debian: libvulkan-dev, libshaderc-dev, libopenblas-dev).
+        .systemLibrary(name: "CVulkan", path: "Sources/CVulkan"),
+        .systemLibrary(name: "CShaderc", path: "Sources/CShaderc"),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+
+        // Tensors, the backend-neutral graph, shape inference and the memory planner.
+        .target(name: "FusionCore", path: "Sources/FusionCore"),
+
+        // CPU reference backend.
+        .target(name: "FusionCPU", dependencies: ["FusionCore", "CBLAS"], path: "Sources/FusionCPU"),
+
+        // Embeds Shaders/*.comp into the Vulkan module at build time.
+        .executableTarget(name: "ShaderEmbedder", path: "Sources/ShaderEmbedder"),
+        .plugin(name: "EmbedShaders", capability: .buildTool(), dependencies: ["ShaderEmbedder"], path: "Plugins/EmbedShaders"),
+
+        // Vulkan runtime and backend.
+        .target(
+            name: "FusionVulkan",
+            dependencies: ["FusionCore", "CVulkan", "CShaderc"],
+            path: "Sources/FusionVulkan",
+            plugins: ["EmbedShaders"]
+        ),
+
+        // CPU/GPU parity harness shared by the CLI and the tests.
+        .target(name: "FusionParity", dependencies: ["FusionCore", "FusionCPU", "FusionVulkan"], path: "Sources/FusionParity"),
+
+        .executableTarget(
+            name: "FusionCLI",
+            dependencies: [
+                "FusionCore", "FusionCPU", "FusionVulkan", "FusionParity",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/FusionCLI"
+        ),
+
+        .testTarget(name: "FusionCoreTests", dependencies: ["FusionCore"], path: "Tests/FusionCoreTests"),
+        .testTarget(name: "FusionCPUTests", dependencies: ["FusionCore", "FusionCPU"], path: "Tests/FusionCPUTests"),
+        .testTarget(name: "FusionVulkanTests", dependencies: ["FusionCore", "FusionCPU", "FusionVulkan", "FusionParity"], path: "Tests/FusionVulkanTests"),
+    ]
+)

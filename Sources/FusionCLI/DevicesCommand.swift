@@ -1,0 +1,26 @@
+import ArgumentParser
+import FusionVulkan
+
+struct DevicesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "devices",
+        abstract: "List every Vulkan device with its limits and features."
+    )
+
+    func run() throws {
+        let devices: [VulkanDeviceInfo]
+        do {
+            devices = try VulkanContext.enumerateDevices()
+        } catch {
+            throw CLIError("cannot enumerate Vulkan devices: \(error)")
+        }
+        if devices.isEmpty {
+            print("No Vulkan device found (install a driver, e.g. mesa-vulkan-drivers for lavapipe).")
+            return
+        }
+        for (i, d) in devices.enumerated() {
+            if i > 0 { print("") }
+            d.summaryLines.forEach { print($0) }
+        }
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct FusionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fusion",
+        abstract: "Text-guided infrared-visible image fusion on Vulkan GPUs and the CPU.",
+        subcommands: [DevicesCommand.self, ParityCommand.self]
+    )
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import FusionCore
+import FusionCPU
+import FusionParity
+import FusionVulkan
+
+struct ParityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "parity",
+        abstract: "Run ops on the CPU reference and on a Vulkan device and compare the results."
+    )
+
+    @Flag(name: .long, help: "Check every op of the op set on randomised shapes.")
+    var ops = false
+
+    @Option(name: .long, help: "Vulkan device index (see `fusion devices`); default: FUSIONKIT_DEVICE or the first GPU.")
+    var device: Int?
+
+    @Option(name: .long, help: "Seed of the randomised shapes and values.")
+    var seed: UInt64 = 1
+
+    @Option(name: .long, help: "Only this op (repeatable), e.g. --op conv2d --op softmax.")
+    var op: [String] = []
+
+    @Flag(name: .long, help: "Print shader and pipeline cache statistics after the run.")
+    var cacheStats = false
+
+    @Option(name: .long, help: "Allowed max |err| as a fraction of the output's scale.")
+    var tolerance: Float = 1e-5
+
+    func validate() throws {
+        guard ops else { throw ValidationError("nothing to check: pass --ops") }
+        guard tolerance > 0 else { throw ValidationError("--tolerance must be positive") }
+    }
+
+    func run() throws {
+        let gpu: VulkanBackend
+        do { gpu = try VulkanBackend(deviceIndex: device) } catch { throw CLIError("vulkan: \(error)") }
+        let runner = ParityRunner(reference: CPUBackend(), candidate: gpu, tolerance: tolerance)
+        var cases = try ParityCases.all(seed: seed)
+        let known = Set(cases.map(\.op))
+        if let unknown = op.first(where: { !known.contains($0) }) {
+            throw CLIError("unknown op '\(unknown)'; known ops: \(known.sorted().joined(separator: ", "))")
+        }
+        if !op.isEmpty { cases = cases.filter { op.contains($0.op) } }
+        print("reference: \(runner.reference.deviceDescription)")
+        print("candidate: \(gpu.deviceDescription)")
+        print("tolerance: max |err| <= \(tolerance) x output scale (scale = max(1, max |reference|))")
+        print("")
+        let header = ["op", "shapes", "max |err|", "rel L2 err", "scale", "result"]
+        var rows: [[String]] = []
+        var failed = 0
+        for c in cases {
+            let r = runner.run(c)
+            if !r.passed { failed += 1 }
+            rows.append([r.op, r.shapes, format(r.maxAbsError), format(r.relativeError), format(r.scale),
+                         r.passed ? "PASS" : "FAIL" + (r.failure.map { ": \($0)" } ?? "")])
+        }
+        printTable(header: header, rows: rows)
+        print("")
+        print("\(cases.count - failed) passed, \(failed) failed")
+        if cacheStats {
+            gpu.context.flushCaches()
+            let s = gpu.context.stats
+            print("cache: shaders compiled \(s.shadersCompiled), spirv cache hits \(s.spirvCacheHits), pipelines created \(s.pipelinesCreated), pipeline cache hits \(s.pipelineCacheHits), pipeline cache bytes loaded \(s.pipelineCacheBytesLoaded), submissions \(s.submissions)")
+        }
+        if !gpu.context.validationMessages.isEmpty {
+            printError("\(gpu.context.validationMessages.count) Vulkan validation messages")
+            throw ExitCode(1)
+        }
+        if failed > 0 { throw ExitCode(1) }
+    }
+
+    private func format(_ v: Float) -> String {
+        v.isFinite ? String(format: "%.2e", Double(v)) : "-"
+    }
+}
+
+/// Prints rows as aligned columns.
+func printTable(header: [String], rows: [[String]]) {
+    var widths = header.map(\.count)
+    for row in rows { for (i, cell) in row.enumerated() where i < widths.count - 1 { widths[i] = max(widths[i], cell.count) } }
+    func line(_ cells: [String]) -> String {
+        cells.enumerated().map { i, c in i < cells.count - 1 ? c.padding(toLength: widths[i], withPad: " ", startingAt: 0) : c }
+            .joined(separator: "  ")
+    }
+    print(line(header))
+    print(line(widths.map { String(repeating: "-", count: $0) }))
+    rows.forEach { print(line($0)) }
+}

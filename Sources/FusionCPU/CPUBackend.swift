@@ -1,0 +1,23 @@
+import Foundation
+import FusionCore
+
+/// The CPU reference backend: float32 kernels, GEMMs through OpenBLAS, work spread over
+/// `threads` threads with `DispatchQueue.concurrentPerform`.
+public final class CPUBackend: Backend {
+    public let threads: Int
+
+    /// - Parameter threads: worker threads (default: every active processor).
+    public init(threads: Int? = nil) {
+        self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    public var name: String { "cpu" }
+
+    public var deviceDescription: String {
+        "CPU (\(threads) thread\(threads == 1 ? "" : "s"), \(BLASThreads.libraryName))"
+    }
+
+    public func prepare(_ graph: Graph) throws -> Executable {
+        try CPUExecutable(graph: graph, threads: threads)
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import FusionCore
+
+/// A graph prepared for the CPU: intermediates live in arena blocks allocated once (placed by
+/// `MemoryPlanner`, reshape outputs are views of their input), nodes run in order.
+///
+/// `run` may be called many times; concurrent calls on one executable are serialised (they
+/// share the arena).
+public final class CPUExecutable: Executable {
+    public let graph: Graph
+    public let plan: MemoryPlan
+    public let threads: Int
+
+    /// Per-node wall time of the last `run`, in execution order (reshape views included, at ~0).
+    public private(set) var lastRunNodeTimings: [(name: String, op: String, seconds: Double)] = []
+
+    public var peakIntermediateBytes: Int { plan.arenaBytes }
+
+    private var blocks: [UnsafeMutableRawPointer] = []
+    private let scratch = Scratch()
+    private let lock = NSLock()
+    /// Address of every value for the current run (inputs rebound per run).
+    private var addresses: [UnsafeMutableRawPointer?]
+
+    init(graph: Graph, threads: Int) throws {
+        self.graph = graph
+        self.threads = max(1, threads)
+        self.plan = try MemoryPlanner.plan(graph, alignment: 64)
+        for size in plan.blockSizes {
+            let block = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
+            block.initializeMemory(as: UInt8.self, repeating: 0, count: max(size, 64))
+            blocks.append(block)
+        }
+        addresses = Array(repeating: nil, count: graph.values.count)
+        for info in graph.values {
+            let id = info.value.id
+            switch info.kind {
+            case let .constant(t): addresses[id] = t.data
+            case .input: break
+            case .intermediate:
+                if let p = plan.placements[id] { addresses[id] = blocks[p.block] + p.offset }
+            }
+        }
+    }
+
+    deinit { for b in blocks { b.deallocate() } }
+
+    public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
+        try validateInputs(graph, inputs)
+        lock.lock()
+        defer { lock.unlock() }
+        BLASThreads.setDefault(threads)
+
+        // Bind inputs, then resolve views (reshape outputs) to their root's memory.
+        for info in graph.values {
+            if case let .input(name) = info.kind { addresses[info.value.id] = inputs[name]!.data }
+        }
+        for info in graph.values {
+            let id = info.value.id, root = plan.root[id]
+            if root != id { addresses[id] = addresses[root] }
+        }
+
+        let ctx = KernelContext(threads: threads, scratch: scratch)
+        var timings: [(name: String, op: String, seconds: Double)] = []
+        timings.reserveCapacity(graph.nodes.count)
+        for node in graph.nodes {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try execute(node, ctx)
+            let end = DispatchTime.now().uptimeNanoseconds
+            timings.append((node.name, node.op.name, Double(end - start) * 1e-9))
+        }
+        lastRunNodeTimings = timings
+
+        var results: [String: Tensor] = [:]
+        for (name, value) in graph.outputs {
+            let t = Tensor(shape: value.shape, dtype: value.dtype)
+            if t.byteCount > 0, let src = addresses[value.id] {
+                t.data.copyMemory(from: src, byteCount: t.byteCount)
+            }
+            results[name] = t
+        }
+        return results
+    }
+
+    private func raw(_ v: Value) -> UnsafeMutableRawPointer {
+        guard let p = addresses[v.id] else { preconditionFailure("value \(v) has no memory") }
+        return p
+    }
+
+    private func f(_ v: Value) -> UnsafeMutablePointer<Float> { raw(v).assumingMemoryBound(to: Float.self) }
+    private func cf(_ v: Value) -> UnsafePointer<Float> { UnsafePointer(f(v)) }
+
+    private func execute(_ node: Node, _ ctx: KernelContext) throws {
+        let ins = node.inputs
+        let out = node.output
+        switch node.op {
+        case let .conv2d(a):
+            conv2d(a, x: cf(ins[0]), xShape: ins[0].shape, weight: cf(ins[1]), wShape: ins[1].shape,
+                   bias: ins.count > 2 ? cf(ins[2]) : nil, out: f(out), outShape: out.shape, ctx: ctx)
+        case let .matmul(ta, tb, alpha):
+            matmul(transposeA: ta, transposeB: tb, alpha: alpha, a: cf(ins[0]), aShape: ins[0].shape,
+                   b: cf(ins[1]), bShape: ins[1].shape, out: f(out), outShape: out.shape, ctx: ctx)
+        case .linear:
+            linear(x: cf(ins[0]), xShape: ins[0].shape, weight: cf(ins[1]), wShape: ins[1].shape,
+                   bias: ins.count > 2 ? cf(ins[2]) : nil, out: f(out), ctx: ctx)
+        case let .layerNormChannels(eps):
+            layerNormChannels(eps: eps, x: cf(ins[0]), shape: ins[0].shape, weight: cf(ins[1]),
+                              bias: ins.count > 2 ? cf(ins[2]) : nil, out: f(out), ctx: ctx)
+        case let .layerNorm(eps):
+            layerNorm(eps: eps, x: cf(ins[0]), shape: ins[0].shape, weight: cf(ins[1]),
+                      bias: ins.count > 2 ? cf(ins[2]) : nil, out: f(out), ctx: ctx)
+        case let .groupNorm(groups, eps):
+            groupNorm(groups: groups, eps: eps, x: cf(ins[0]), shape: ins[0].shape, weight: cf(ins[1]),
+                      bias: cf(ins[2]), out: f(out), ctx: ctx)
+        case let .globalNorm(eps):
+            globalNorm(eps: eps, x: cf(ins[0]), shape: ins[0].shape, weight: cf(ins[1]), bias: cf(ins[2]),
+                       out: f(out), ctx: ctx)
+        case let .globalStats(eps):
+            globalStats(eps: eps, x: cf(ins[0]), shape: ins[0].shape, out: f(out), ctx: ctx)
+        case .softmax:
+            softmax(x: cf(ins[0]), shape: ins[0].shape, out: f(out), ctx: ctx)
+        case let .unary(kind):
+            unary(kind, x: cf(ins[0]), out: f(out), count: out.count, ctx: ctx)
+        case let .binary(kind):
+            binary(kind, a: cf(ins[0]), aShape: ins[0].shape, b: cf(ins[1]), bShape: ins[1].shape,
+                   out: f(out), outShape: out.shape, ctx: ctx)
+        case .film:
+            film(x: cf(ins[0]), shape: ins[0].shape, gamma: cf(ins[1]), beta: cf(ins[2]), out: f(out), ctx: ctx)
+        case .prelu:
+            prelu(x: cf(ins[0]), shape: ins[0].shape, slope: cf(ins[1]), slopeCount: ins[1].count, out: f(out), ctx: ctx)
+        case let .pixelShuffle(r):
+            pixelShuffle(factor: r, x: cf(ins[0]), shape: ins[0].shape, out: f(out), ctx: ctx)
+        case let .pixelUnshuffle(r):
+            pixelUnshuffle(factor: r, x: cf(ins[0]), shape: ins[0].shape, out: f(out), ctx: ctx)
+        case let .concat(axis):
+            concat(axis: axis, inputs: ins.map { (cf($0), $0.shape) }, out: f(out), outShape: out.shape, ctx: ctx)
+        case let .slice(axis, start, length):
+            slice(axis: axis, start: start, length: length, x: cf(ins[0]), shape: ins[0].shape, out: f(out), ctx: ctx)
+        case let .pad(top, _, left, _, mode):
+            pad(top: top, left: left, mode: mode, x: cf(ins[0]), shape: ins[0].shape, out: f(out),
+                outShape: out.shape, ctx: ctx)
+        case let .crop(y, x0, _, _):
+            crop(y: y, x: x0, x: cf(ins[0]), shape: ins[0].shape, out: f(out), outShape: out.shape, ctx: ctx)
+        case .embedding:
+            let ids = raw(ins[0]).assumingMemoryBound(to: Int32.self)
+            try embedding(ids: ids, count: ins[0].count, table: cf(ins[1]), tableShape: ins[1].shape,
+                          out: f(out), nodeName: node.name, ctx: ctx)
+        case let .channelAttention(heads):
+            channelAttention(heads: heads, q: cf(ins[0]), k: cf(ins[1]), v: cf(ins[2]), shape: ins[0].shape,
+                             temperature: cf(ins[3]), out: f(out), ctx: ctx)
+        case let .attention(scale, causal):
+            attention(scale: scale, causal: causal, q: cf(ins[0]), qShape: ins[0].shape, k: cf(ins[1]),
+                      kShape: ins[1].shape, v: cf(ins[2]), vShape: ins[2].shape,
+                      bias: ins.count > 3 ? (cf(ins[3]), ins[3].shape) : nil, out: f(out), ctx: ctx)
+        case let .windowAttention(heads, window, scale):
+            windowAttention(heads: heads, window: window, scale: scale, q: cf(ins[0]), k: cf(ins[1]),
+                            qShape: ins[0].shape, v: cf(ins[2]), vShape: ins[2].shape, bias: cf(ins[3]),
+                            out: f(out), ctx: ctx)
+        case let .resize(mode, _, _):
+            resize(mode: mode, x: cf(ins[0]), shape: ins[0].shape, out: f(out), outShape: out.shape, ctx: ctx)
+        case .reshape:
+            break // a view: same memory as its input
+        case let .permute(perm):
+            permute(perm, x: UnsafeRawPointer(raw(ins[0])), shape: ins[0].shape,
+                    elementSize: ins[0].dtype.byteSize, out: raw(out), ctx: ctx)
+        }
+    }
+}

@@ -1,0 +1,33 @@
+/// Errors raised while building or running a graph. Every case says which op, tensor or
+/// argument is at fault, so a user can act on the message alone.
+public enum FusionError: Error, CustomStringConvertible, Equatable {
+    /// Operand shapes or dtypes an op cannot accept.
+    case shapeMismatch(op: String, detail: String)
+    /// An attribute outside its valid range (negative stride, unknown axis...).
+    case invalidArgument(op: String, detail: String)
+    /// The backend has no implementation for this op.
+    case unsupportedOp(op: String, backend: String)
+    /// A graph input was not supplied, or supplied with the wrong shape.
+    case missingInput(name: String)
+    case inputShapeMismatch(name: String, expected: [Int], got: [Int])
+    /// A value id that does not belong to the graph.
+    case unknownValue(Int)
+    /// A tensor exceeds a device limit and the op cannot split it.
+    case limitExceeded(op: String, detail: String)
+    /// Anything the backend reports (device errors, compile errors...).
+    case backend(String)
+
+    public var description: String {
+        switch self {
+        case let .shapeMismatch(op, detail): return "\(op): shape mismatch: \(detail)"
+        case let .invalidArgument(op, detail): return "\(op): invalid argument: \(detail)"
+        case let .unsupportedOp(op, backend): return "\(op): not supported by the \(backend) backend"
+        case let .missingInput(name): return "graph input '\(name)' was not supplied"
+        case let .inputShapeMismatch(name, expected, got):
+            return "graph input '\(name)': expected shape \(expected), got \(got)"
+        case let .unknownValue(id): return "value %\(id) does not belong to this graph"
+        case let .limitExceeded(op, detail): return "\(op): device limit exceeded: \(detail)"
+        case let .backend(message): return message
+        }
+    }
+}

@@ -1,0 +1,93 @@
+/// Where each intermediate value lives: block index and byte offset.
+public struct Placement: Equatable, Sendable {
+    public let block: Int
+    public let offset: Int
+}
+
+/// The result of planning a graph's intermediate memory.
+public struct MemoryPlan: Sendable {
+    /// Placement of every intermediate root value (by value id).
+    public let placements: [Int: Placement]
+    /// Sizes of the memory blocks the backend allocates.
+    public let blockSizes: [Int]
+    /// For every value, the value whose memory it uses (itself unless it is a reshape view).
+    public let root: [Int]
+    /// Index of the last node reading each root value (`nodes.count` for graph outputs).
+    public let lastUse: [Int: Int]
+    /// The largest total size of values alive at one time: the lower bound on `arenaBytes`.
+    public let peakLiveBytes: Int
+
+    /// Bytes the intermediates take (sum of blocks): the graph's peak intermediate memory.
+    public var arenaBytes: Int { blockSizes.reduce(0, +) }
+}
+
+/// Assigns memory to intermediates so that each value's memory is reused after its last
+/// use. Greedy by size (largest first, lowest fitting offset), which stays close to the
+/// live-bytes lower bound on the graphs of this engine.
+public enum MemoryPlanner {
+    /// - Parameters:
+    ///   - alignment: offset alignment of every placement in bytes.
+    ///   - maxBlockBytes: the largest block the backend can allocate; a value larger than
+    ///     this is an error.
+    public static func plan(_ graph: Graph, alignment: Int = 256, maxBlockBytes: Int = Int.max) throws -> MemoryPlan {
+        let values = graph.values
+        var root = Array(values.indices)
+        for node in graph.nodes {
+            if case .reshape = node.op { root[node.output.id] = root[node.inputs[0].id] }
+        }
+        var def: [Int: Int] = [:]
+        var lastUse: [Int: Int] = [:]
+        for node in graph.nodes where root[node.output.id] == node.output.id {
+            def[node.output.id] = node.index
+            lastUse[node.output.id] = node.index
+        }
+        for node in graph.nodes {
+            for v in node.inputs {
+                let r = root[v.id]
+                if def[r] != nil { lastUse[r] = max(lastUse[r] ?? 0, node.index) }
+            }
+        }
+        for (_, v) in graph.outputs where def[root[v.id]] != nil {
+            lastUse[root[v.id]] = graph.nodes.count
+        }
+
+        func aligned(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
+        let roots = def.keys.sorted { a, b in
+            let sa = values[a].value.byteCount, sb = values[b].value.byteCount
+            return sa != sb ? sa > sb : a < b
+        }
+        var placements: [Int: Placement] = [:]
+        var blockSizes: [Int] = []
+        var placedByBlock: [[(start: Int, end: Int, from: Int, to: Int)]] = []
+        for r in roots {
+            let size = aligned(max(values[r].value.byteCount, 1))
+            guard size <= maxBlockBytes else {
+                throw FusionError.limitExceeded(op: values[r].name,
+                    detail: "tensor \(values[r].value.shape) needs \(size) bytes, more than the largest allocation \(maxBlockBytes)")
+            }
+            let from = def[r]!, to = lastUse[r]!
+            var chosen: Placement?
+            for b in blockSizes.indices {
+                let conflicts = placedByBlock[b].filter { $0.from <= to && from <= $0.to }.sorted { $0.start < $1.start }
+                var offset = 0
+                for c in conflicts {
+                    if offset + size <= c.start { break }
+                    offset = max(offset, c.end)
+                }
+                if offset + size <= maxBlockBytes { chosen = Placement(block: b, offset: offset); break }
+            }
+            let p = chosen ?? Placement(block: blockSizes.count, offset: 0)
+            if p.block == blockSizes.count { blockSizes.append(0); placedByBlock.append([]) }
+            placedByBlock[p.block].append((p.offset, p.offset + size, from, to))
+            blockSizes[p.block] = max(blockSizes[p.block], p.offset + size)
+            placements[r] = p
+        }
+
+        var peak = 0
+        for i in 0...max(graph.nodes.count, 0) {
+            let live = roots.filter { def[$0]! <= i && i <= lastUse[$0]! }.reduce(0) { $0 + aligned(values[$1].value.byteCount) }
+            peak = max(peak, live)
+        }
+        return MemoryPlan(placements: placements, blockSizes: blockSizes, root: root, lastUse: lastUse, peakLiveBytes: peak)
+    }
+}

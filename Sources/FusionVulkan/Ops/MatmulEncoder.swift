@@ -1,0 +1,264 @@
+import FusionCore
+
+/// Knobs of the compute-heavy encoders (conv2d, matmul, linear, attention kernels).
+enum HeavyOpsTuning {
+    /// Test hook: when set, the heavy-op encoders split their work as if a binding could
+    /// hold at most this many bytes, so that the chunked paths (channel / row / batch / K
+    /// splits with accumulation) can be exercised on small tensors.
+    nonisolated(unsafe) static var splitBytesOverride: Int?
+}
+
+/// One batch dimension of a strided GEMM: its size and the element stride of each operand
+/// (0 where an operand broadcasts).
+struct GemmBatchDim: Equatable {
+    var size: Int
+    var a: Int
+    var b: Int
+    var c: Int
+}
+
+/// A strided, batched GEMM on device tensors:
+/// `C(m, n) = alpha * sum_k A(m, k) B(k, n) (+ bias[n]) (+ C(m, n) when accumulating)` with
+/// `A(m, k) = a[aOffset + m * asM + k * asK + batch]`, `B(k, n) = b[bOffset + k * bsK + n * bsN + batch]`,
+/// `C(m, n) = c[cOffset + m * ldc + n + batch]` (offsets in elements from each tensor's element 0).
+struct GemmProblem {
+    var M: Int, N: Int, K: Int
+    var a: DeviceTensor, aOffset: Int, asM: Int, asK: Int
+    var b: DeviceTensor, bOffset: Int, bsK: Int, bsN: Int
+    var c: DeviceTensor, cOffset: Int, ldc: Int
+    var batch: [GemmBatchDim] = []
+    var bias: DeviceTensor? = nil
+    var biasOffset: Int = 0
+    var alpha: Float = 1
+    var accumulate: Bool = false
+
+    var batchCount: Int { batch.reduce(1) { $0 * $1.size } }
+
+    /// Elements spanned by each operand (last touched index - first + 1).
+    var aSpan: Int { span(M, asM, K, asK, batch.map { ($0.size, $0.a) }) }
+    var bSpan: Int { span(K, bsK, N, bsN, batch.map { ($0.size, $0.b) }) }
+    var cSpan: Int { span(M, ldc, N, 1, batch.map { ($0.size, $0.c) }) }
+
+    private func span(_ n0: Int, _ s0: Int, _ n1: Int, _ s1: Int, _ dims: [(Int, Int)]) -> Int {
+        var last = (n0 - 1) * s0 + (n1 - 1) * s1
+        for (size, stride) in dims { last += (size - 1) * stride }
+        return last + 1
+    }
+}
+
+extension EncodeContext {
+    /// The largest binding the heavy encoders plan for (the device limit, or the test override).
+    var heavySplitBytes: Int {
+        let limit = maxBindingBytes
+        if let override = HeavyOpsTuning.splitBytesOverride { return max(64, min(override, limit)) }
+        return limit
+    }
+
+    /// True when `elements` f32 values starting anywhere fit in one planned binding
+    /// (leaving room for the offset alignment slack).
+    func heavyFits(elements: Int) -> Bool {
+        elements * 4 + offsetAlignment <= heavySplitBytes
+    }
+
+    /// Binds `elements` f32 values of `t` starting at element `start`; returns the binding and
+    /// the element offset the shader adds. Throws `limitExceeded` if the range is too large.
+    func bindElements(_ t: DeviceTensor, _ access: BufferBinding.Access, start: Int, elements: Int) throws -> (BufferBinding, Int) {
+        let count = max(elements, 1)
+        let r = try bind(t, access, byteRange: (start * 4)..<((start + count) * 4))
+        return (r.binding, r.elementOffset)
+    }
+
+    // MARK: - matmul
+
+    func encodeMatmul(_ node: Node, _ inputs: [DeviceTensor], _ output: DeviceTensor) throws {
+        guard case let .matmul(transposeA, transposeB, alpha) = node.op else { return }
+        let a = inputs[0], b = inputs[1]
+        let ra = a.shape.count, rb = b.shape.count, ro = output.shape.count
+        let M = output.shape[ro - 2], N = output.shape[ro - 1]
+        let K = transposeA ? a.shape[ra - 2] : a.shape[ra - 1]
+        guard output.count > 0 else { return }
+
+        // Batch dims of the output with each operand's element stride (0 = broadcast).
+        let batchRank = ro - 2
+        func strides(_ shape: [Int]) -> [Int] {
+            var s = Array(repeating: 1, count: shape.count)
+            if shape.count > 1 { for i in stride(from: shape.count - 2, through: 0, by: -1) { s[i] = s[i + 1] * shape[i + 1] } }
+            return s
+        }
+        let sa = strides(a.shape), sb = strides(b.shape), sc = strides(output.shape)
+        var dims: [GemmBatchDim] = []
+        for i in 0..<batchRank {
+            let ia = i - (batchRank - (ra - 2)), ib = i - (batchRank - (rb - 2))
+            let strideA = ia >= 0 && a.shape[ia] != 1 ? sa[ia] : 0
+            let strideB = ib >= 0 && b.shape[ib] != 1 ? sb[ib] : 0
+            dims.append(GemmBatchDim(size: output.shape[i], a: strideA, b: strideB, c: sc[i]))
+        }
+        var problem = GemmProblem(
+            M: M, N: N, K: K,
+            a: a, aOffset: 0, asM: transposeA ? 1 : K, asK: transposeA ? M : 1,
+            b: b, bOffset: 0, bsK: transposeB ? 1 : N, bsN: transposeB ? K : 1,
+            c: output, cOffset: 0, ldc: N,
+            batch: Self.mergeBatchDims(dims), alpha: alpha)
+        // A batch over which B is shared folds into M when A's rows stay contiguous: one
+        // bigger GEMM instead of many small ones.
+        if problem.batch.count == 1, !transposeA, problem.batch[0].b == 0,
+           problem.batch[0].a == M * K, problem.batch[0].c == M * N {
+            problem.M *= problem.batch[0].size
+            problem.batch = []
+        }
+        try encodeGemm(problem)
+    }
+
+    // MARK: - linear
+
+    func encodeLinear(_ node: Node, _ inputs: [DeviceTensor], _ output: DeviceTensor) throws {
+        guard case .linear = node.op else { return }
+        let x = inputs[0], w = inputs[1]
+        let K = w.shape[1], N = w.shape[0]
+        let rows = x.shape.dropLast().reduce(1, *)
+        guard output.count > 0 else { return }
+        let problem = GemmProblem(
+            M: rows, N: N, K: K,
+            a: x, aOffset: 0, asM: K, asK: 1,
+            b: w, bOffset: 0, bsK: 1, bsN: K,
+            c: output, cOffset: 0, ldc: N,
+            bias: inputs.count > 2 ? inputs[2] : nil)
+        try encodeGemm(problem)
+    }
+
+    /// Drops size-1 batch dims and merges adjacent dims that address every operand densely.
+    static func mergeBatchDims(_ dims: [GemmBatchDim]) -> [GemmBatchDim] {
+        var out: [GemmBatchDim] = []
+        for d in dims where d.size != 1 {
+            if let last = out.last, last.a == d.a * d.size, last.b == d.b * d.size, last.c == d.c * d.size {
+                out[out.count - 1] = GemmBatchDim(size: last.size * d.size, a: d.a, b: d.b, c: d.c)
+            } else {
+                out.append(d)
+            }
+        }
+        return out
+    }
+
+    // MARK: - GEMM driver
+
+    /// Records `problem` with matmul.comp, splitting it into several dispatches where an
+    /// operand would exceed a binding, the batch exceeds the z workgroup limit, or the batch
+    /// has more than the 3 dims the shader decodes.
+    func encodeGemm(_ problem: GemmProblem) throws {
+        let p = problem
+        guard p.M > 0, p.N > 0, p.batchCount > 0 else { return }
+        let maxZ = Int(context.info.maxComputeWorkGroupCount[2])
+
+        // More than 3 batch dims: loop over the outermost.
+        if p.batch.count > 3 {
+            let d = p.batch[0]
+            for i in 0..<d.size {
+                var sub = p
+                sub.batch.removeFirst()
+                sub.aOffset += i * d.a; sub.bOffset += i * d.b; sub.cOffset += i * d.c
+                try encodeGemm(sub)
+            }
+            return
+        }
+
+        let fits = heavyFits(elements: p.aSpan) && heavyFits(elements: p.bSpan) && heavyFits(elements: p.cSpan)
+            && (p.bias == nil || heavyFits(elements: p.N + p.biasOffset))
+        if fits && p.batchCount <= maxZ {
+            try dispatchGemm(p)
+            return
+        }
+
+        // Halve the outermost batch dim, M, N or K (K halves accumulate), whichever shrinks
+        // the largest operand span the most; too many batches force a batch split.
+        func halves(_ dim: Int) -> (GemmProblem, GemmProblem) {
+            var first = p, second = p
+            switch dim {
+            case 0:
+                let d = p.batch[0], h = d.size / 2
+                first.batch[0].size = h
+                second.batch[0].size = d.size - h
+                second.aOffset += h * d.a; second.bOffset += h * d.b; second.cOffset += h * d.c
+                if first.batch[0].size == 1 { first.batch.removeFirst() }
+                if second.batch[0].size == 1 { second.batch.removeFirst() }
+            case 1:
+                let h = p.M / 2
+                first.M = h; second.M = p.M - h
+                second.aOffset += h * p.asM; second.cOffset += h * p.ldc
+            case 2:
+                let h = p.N / 2
+                first.N = h; second.N = p.N - h
+                second.bOffset += h * p.bsN; second.cOffset += h
+                second.biasOffset += h
+            default:
+                let h = p.K / 2
+                first.K = h; second.K = p.K - h
+                second.aOffset += h * p.asK; second.bOffset += h * p.bsK
+                second.accumulate = true
+                second.bias = nil
+            }
+            return (first, second)
+        }
+        func worst(_ q: GemmProblem) -> Int { max(q.aSpan, q.bSpan, q.cSpan) }
+        var best: (dim: Int, cost: Int)?
+        let candidates = [(0, p.batch.first?.size ?? 1), (1, p.M), (2, p.N), (3, p.K)]
+        for (dim, size) in candidates where size > 1 {
+            let (first, second) = halves(dim)
+            let cost = max(worst(first), worst(second))
+            if cost < worst(p), best == nil || cost < best!.cost { best = (dim, cost) }
+        }
+        if fits, p.batch.first != nil {
+            best = (0, 0)   // only the workgroup count is over the limit
+        }
+        guard let choice = best else {
+            try dispatchGemm(p)   // cannot shrink: bind reports the limit
+            return
+        }
+        let (first, second) = halves(choice.dim)
+        try encodeGemm(first)
+        try encodeGemm(second)
+    }
+
+    /// One matmul.comp dispatch (at most 3 batch dims, batch within the z limit).
+    private func dispatchGemm(_ p: GemmProblem) throws {
+        // Register tile: up to 4 x 4 per thread on a 16 x 16 thread grid; skinny shapes trade
+        // the short side for a longer one. Small problems use smaller tiles to spread out.
+        func rows(_ n: Int) -> Int { min(4, max(1, (n + 15) / 16)) }
+        var rm = rows(p.M), rn = rows(p.N)
+        if rm == 1, p.N > 64 { rn = 8 }
+        if rn == 1, p.M > 64 { rm = 8 }
+        if rm == 4, rn == 4 {
+            let tiles = ((p.M + 63) / 64) * ((p.N + 63) / 64) * p.batchCount
+            if tiles < 32 { rm = 2; rn = 2 }
+        }
+        let wgX = 16, wgY = 16, tk = 16
+        let tm = wgY * rm, tn = wgX * rn
+        let aKContig = p.asK == 1 || (p.asM != 1 && p.asK < p.asM)
+        let bNContig = p.bsN == 1 || (p.bsK != 1 && p.bsN < p.bsK)
+
+        let (aBinding, aOff) = try bindElements(p.a, .read, start: p.aOffset, elements: p.aSpan)
+        let (bBinding, bOff) = try bindElements(p.b, .read, start: p.bOffset, elements: p.bSpan)
+        let (cBinding, cOff) = try bindElements(p.c, p.accumulate ? .readWrite : .write, start: p.cOffset, elements: p.cSpan)
+        var biasBinding = aBinding, biasOff = 0
+        if let bias = p.bias {
+            (biasBinding, biasOff) = try bindElements(bias, .read, start: p.biasOffset, elements: p.N)
+        }
+
+        var dims = p.batch
+        while dims.count < 3 { dims.insert(GemmBatchDim(size: 1, a: 0, b: 0, c: 0), at: 0) }
+        var args = ShaderArguments()
+        args.ints([p.M, p.N, p.K, aOff, bOff, cOff, biasOff, p.asM, p.asK, p.bsK, p.bsN, p.ldc])
+        args.ints([dims[1].size, dims[2].size])
+        args.ints([dims[0].a, dims[1].a, dims[2].a])
+        args.ints([dims[0].b, dims[1].b, dims[2].b])
+        args.ints([dims[0].c, dims[1].c, dims[2].c])
+        args.float(p.alpha)
+        args.int(p.accumulate ? 1 : 0)
+
+        let tiles = ((p.M + tm - 1) / tm) * ((p.N + tn - 1) / tn)
+        try dispatch("matmul.comp",
+                     specialization: [UInt32(wgX), UInt32(wgY), UInt32(rm), UInt32(rn), UInt32(tk),
+                                      aKContig ? 1 : 0, bNContig ? 1 : 0, p.bias != nil ? 1 : 0],
+                     bindings: [aBinding, bBinding, cBinding, biasBinding],
+                     arguments: args, groups: (tiles, 1, p.batchCount))
+    }
+}

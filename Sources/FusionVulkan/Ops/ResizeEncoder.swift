@@ -1,0 +1,39 @@
+import FusionCore
+
+// Resize (Shaders/resize.comp), F.interpolate(align_corners=False): nearest
+// (floor(dst * in / out)), bilinear, bicubic (a = -0.75, clamped taps), with source
+// coordinates computed exactly in integers.
+// One thread per output element; (n, c) planes are split into ranges that fit a binding.
+
+extension EncodeContext {
+    func encodeResize(_ node: Node, _ inputs: [DeviceTensor], _ output: DeviceTensor) throws {
+        guard case let .resize(mode, _, _) = node.op else { return }
+        let x = inputs[0]
+        try lightCheck([x, output])
+        let planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3]
+        let ho = output.shape[2], wo = output.shape[3]
+        guard output.count > 0 else { return }
+        let modeIndex: Int
+        switch mode {
+        case .nearest: modeIndex = 0
+        case .bilinear: modeIndex = 1
+        case .bicubic: modeIndex = 2
+        }
+        // Source coordinates are computed exactly in 32-bit integers: dst * in (nearest) and
+        // (2 dst + 1) * in over 2 out (bilinear, bicubic).
+        let fits = mode == .nearest ? ho * h <= Int(UInt32.max) && wo * w <= Int(UInt32.max)
+                                    : 2 * ho * h <= Int(Int32.max) && 2 * wo * w <= Int(Int32.max)
+        guard fits else {
+            throw FusionError.limitExceeded(op: opName, detail: "resize \(h)x\(w) -> \(ho)x\(wo) overflows 32-bit coordinate math")
+        }
+        let big = h * w >= ho * wo ? x : output
+        for r in try lightItemRanges(planes, itemElements: max(h * w, ho * wo), tensorForError: big, access: .read) {
+            let (xb, xOff) = try lightBind(x, .read, elements: (r.lowerBound * h * w)..<(r.upperBound * h * w))
+            let (yb, yOff) = try lightBind(output, .write, elements: (r.lowerBound * ho * wo)..<(r.upperBound * ho * wo))
+            var args = ShaderArguments()
+            args.ints([r.count * ho * wo, h, w, ho, wo, xOff, yOff])
+            try lightDispatch("resize.comp", defines: [("RESIZE_MODE", "\(modeIndex)")], bindings: [xb, yb],
+                              arguments: args, items: r.count * ho * wo)
+        }
+    }
+}
