@@ -17,6 +17,11 @@
 //   3. One thread per query row updates the running max m and sum l and turns the scores into
 //      probabilities; the old accumulator is rescaled by exp(m_old - m_new).
 //   4. Each thread accumulates DVT / (WG / BQ) output columns of one row in registers.
+// Key splits (flash-decoding): with PARTIAL, the keys are cut into `splits` ranges of
+// keysPerSplit; workgroup (bh, query block, dv slice, split) writes its unnormalised
+// accumulator to the partial buffer and its (max, sum) to the stats buffer, and
+// attention_combine.comp merges the splits. This spreads long key ranges over more
+// workgroups and bounds the loop trip count of one invocation.
 // Requires WG % BQ == 0, WG % BK == 0, (BQ * BK) % WG == 0 and DVT % (WG / BQ) == 0.
 // Head dims beyond DC cost extra passes over shared memory; dv beyond DVT costs extra
 // workgroups (each recomputes the scores of its slice), so any d / dv works.
@@ -30,6 +35,7 @@ layout(constant_id = 3) const uint DC = 128;    // head-dim chunk staged in shar
 layout(constant_id = 4) const uint DVT = 128;   // output columns per workgroup
 layout(constant_id = 5) const bool HAS_BIAS = false;
 layout(constant_id = 6) const bool CAUSAL = false;
+layout(constant_id = 7) const bool PARTIAL = false;
 
 const uint TPR = WG / BQ;                 // threads per query row (output phase)
 const uint OREG = DVT / TPR;              // output columns per thread
@@ -49,6 +55,8 @@ layout(std430, set = 0, binding = 1) readonly buffer KBuf { float kb[]; };
 layout(std430, set = 0, binding = 2) readonly buffer VBuf { float vb[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer OBuf { float ob[]; };
 layout(std430, set = 0, binding = 4) readonly buffer BiasBuf { float biasb[]; };
+// PARTIAL only: per (split, bh, query) running max and sum.
+layout(std430, set = 0, binding = 5) writeonly buffer StatsBuf { float statsb[]; };
 
 layout(push_constant) uniform Params {
     int H; int Nq; int Nk; int d; int dv;
@@ -56,6 +64,7 @@ layout(push_constant) uniform Params {
     int qOff; int kOff; int vOff; int oOff; int biasOff;
     int sb0; int sb1; int sb2; int sb3;
     float scale;
+    int splits; int keysPerSplit; int statsOff;
 } p;
 
 shared float Qs[BQ * QS_STRIDE];
@@ -70,12 +79,14 @@ const float NEG_INF = -1.0 / 0.0;
 void main() {
     const uint tid = gl_LocalInvocationID.x;
     const int group = int(gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x);
-    if (group >= p.bhCount * p.qBlocks * p.dvSlices) {
+    if (group >= p.bhCount * p.qBlocks * p.dvSlices * p.splits) {
         return;   // uniform per workgroup
     }
-    const int ds = group % p.dvSlices;
-    const int qblk = (group / p.dvSlices) % p.qBlocks;
-    const int bh = group / (p.dvSlices * p.qBlocks);
+    const int split = group % p.splits;
+    const int rest = group / p.splits;
+    const int ds = rest % p.dvSlices;
+    const int qblk = (rest / p.dvSlices) % p.qBlocks;
+    const int bh = rest / (p.dvSlices * p.qBlocks);
     const int q0 = qblk * int(BQ);
     const int c0 = ds * int(DVT);
     const int bhAbs = p.bhBase + bh;
@@ -85,13 +96,16 @@ void main() {
     const int qBase = p.qOff + bh * p.Nq * p.d;
     const int kBase = p.kOff + bh * p.Nk * p.d;
     const int vBase = p.vOff + bh * p.Nk * p.dv;
-    const int oBase = p.oOff + bh * p.Nq * p.dv;
+    // Output row base: the final tensor, or this split's slice of the partial buffer.
+    const int oBase = p.oOff + (split * p.bhCount + bh) * p.Nq * p.dv;
     const int biasBase = p.biasOff + bIdx * p.sb0 + hIdx * p.sb1;
 
-    // Keys this query block can see.
-    int kEnd = p.Nk;
+    // Keys of this split that this query block can see: [kBegin, kEnd).
+    const int kBegin = split * p.keysPerSplit;
+    const int kStop = min(p.Nk, kBegin + p.keysPerSplit);
+    int kEnd = kStop;
     if (CAUSAL) {
-        kEnd = min(p.Nk, q0 + int(BQ) - 1 + (p.Nk - p.Nq) + 1);
+        kEnd = min(kStop, q0 + int(BQ) - 1 + (p.Nk - p.Nq) + 1);
     }
 
     const bool qResident = p.d <= int(DC);
@@ -127,7 +141,7 @@ void main() {
         o[i] = 0.0;
     }
 
-    for (int k0 = 0; k0 < kEnd; k0 += int(BK)) {
+    for (int k0 = kBegin; k0 < kEnd; k0 += int(BK)) {
         // ---- 1. scores -------------------------------------------------------------------
         float sacc[SPT];
         [[unroll]] for (uint i = 0u; i < SPT; ++i) {
@@ -159,7 +173,7 @@ void main() {
                 const int kj = k0 + int(j);
                 const int dd = dc0 + int(k);
                 float v = 0.0;
-                if (kj < p.Nk && dd < p.d) {
+                if (kj < kStop && dd < p.d) {
                     v = kb[kBase + kj * p.d + dd];
                 }
                 KV[j * KS_STRIDE + k] = v;
@@ -181,7 +195,7 @@ void main() {
             const int qi = q0 + int(r);
             const int kj = k0 + int(j);
             float s = NEG_INF;
-            bool visible = qi < p.Nq && kj < p.Nk;
+            bool visible = qi < p.Nq && kj < kStop;
             if (CAUSAL) {
                 visible = visible && kj <= qi + (p.Nk - p.Nq);
             }
@@ -202,7 +216,7 @@ void main() {
             const int kj = k0 + int(j);
             const int cc = c0 + int(c);
             float v = 0.0;
-            if (kj < p.Nk && cc < p.dv) {
+            if (kj < kStop && cc < p.dv) {
                 v = vb[vBase + kj * p.dv + cc];
             }
             KV[j * DVT + c] = v;
@@ -245,7 +259,7 @@ void main() {
         [[unroll]] for (uint i = 0u; i < OREG; ++i) {
             o[i] *= alpha;
         }
-        // Keys past Nk have probability 0 and zero V rows.
+        // Keys past the split have probability 0 and zero V rows.
         [[unroll]] for (uint j = 0u; j < BK; ++j) {
             const float pj = S[orow * S_STRIDE + j];
             [[unroll]] for (uint i = 0u; i < OREG; ++i) {
@@ -258,7 +272,15 @@ void main() {
     const int qi = q0 + int(orow);
     if (qi < p.Nq) {
         const float l = rowL[orow];
-        const float inv = l > 0.0 ? 1.0 / l : 0.0;
+        float inv = l > 0.0 ? 1.0 / l : 0.0;
+        if (PARTIAL) {
+            inv = 1.0;   // the combine pass normalises
+            if (ds == 0 && ocol == 0u) {
+                const int st = p.statsOff + ((split * p.bhCount + bh) * p.Nq + qi) * 2;
+                statsb[st] = rowM[orow];
+                statsb[st + 1] = l;
+            }
+        }
         [[unroll]] for (uint i = 0u; i < OREG; ++i) {
             const int cc = c0 + int(ocol + i * TPR);
             if (cc < p.dv) {

@@ -1,4 +1,3 @@
-import Foundation
 import FusionCore
 
 // conv2d = F.conv2d, with reflect padding meaning F.pad(mode: "reflect") then an unpadded conv.
@@ -208,12 +207,11 @@ private func accumulateRow3(_ dst: UnsafeMutablePointer<Float>, count: Int, src:
 /// Column-buffer limits of the im2col path.
 enum Im2colTiling {
     /// Target column-buffer size per worker.
-    static let perWorkerBytes = Int(ProcessInfo.processInfo.environment["CONV_TILE_BYTES"] ?? "") ?? (2 << 20)
+    static let perWorkerBytes = 2 << 20
     /// GEMM column block: OpenBLAS multiplies products of at most ~1e6 multiply-adds with
     /// kernels that skip packing, which is much faster when the weights are a short matrix
     /// (few output channels). Wider products use the packed path on the whole tile.
     static func gemmColumns(m: Int, k: Int, tile: Int) -> Int {
-        if let s = ProcessInfo.processInfo.environment["CONV_SMALL_N"], let v = Int(s) { return v == 0 ? tile : v }
         let n = min(256, 1_000_000 / max(1, m * k) / 32 * 32)
         return n >= 96 ? n : tile
     }

@@ -81,34 +81,41 @@ func workerCount(_ count: Int, threads: Int) -> Int {
 
 /// Controls OpenBLAS's own thread pool.
 enum BLASThreads {
-    private static let lock = NSLock()
-    private nonisolated(unsafe) static var depth = 0
-    private nonisolated(unsafe) static var outer = 0
+    private final class State: @unchecked Sendable {
+        let lock = NSLock()
+        /// Nesting depth of single-threaded regions.
+        var depth = 0
+        /// Thread count outside those regions (0 until first known).
+        var outer = 0
+    }
+    private static let state = State()
 
     /// Sets the thread count GEMMs use outside parallel regions.
     static func setDefault(_ threads: Int) {
-        lock.lock()
-        defer { lock.unlock() }
-        outer = max(1, threads)
-        if depth == 0, Int(openblas_get_num_threads()) != outer {
-            openblas_set_num_threads(Int32(outer))
+        let s = state
+        s.lock.lock()
+        defer { s.lock.unlock() }
+        s.outer = max(1, threads)
+        if s.depth == 0, Int(openblas_get_num_threads()) != s.outer {
+            openblas_set_num_threads(Int32(s.outer))
         }
     }
 
     /// Runs `body` with OpenBLAS limited to one thread (for GEMMs called from workers).
     static func singleThreaded<T>(_ body: () throws -> T) rethrows -> T {
-        lock.lock()
-        if depth == 0 {
-            if outer == 0 { outer = Int(openblas_get_num_threads()) }
+        let s = state
+        s.lock.lock()
+        if s.depth == 0 {
+            if s.outer == 0 { s.outer = Int(openblas_get_num_threads()) }
             if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
         }
-        depth += 1
-        lock.unlock()
+        s.depth += 1
+        s.lock.unlock()
         defer {
-            lock.lock()
-            depth -= 1
-            if depth == 0, outer > 1 { openblas_set_num_threads(Int32(outer)) }
-            lock.unlock()
+            s.lock.lock()
+            s.depth -= 1
+            if s.depth == 0, s.outer > 1 { openblas_set_num_threads(Int32(s.outer)) }
+            s.lock.unlock()
         }
         return try body()
     }

@@ -34,14 +34,20 @@ final class HeavyOpsParityTests: XCTestCase {
         g.output("y", try build(g, values))
         HeavyOpsTuning.splitBytesOverride = splitBytes
         defer { HeavyOpsTuning.splitBytesOverride = nil }
+        let t0 = Date()
         let exe = try gpu.prepare(g)
+        let t1 = Date()
         let out = try exe.run(feeds)["y"]!
+        let t2 = Date()
         let ref = try CPUBackend().run(g, inputs: feeds)["y"]!
+        let t3 = Date()
         XCTAssertEqual(out.shape, ref.shape, label, file: file, line: line)
         let err = VulkanTestSupport.maxAbsDifference(out, ref)
         let scale = max(1, VulkanTestSupport.maxAbs(ref))
         let dispatches = (exe as? VulkanExecutable)?.dispatchCount ?? -1
-        print("[heavy] \(label): \(ref.shape) max|err| \(err) scale \(scale) dispatches \(dispatches)")
+        func ms(_ a: Date, _ b: Date) -> String { String(format: "%.0f", b.timeIntervalSince(a) * 1000) }
+        print("[heavy] \(label): \(ref.shape) max|err| \(err) scale \(scale) dispatches \(dispatches)"
+              + " (prepare \(ms(t0, t1)) ms, gpu \(ms(t1, t2)) ms, cpu \(ms(t2, t3)) ms)")
         XCTAssertFalse(out.floats.contains { !$0.isFinite }, "\(label): non-finite output", file: file, line: line)
         XCTAssertLessThanOrEqual(err, 1e-5 * scale, label, file: file, line: line)
         VulkanTestSupport.assertNoValidationMessages(gpu, file: file, line: line)
@@ -183,6 +189,14 @@ final class HeavyOpsParityTests: XCTestCase {
         }
         try check("attn Nk 20480", [[1, 1, 4, 64], [1, 1, 20480, 64], [1, 1, 20480, 64]]) { g, v in
             try g.attention(q: v[0], k: v[1], v: v[2], scale: 0.125)
+        }
+        // Few query blocks over many keys: the keys are split over workgroups and merged by
+        // attention_combine.comp (flash-decoding), with causal masks crossing split borders.
+        try check("attn key splits causal bias", [[1, 2, 40, 32], [1, 2, 5000, 32], [1, 2, 5000, 48], [1, 1, 40, 5000]]) { g, v in
+            try g.attention(q: v[0], k: v[1], v: v[2], bias: v[3], scale: 0.2, causal: true)
+        }
+        try check("attn key splits, rows without keys", [[1, 1, 2100, 8], [1, 1, 2048, 8], [1, 1, 2048, 8]]) { g, v in
+            try g.attention(q: v[0], k: v[1], v: v[2], scale: 0.3, causal: true)
         }
         // A bias that masks everything for some rows (-inf) must give zeros, not NaN.
         let mask = Tensor(shape: [1, 1, 3, 6], floats: [

@@ -31,8 +31,23 @@ extension EncodeContext {
         }
         let qBlocks = (Nq + bq - 1) / bq
         let dvSlices = (dv + dvt - 1) / dvt
+        let bhTotal = B * H
+
+        // Key splits (flash-decoding): when the grid is small, long key ranges are spread over
+        // more workgroups; and no workgroup walks more than `maxKeysPerGroup` keys (bounds the
+        // per-invocation loop trip count, which lavapipe caps at 65535 iterations).
+        let maxKeysPerGroup = 16384, minKeysPerSplit = 1024, targetGroups = 256
+        let baseGroups = bhTotal * qBlocks * dvSlices
+        var splits = (Nk + maxKeysPerGroup - 1) / maxKeysPerGroup
+        if baseGroups < targetGroups, Nk >= 2 * minKeysPerSplit {
+            splits = max(splits, min((targetGroups + baseGroups - 1) / baseGroups, Nk / minKeysPerSplit))
+        }
+        splits = max(1, splits)
+        let keysPerSplit = ((Nk + splits - 1) / splits + bk - 1) / bk * bk
+        splits = max(1, (Nk + keysPerSplit - 1) / max(keysPerSplit, 1))
+        let partial = splits > 1
         let spec: [UInt32] = [UInt32(wg), UInt32(bq), UInt32(bk), UInt32(dc), UInt32(dvt),
-                              bias != nil ? 1 : 0, causal ? 1 : 0]
+                              bias != nil ? 1 : 0, causal ? 1 : 0, partial ? 1 : 0]
 
         // Bias strides over [B, H, Nq, Nk] (0 on broadcast dims).
         var biasStrides = [0, 0, 0, 0]
@@ -50,28 +65,54 @@ extension EncodeContext {
         }
 
         let perQ = Nq * d, perK = Nk * d, perV = Nk * dv, perO = Nq * dv
-        let bhTotal = B * H
+        let perPartial = partial ? splits * perO : 0
         var bhChunk = bhTotal
         let budget = heavySplitBytes - offsetAlignment
-        let largest = max(perQ, perK, perV, perO, 1) * 4
-        if !(heavyFits(elements: q.count) && heavyFits(elements: k.count)
-             && heavyFits(elements: v.count) && heavyFits(elements: output.count)) {
+        let largest = max(perQ, perK, perV, perO, perPartial, 1) * 4
+        if !(heavyFits(elements: q.count) && heavyFits(elements: k.count) && heavyFits(elements: v.count)
+             && heavyFits(elements: output.count) && heavyFits(elements: bhTotal * perPartial)) {
             bhChunk = max(1, min(bhTotal, budget / largest))
         }
+        // Partial accumulators and (max, sum) stats of one chunk; reused by every chunk.
+        let partBuffer = partial ? try scratch(shape: [bhChunk * perPartial]) : nil
+        let statsBuffer = partial ? try scratch(shape: [bhChunk * splits * Nq * 2]) : nil
+
         for bh0 in stride(from: 0, to: bhTotal, by: bhChunk) {
             let count = min(bhChunk, bhTotal - bh0)
             let (qb, qOff) = try bindElements(q, .read, start: bh0 * perQ, elements: count * perQ)
             let (kb, kOff) = try bindElements(k, .read, start: bh0 * perK, elements: count * perK)
             let (vb, vOff) = try bindElements(v, .read, start: bh0 * perV, elements: count * perV)
             let (ob, oOff) = try bindElements(output, .write, start: bh0 * perO, elements: count * perO)
+            var target = ob, targetOff = oOff
+            var statsBinding = qb
+            if let partBuffer, let statsBuffer {
+                (target, targetOff) = try bindElements(partBuffer, .write, start: 0, elements: count * perPartial)
+                statsBinding = try bindElements(statsBuffer, .write, start: 0, elements: count * splits * Nq * 2).0
+            }
             var args = ShaderArguments()
             args.ints([H, Nq, Nk, d, dv, qBlocks, dvSlices, count, bh0])
-            args.ints([qOff, kOff, vOff, oOff, biasOff])
+            args.ints([qOff, kOff, vOff, targetOff, biasOff])
             args.ints(biasStrides)
             args.float(scale)
+            args.ints([splits, keysPerSplit, 0])
             try dispatch("attention.comp", specialization: spec,
-                         bindings: [qb, kb, vb, ob, biasBinding ?? qb], arguments: args,
-                         groups: (count * qBlocks * dvSlices, 1, 1))
+                         bindings: [qb, kb, vb, target, biasBinding ?? qb, statsBinding], arguments: args,
+                         groups: (count * qBlocks * dvSlices * splits, 1, 1))
+
+            if partial {
+                let wgCombine = 256
+                let total = count * perO
+                var combine = ShaderArguments()
+                combine.ints([count, Nq, dv, splits, targetOff, 0, oOff])
+                try dispatch("attention_combine.comp", specialization: [UInt32(wgCombine)],
+                             bindings: [rebound(target, .read), rebound(statsBinding, .read), ob],
+                             arguments: combine, groups: (groupCount(total, wgCombine), 1, 1))
+            }
         }
     }
+}
+
+/// The same range with another access (for a later dispatch reading what one wrote).
+fileprivate func rebound(_ b: BufferBinding, _ access: BufferBinding.Access) -> BufferBinding {
+    BufferBinding(buffer: b.buffer, offset: b.offset, size: b.size, access: access)
 }

@@ -84,8 +84,11 @@ extension EncodeContext {
                          bindings: [xb, wBinding, yb, bBinding], arguments: args, groups: (tiles, 1, batches))
         }
 
+        // K = Cg * kh * kw per dispatch stays within `maxConvK` (lavapipe ends an invocation
+        // after 65535 loop iterations; one K slice of 16 is one iteration).
+        let maxConvK = 1 << 18
         let planeIn = g.HW, planeOut = g.P
-        if heavyFits(elements: x.count), heavyFits(elements: out.count) {
+        if heavyFits(elements: x.count), heavyFits(elements: out.count), g.Cg * g.khw <= maxConvK {
             // Everything in one binding: one dispatch (per maxZ batches).
             let xb = try bind(x, .read), yb = try bind(out, .write)
             var n0 = 0
@@ -100,7 +103,7 @@ extension EncodeContext {
 
         // Channel chunks: as many planes as fit in one binding.
         let budget = heavySplitBytes - offsetAlignment
-        let cChunk = max(1, min(g.Cg, budget / max(planeIn * 4, 1)))
+        let cChunk = max(1, min(g.Cg, budget / max(planeIn * 4, 1), maxConvK / max(g.khw, 1)))
         let oChunk = max(1, min(g.Og, budget / max(planeOut * 4, 1)))
         for n in 0..<g.N {
             for grp in 0..<g.groups {

@@ -141,8 +141,10 @@ extension EncodeContext {
                 ready.append(b)
                 continue
             }
+            // Halve the dim that contributes most to the span that is over the limit.
+            let bySource = b.srcSpan > limit
             guard let k = b.dims.indices.filter({ b.dims[$0] > 1 })
-                .max(by: { b.extent($0) < b.extent($1) }) else {
+                .max(by: { b.extent($0, source: bySource) < b.extent($1, source: bySource) }) else {
                 _ = try bind(src.byteCount > dst.byteCount ? src : dst, .read)
                 throw FusionError.limitExceeded(op: opName, detail: "cannot split a copy to fit maxStorageBufferRange")
             }
@@ -189,6 +191,6 @@ struct LightCopyBox {
     /// Elements from the first to the last source element touched.
     var srcSpan: Int { zip(dims, src).reduce(1) { $0 + ($1.0 - 1) * $1.1 } }
     var dstSpan: Int { zip(dims, dst).reduce(1) { $0 + ($1.0 - 1) * $1.1 } }
-    /// How much dim k contributes to the larger span.
-    func extent(_ k: Int) -> Int { (dims[k] - 1) * max(src[k], dst[k]) }
+    /// How much dim k contributes to the source (or destination) span.
+    func extent(_ k: Int, source: Bool) -> Int { (dims[k] - 1) * (source ? src[k] : dst[k]) }
 }

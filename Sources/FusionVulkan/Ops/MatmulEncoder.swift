@@ -40,8 +40,8 @@ struct GemmProblem {
     var cSpan: Int { span(M, ldc, N, 1, batch.map { ($0.size, $0.c) }) }
 
     private func span(_ n0: Int, _ s0: Int, _ n1: Int, _ s1: Int, _ dims: [(Int, Int)]) -> Int {
-        var last = (n0 - 1) * s0 + (n1 - 1) * s1
-        for (size, stride) in dims { last += (size - 1) * stride }
+        var last = max(n0 - 1, 0) * s0 + max(n1 - 1, 0) * s1
+        for (size, stride) in dims { last += max(size - 1, 0) * stride }
         return last + 1
     }
 }
@@ -141,15 +141,14 @@ extension EncodeContext {
 
     // MARK: - GEMM driver
 
-    /// Records `problem` with matmul.comp, splitting it into several dispatches where an
-    /// operand would exceed a binding, the batch exceeds the z workgroup limit, or the batch
-    /// has more than the 3 dims the shader decodes.
+    /// Records `problem` with matmul.comp, cut into blocks where needed: an operand larger
+    /// than a binding is split along its most major dimension (batch, M, N or K; K blocks
+    /// after the first accumulate), the batch is kept within the z workgroup limit, K within
+    /// `maxGemmK` per dispatch (lavapipe ends any invocation after 65535 loop iterations),
+    /// and batches beyond the 3 dims the shader decodes are looped here.
     func encodeGemm(_ problem: GemmProblem) throws {
         let p = problem
         guard p.M > 0, p.N > 0, p.batchCount > 0 else { return }
-        let maxZ = Int(context.info.maxComputeWorkGroupCount[2])
-
-        // More than 3 batch dims: loop over the outermost.
         if p.batch.count > 3 {
             let d = p.batch[0]
             for i in 0..<d.size {
@@ -160,62 +159,77 @@ extension EncodeContext {
             }
             return
         }
+        let maxZ = Int(context.info.maxComputeWorkGroupCount[2])
+        let maxGemmK = 1 << 18
 
-        let fits = heavyFits(elements: p.aSpan) && heavyFits(elements: p.bSpan) && heavyFits(elements: p.cSpan)
-            && (p.bias == nil || heavyFits(elements: p.N + p.biasOffset))
-        if fits && p.batchCount <= maxZ {
-            try dispatchGemm(p)
-            return
+        // Dims: batch..., M, N, K with each operand's element stride (0 = not involved).
+        let nb = p.batch.count
+        let sizes = p.batch.map { $0.size } + [p.M, p.N, p.K]
+        let strides: [[Int]] = [   // [operand][dim]
+            p.batch.map { $0.a } + [p.asM, 0, p.asK],
+            p.batch.map { $0.b } + [0, p.bsN, p.bsK],
+            p.batch.map { $0.c } + [p.ldc, 1, 0],
+        ]
+        let dM = nb, dK = nb + 2
+        var chunk = sizes.map { max($0, 1) }
+        func span(_ operand: Int) -> Int {
+            1 + zip(chunk, strides[operand]).reduce(0) { $0 + ($1.0 - 1) * $1.1 }
         }
-
-        // Halve the outermost batch dim, M, N or K (K halves accumulate), whichever shrinks
-        // the largest operand span the most; too many batches force a batch split.
-        func halves(_ dim: Int) -> (GemmProblem, GemmProblem) {
-            var first = p, second = p
-            switch dim {
-            case 0:
-                let d = p.batch[0], h = d.size / 2
-                first.batch[0].size = h
-                second.batch[0].size = d.size - h
-                second.aOffset += h * d.a; second.bOffset += h * d.b; second.cOffset += h * d.c
-                if first.batch[0].size == 1 { first.batch.removeFirst() }
-                if second.batch[0].size == 1 { second.batch.removeFirst() }
-            case 1:
-                let h = p.M / 2
-                first.M = h; second.M = p.M - h
-                second.aOffset += h * p.asM; second.cOffset += h * p.ldc
-            case 2:
-                let h = p.N / 2
-                first.N = h; second.N = p.N - h
-                second.bOffset += h * p.bsN; second.cOffset += h
-                second.biasOffset += h
-            default:
-                let h = p.K / 2
-                first.K = h; second.K = p.K - h
-                second.aOffset += h * p.asK; second.bOffset += h * p.bsK
-                second.accumulate = true
-                second.bias = nil
+        while true {
+            let offenders = (0..<3).filter { !heavyFits(elements: span($0)) }.sorted { span($0) > span($1) }
+            var dim: Int?
+            if chunk[dK] > maxGemmK {
+                dim = dK
+            } else if let worst = offenders.first {
+                // The dim contributing most to the worst operand's span.
+                var best = 0
+                for d in chunk.indices where chunk[d] > 1 {
+                    let contribution = (chunk[d] - 1) * strides[worst][d]
+                    if contribution > best { best = contribution; dim = d }
+                }
+            } else if chunk[0..<nb].reduce(1, *) > maxZ {
+                dim = (0..<nb).max { chunk[$0] < chunk[$1] }
             }
-            return (first, second)
+            guard let d = dim else { break }   // fits, or cannot shrink (bind reports the limit)
+            chunk[d] = (chunk[d] + 1) / 2
         }
-        func worst(_ q: GemmProblem) -> Int { max(q.aSpan, q.bSpan, q.cSpan) }
-        var best: (dim: Int, cost: Int)?
-        let candidates = [(0, p.batch.first?.size ?? 1), (1, p.M), (2, p.N), (3, p.K)]
-        for (dim, size) in candidates where size > 1 {
-            let (first, second) = halves(dim)
-            let cost = max(worst(first), worst(second))
-            if cost < worst(p), best == nil || cost < best!.cost { best = (dim, cost) }
+
+        // Enumerate the blocks, K outermost so that every first K block is written before
+        // any later one accumulates.
+        func starts(_ d: Int) -> [Int] { Array(stride(from: 0, to: max(sizes[d], 1), by: chunk[d])) }
+        var order = Array(0..<sizes.count)
+        order.removeLast()
+        order.insert(dK, at: 0)
+        var index = Array(repeating: 0, count: sizes.count)
+        let allStarts = (0..<sizes.count).map(starts)
+        while true {
+            var sub = p
+            for d in 0..<sizes.count {
+                let start = allStarts[d][index[d]]
+                let length = min(chunk[d], sizes[d] - start)
+                sub.aOffset += start * strides[0][d]
+                sub.bOffset += start * strides[1][d]
+                sub.cOffset += start * strides[2][d]
+                if d < nb { sub.batch[d].size = length }
+                else if d == dM { sub.M = length }
+                else if d == dM + 1 { sub.N = length; sub.biasOffset += start }
+                else {
+                    sub.K = max(length, 0)
+                    if start > 0 { sub.accumulate = true; sub.bias = nil }
+                }
+            }
+            try dispatchGemm(sub)
+            // Next block (odometer over `order`, last entry fastest).
+            var level = order.count - 1
+            while level >= 0 {
+                let d = order[level]
+                index[d] += 1
+                if index[d] < allStarts[d].count { break }
+                index[d] = 0
+                level -= 1
+            }
+            if level < 0 { break }
         }
-        if fits, p.batch.first != nil {
-            best = (0, 0)   // only the workgroup count is over the limit
-        }
-        guard let choice = best else {
-            try dispatchGemm(p)   // cannot shrink: bind reports the limit
-            return
-        }
-        let (first, second) = halves(choice.dim)
-        try encodeGemm(first)
-        try encodeGemm(second)
     }
 
     /// One matmul.comp dispatch (at most 3 batch dims, batch within the z limit).
@@ -235,8 +249,9 @@ extension EncodeContext {
         let aKContig = p.asK == 1 || (p.asM != 1 && p.asK < p.asM)
         let bNContig = p.bsN == 1 || (p.bsK != 1 && p.bsN < p.bsK)
 
-        let (aBinding, aOff) = try bindElements(p.a, .read, start: p.aOffset, elements: p.aSpan)
-        let (bBinding, bOff) = try bindElements(p.b, .read, start: p.bOffset, elements: p.bSpan)
+        // With K = 0 neither operand is read.
+        let (aBinding, aOff) = try bindElements(p.a, .read, start: p.aOffset, elements: p.K == 0 ? 1 : p.aSpan)
+        let (bBinding, bOff) = try bindElements(p.b, .read, start: p.bOffset, elements: p.K == 0 ? 1 : p.bSpan)
         let (cBinding, cOff) = try bindElements(p.c, p.accumulate ? .readWrite : .write, start: p.cOffset, elements: p.cSpan)
         var biasBinding = aBinding, biasOff = 0
         if let bias = p.bias {
