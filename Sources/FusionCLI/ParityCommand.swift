@@ -23,6 +23,9 @@ struct ParityCommand: ParsableCommand {
     @Option(name: .long, help: "Only this op (repeatable), e.g. --op conv2d --op softmax.")
     var op: [String] = []
 
+    @Option(name: .long, help: "Fail unless the device supports this feature (\(DeviceFeature.allCases.map(\.rawValue).joined(separator: ", "))); repeatable.")
+    var require: [DeviceFeature] = []
+
     @Flag(name: .long, help: "Print shader and pipeline cache statistics after the run.")
     var cacheStats = false
 
@@ -36,7 +39,7 @@ struct ParityCommand: ParsableCommand {
 
     func run() throws {
         let gpu: VulkanBackend
-        do { gpu = try VulkanBackend(deviceIndex: device) } catch { throw CLIError("vulkan: \(error)") }
+        do { gpu = try VulkanBackend(deviceIndex: device, requiredFeatures: require) } catch { throw CLIError("vulkan: \(error)") }
         let runner = ParityRunner(reference: CPUBackend(), candidate: gpu, tolerance: tolerance)
         var cases = try ParityCases.all(seed: seed)
         let known = Set(cases.map(\.op))
@@ -89,3 +92,5 @@ func printTable(header: [String], rows: [[String]]) {
     print(line(widths.map { String(repeating: "-", count: $0) }))
     rows.forEach { print(line($0)) }
 }
+
+extension DeviceFeature: ExpressibleByArgument {}

@@ -5,28 +5,14 @@ import XCTest
 final class PipelineCacheProcessTests: XCTestCase {
     func testSecondProcessCompilesNoShader() throws {
         _ = try VulkanTestSupport.backend()
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidates = [dir, dir.deletingLastPathComponent()].map { $0.appendingPathComponent("fusion") }
-        guard let fusion = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            return XCTFail("the fusion executable was not built next to the tests (\(candidates.map(\.path))); run `swift build` first")
-        }
         let cache = FileManager.default.temporaryDirectory.appendingPathComponent("fusionkit-cache-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: cache) }
 
         func run() throws -> [String: Int] {
-            let p = Process()
-            p.executableURL = fusion
-            p.arguments = ["parity", "--ops", "--op", "conv2d", "--op", "relu", "--op", "softmax", "--cache-stats"]
-            var env = ProcessInfo.processInfo.environment
-            env["FUSIONKIT_CACHE"] = cache.path
-            p.environment = env
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            try p.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            let text = String(decoding: data, as: UTF8.self)
-            XCTAssertEqual(p.terminationStatus, 0, text)
+            let (status, text, err) = try VulkanTestSupport.runFusion(
+                ["parity", "--ops", "--op", "conv2d", "--op", "relu", "--op", "softmax", "--cache-stats"],
+                environment: ["FUSIONKIT_CACHE": cache.path])
+            XCTAssertEqual(status, 0, text + err)
             guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cache:") }) else {
                 XCTFail("no cache line in output:\n\(text)"); return [:]
             }

@@ -1,3 +1,4 @@
+import Foundation
 import FusionCore
 
 /// Runs graphs as GLSL compute shaders on one Vulkan device.
@@ -10,8 +11,11 @@ public final class VulkanBackend: Backend {
     ///   - deviceIndex: index in `VulkanContext.enumerateDevices()`; nil picks
     ///     `FUSIONKIT_DEVICE`, else the first discrete GPU.
     ///   - validation: enable `VK_LAYER_KHRONOS_validation`; nil reads `FUSIONKIT_VALIDATION`.
-    public init(deviceIndex: Int? = nil, validation: Bool? = nil, cacheDirectory: URL? = nil) throws {
+    ///   - requiredFeatures: capabilities the caller needs; a device without them is an error.
+    public init(deviceIndex: Int? = nil, validation: Bool? = nil, cacheDirectory: URL? = nil,
+                requiredFeatures: [DeviceFeature] = []) throws {
         context = try VulkanContext(deviceIndex: deviceIndex, validation: validation, cacheDirectory: cacheDirectory)
+        try context.require(requiredFeatures, for: "this run")
     }
 
     public init(context: VulkanContext) {
@@ -22,5 +26,3 @@ public final class VulkanBackend: Backend {
         try VulkanExecutable(context: context, graph: graph)
     }
 }
-
-import Foundation
