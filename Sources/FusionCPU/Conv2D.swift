@@ -2,12 +2,15 @@ import FusionCore
 
 // conv2d = F.conv2d, with reflect padding meaning F.pad(mode: "reflect") then an unpadded conv.
 //
-// Three paths:
+// Four paths:
 //  * pointwise (1x1, stride 1, no padding): one GEMM per (sample, group), no im2col;
 //  * depthwise (groups == C == O): direct loops over output rows;
+//  * stride 1 with few channels per group (<= 48 x 48): "shifted" GEMMs. A band of padded
+//    input rows is built once, then each output row is the sum over taps of
+//    W[:, :, ky, kx] (O x C) times a shifted view of the band (C x Wo), no im2col at all;
 //  * everything else: im2col per group in tiles of output pixels (the column buffer stays a
-//    few MiB per worker, at most 64 MiB in all) followed by a GEMM per tile. Tiles run in
-//    parallel, each worker calling a single-threaded GEMM on its own column buffer.
+//    few MiB per worker, at most 64 MiB in all) followed by a GEMM per tile.
+// Tiles / bands run in parallel, each worker calling single-threaded GEMMs on its own buffer.
 
 /// Index into a dimension of size `n` for padded coordinate `i`, or -1 for a zero sample.
 /// Reflection is PyTorch's (no edge repeat).
@@ -114,6 +117,8 @@ func conv2d(_ attrs: Conv2DAttributes, x: UnsafePointer<Float>, xShape: [Int],
         conv2dPointwise(p, x: x, weight: weight, bias: bias, out: out, ctx: ctx)
     } else if p.cg == 1 && p.og == 1 {
         conv2dDepthwise(p, x: x, weight: weight, bias: bias, out: out, ctx: ctx)
+    } else if ShiftedConv.applies(p) {
+        conv2dShifted(p, x: x, weight: weight, bias: bias, out: out, ctx: ctx)
     } else {
         conv2dIm2col(p, x: x, weight: weight, bias: bias, out: out, ctx: ctx)
     }
@@ -305,6 +310,97 @@ func im2colTile(_ p: Conv2DProblem, _ xg: UnsafePointer<Float>, p0: Int, p1: Int
                     }
                     q += ox1 - ox0
                 }
+            }
+        }
+    }
+}
+
+/// Limits of the shifted-GEMM path.
+enum ShiftedConv {
+    /// Padded input band per worker.
+    static let bandBytes = 1 << 20
+
+    /// Stride 1, a real spatial kernel, and a weight matrix small enough (per tap) that each
+    /// row product stays in OpenBLAS's unpacked small-matrix kernels; enough input channels
+    /// that a per-tap GEMM is not degenerate.
+    static func applies(_ p: Conv2DProblem) -> Bool {
+        p.sh == 1 && p.sw == 1 && p.kh * p.kw > 1 && p.cg >= 16 && p.og * p.cg <= 48 * 48
+    }
+}
+
+private func conv2dShifted(_ p: Conv2DProblem, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                           bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ctx: KernelContext) {
+    let taps = p.kh * p.kw
+    let og = p.og, cg = p.cg
+    let plane = p.ho * p.wo, hw = p.h * p.w
+    let wp = p.wo + (p.kw - 1) * p.dw          // padded row width actually read
+    let extraRows = (p.kh - 1) * p.dh
+    let rowFloats = cg * wp
+    let bandRows = max(1, min(p.ho, ShiftedConv.bandBytes / (rowFloats * MemoryLayout<Float>.stride) - extraRows))
+    let bands = (p.ho + bandRows - 1) / bandRows
+    let tasks = p.n * p.groups * bands
+    let workers = workerCount(tasks, threads: ctx.threads)
+    let bandFloats = cg * (bandRows + extraRows) * wp
+    let weightFloats = p.o * cg * taps
+    let buffer = ctx.scratch.floats(weightFloats + workers * bandFloats)
+    // Weights as [tap][O][Cg] so each tap is a contiguous O x Cg matrix.
+    let wt = buffer
+    for o in 0..<p.o {
+        for c in 0..<cg {
+            for t in 0..<taps { wt[(t * p.o + o) * cg + c] = weight[(o * cg + c) * taps + t] }
+        }
+    }
+    let bandBase = buffer + weightFloats
+    // Column chunks keep each product within OpenBLAS's small-matrix size.
+    let chunk = min(p.wo, max(128, 1_000_000 / max(1, og * cg)))
+    let (lo, hi) = validRange(count: wp, stride: 1, offset: -p.pl, size: p.w)
+
+    parallelGEMMTasks(tasks, threads: ctx.threads) { worker, t in
+        let ng = t / bands, bi = t % bands
+        let n = ng / p.groups, g = ng % p.groups
+        let y0 = bi * bandRows, y1 = min(p.ho, y0 + bandRows)
+        let rowsIn = (y1 - y0) + extraRows
+        let band = bandBase + worker * bandFloats
+        let channelStride = rowsIn * wp
+        let xg = x + (n * p.c + g * cg) * hw
+
+        // Padded input rows y0 - pt ..< y0 - pt + rowsIn of every channel of the group.
+        for c in 0..<cg {
+            let src = xg + c * hw
+            for r in 0..<rowsIn {
+                let dst = band + c * channelStride + r * wp
+                let iy = paddedIndex(y0 - p.pt + r, p.h, reflect: p.reflect)
+                if iy < 0 {
+                    dst.update(repeating: 0, count: wp)
+                } else {
+                    gatherRow(dst, 0, wp, src: src + iy * p.w, width: p.w, stride: 1, offset: -p.pl,
+                              validLo: lo, validHi: hi, reflect: p.reflect)
+                }
+            }
+        }
+
+        let outG = out + (n * p.o + g * og) * plane
+        for y in y0..<y1 {
+            var j = 0
+            while j < p.wo {
+                let cols = min(chunk, p.wo - j)
+                let dst = outG + y * p.wo + j
+                for ky in 0..<p.kh {
+                    for kx in 0..<p.kw {
+                        let tap = ky * p.kw + kx
+                        sgemm(m: og, n: cols, k: cg, a: wt + (tap * p.o + g * og) * cg, lda: cg,
+                              b: band + (y - y0 + ky * p.dh) * wp + kx * p.dw + j, ldb: channelStride,
+                              beta: tap == 0 ? 0 : 1, c: dst, ldc: plane)
+                    }
+                }
+                if let bias {
+                    for o in 0..<og {
+                        let b = bias[g * og + o]
+                        let row = dst + o * plane
+                        for i in 0..<cols { row[i] += b }
+                    }
+                }
+                j += cols
             }
         }
     }
