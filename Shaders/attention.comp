@@ -14,15 +14,15 @@
 //   1. S = Q K^T for the block, reduced over d in chunks of DC staged in shared memory (Q stays
 //      resident in shared memory when d <= DC); each thread owns BQ * BK / WG scores.
 //   2. Scores get scale, bias and masks; the V block [BK x DVT] is staged (it reuses K's space).
-//   3. One thread per query row updates the running max m and sum l and turns the scores into
-//      probabilities; the old accumulator is rescaled by exp(m_old - m_new).
-//   4. Each thread accumulates DVT / (WG / BQ) output columns of one row in registers.
+//   3. Each thread owns DVT / (WG / BQ) output columns of one query row in registers; it
+//      updates the row's running max m and sum l (every thread of the row computes the same
+//      values), rescales its accumulator by exp(m_old - m_new) and adds P V.
 // Key splits (flash-decoding): with PARTIAL, the keys are cut into `splits` ranges of
 // keysPerSplit; workgroup (bh, query block, dv slice, split) writes its unnormalised
 // accumulator to the partial buffer and its (max, sum) to the stats buffer, and
 // attention_combine.comp merges the splits. This spreads long key ranges over more
 // workgroups and bounds the loop trip count of one invocation.
-// Requires WG % BQ == 0, WG % BK == 0, (BQ * BK) % WG == 0 and DVT % (WG / BQ) == 0.
+// Requires WG % BQ == 0, WG % BK == 0, (BQ * BK) % WG == 0, DVT % (WG / BQ) == 0, DC % 8 == 0.
 // Head dims beyond DC cost extra passes over shared memory; dv beyond DVT costs extra
 // workgroups (each recomputes the scores of its slice), so any d / dv works.
 
@@ -70,9 +70,6 @@ layout(push_constant) uniform Params {
 shared float Qs[BQ * QS_STRIDE];
 shared float KV[KV_SIZE];
 shared float S[BQ * S_STRIDE];
-shared float rowM[BQ];
-shared float rowL[BQ];
-shared float rowAlpha[BQ];
 
 const float NEG_INF = -1.0 / 0.0;
 
@@ -124,18 +121,15 @@ void main() {
             Qs[r * QS_STRIDE + k] = v;
         }
     }
-    if (tid < BQ) {
-        rowM[tid] = NEG_INF;
-        rowL[tid] = 0.0;
-    }
-
-    barrier();   // row statistics visible even when no key block runs
 
     // Score ownership: key column sj, rows sr0 + i * SR_STEP.
     const uint sj = tid % BK;
     const uint sr0 = tid / BK;
     const uint orow = tid / TPR;
     const uint ocol = tid % TPR;
+    // Running max and sum of this thread's query row, and its output columns.
+    float rowMax = NEG_INF;
+    float rowSum = 0.0;
     float o[OREG];
     [[unroll]] for (uint i = 0u; i < OREG; ++i) {
         o[i] = 0.0;
@@ -180,10 +174,13 @@ void main() {
             }
             barrier();
             // Q and K are zero padded to DC, so the full chunk can be summed.
-            [[unroll]] for (uint k = 0u; k < DC; ++k) {
-                const float kv = KV[sj * KS_STRIDE + k];
-                [[unroll]] for (uint i = 0u; i < SPT; ++i) {
-                    sacc[i] = fma(Qs[(sr0 + i * SR_STEP) * QS_STRIDE + k], kv, sacc[i]);
+            // Unrolled by 8 only: full unrolling makes lavapipe's JIT very slow.
+            for (uint k0 = 0u; k0 < DC; k0 += 8u) {
+                [[unroll]] for (uint k = k0; k < k0 + 8u; ++k) {
+                    const float kv = KV[sj * KS_STRIDE + k];
+                    [[unroll]] for (uint i = 0u; i < SPT; ++i) {
+                        sacc[i] = fma(Qs[(sr0 + i * SR_STEP) * QS_STRIDE + k], kv, sacc[i]);
+                    }
                 }
             }
             barrier();
@@ -223,61 +220,43 @@ void main() {
         }
         barrier();
 
-        // ---- 3. online softmax statistics (one thread per query row) ---------------------
-        if (tid < BQ) {
-            const float mOld = rowM[tid];
-            float mBlock = NEG_INF;
-            [[unroll]] for (uint j = 0u; j < BK; ++j) {
-                mBlock = max(mBlock, S[tid * S_STRIDE + j]);
-            }
-            const float mNew = max(mOld, mBlock);
-            float alpha = 1.0;
-            float sum = 0.0;
-            if (mNew == NEG_INF) {
-                // Nothing visible yet: probabilities are 0, nothing to rescale.
-                [[unroll]] for (uint j = 0u; j < BK; ++j) {
-                    S[tid * S_STRIDE + j] = 0.0;
-                }
-            } else {
-                // Masked entries are tested explicitly rather than relying on exp(-inf) = 0.
-                alpha = mOld == NEG_INF ? 0.0 : exp(mOld - mNew);
-                [[unroll]] for (uint j = 0u; j < BK; ++j) {
-                    const float sj = S[tid * S_STRIDE + j];
-                    const float pj = sj == NEG_INF ? 0.0 : exp(sj - mNew);
-                    S[tid * S_STRIDE + j] = pj;
-                    sum += pj;
-                }
-            }
-            rowM[tid] = mNew;
-            rowL[tid] = rowL[tid] * alpha + sum;
-            rowAlpha[tid] = alpha;
+        // ---- 3. online softmax and P V ----------------------------------------------------
+        // Every thread of a row redoes the row's statistics from the shared scores (the same
+        // values in the same order, so the copies agree): no serial phase, no extra barrier.
+        float mBlock = NEG_INF;
+        [[unroll]] for (uint j = 0u; j < BK; ++j) {
+            mBlock = max(mBlock, S[orow * S_STRIDE + j]);
         }
-        barrier();
-
-        // ---- 4. accumulate P V -------------------------------------------------------------
-        const float alpha = rowAlpha[orow];
+        const float mNew = max(rowMax, mBlock);
+        // Masked entries are tested explicitly rather than relying on exp(-inf) = 0; while
+        // nothing is visible (mNew = -inf) alpha and every p are 0 and the state stays 0.
+        const float alpha = rowMax == NEG_INF ? 0.0 : exp(rowMax - mNew);
+        rowSum *= alpha;
         [[unroll]] for (uint i = 0u; i < OREG; ++i) {
             o[i] *= alpha;
         }
-        // Keys past the split have probability 0 and zero V rows.
-        [[unroll]] for (uint j = 0u; j < BK; ++j) {
-            const float pj = S[orow * S_STRIDE + j];
+        // Keys past the split are masked and have zero V rows.
+        for (uint j = 0u; j < BK; ++j) {
+            const float sj = S[orow * S_STRIDE + j];
+            const float pj = sj == NEG_INF ? 0.0 : exp(sj - mNew);
+            rowSum += pj;
             [[unroll]] for (uint i = 0u; i < OREG; ++i) {
                 o[i] = fma(pj, KV[j * DVT + ocol + i * TPR], o[i]);
             }
         }
+        rowMax = mNew;
         barrier();
     }
 
     const int qi = q0 + int(orow);
     if (qi < p.Nq) {
-        const float l = rowL[orow];
+        const float l = rowSum;
         float inv = l > 0.0 ? 1.0 / l : 0.0;
         if (PARTIAL) {
             inv = 1.0;   // the combine pass normalises
             if (ds == 0 && ocol == 0u) {
                 const int st = p.statsOff + ((split * p.bhCount + bh) * p.Nq + qi) * 2;
-                statsb[st] = rowM[orow];
+                statsb[st] = rowMax;
                 statsb[st + 1] = l;
             }
         }

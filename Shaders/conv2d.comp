@@ -60,6 +60,15 @@ layout(push_constant) uniform Params {
 shared float As[TK * AS_STRIDE];
 shared float Bs[TK * BS_STRIDE];
 
+// a / b for 0 <= a < 2^22 and b >= 1 without an integer division: a float estimate (off by at
+// most one) and one correction step.
+int quotient(int a, int b, float invB) {
+    int q = int(float(a) * invB);
+    q -= (q * b > a) ? 1 : 0;
+    q += ((q + 1) * b <= a) ? 1 : 0;
+    return q;
+}
+
 int reflectIndex(int i, int n) {
     // Single reflection without edge repeat; padding < n is guaranteed by shape inference.
     i = i < 0 ? -i : i;
@@ -100,6 +109,8 @@ void main() {
     const int ox = pixValid ? pix % p.Wo : 0;
     const int iy0 = oy * p.sy - p.pt;
     const int ix0 = ox * p.sx - p.pl;
+    const float invKhw = 1.0 / float(khw);
+    const float invKw = 1.0 / float(p.kw);
 
     float acc[RM * RN];
     [[unroll]] for (uint i = 0u; i < RM * RN; ++i) {
@@ -123,9 +134,9 @@ void main() {
             if (POINTWISE) {                                                               \
                 bReg[r] = x[xBase + gk * HW + pix];                                        \
             } else {                                                                       \
-                const int c = gk / khw;                                                    \
+                const int c = quotient(gk, khw, invKhw);                                   \
                 const int kr = gk - c * khw;                                               \
-                const int ky = kr / p.kw;                                                  \
+                const int ky = quotient(kr, p.kw, invKw);                                  \
                 const int kx = kr - ky * p.kw;                                             \
                 int iy = iy0 + ky * p.dy;                                                  \
                 int ix = ix0 + kx * p.dx;                                                  \

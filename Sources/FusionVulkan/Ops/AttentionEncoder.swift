@@ -34,9 +34,13 @@ extension EncodeContext {
         let bhTotal = B * H
 
         // Key splits (flash-decoding): when the grid is small, long key ranges are spread over
-        // more workgroups; and no workgroup walks more than `maxKeysPerGroup` keys (bounds the
-        // per-invocation loop trip count, which lavapipe caps at 65535 iterations).
-        let maxKeysPerGroup = 16384, minKeysPerSplit = 1024, targetGroups = 256
+        // more workgroups; and no workgroup walks more than `maxKeysPerGroup` keys. That bounds
+        // the loop iterations of one invocation, which lavapipe silently caps at 65535 (about
+        // DC / 8 + BK + 8 per key block and head-dim chunk; kept under 40000).
+        let dChunks = max(1, (d + dc - 1) / dc)
+        let iterationsPerBlock = dChunks * (dc / 8 + 2) + bk + 8
+        let maxKeysPerGroup = max(bk, min(16384, 40000 / iterationsPerBlock * bk))
+        let minKeysPerSplit = 1024, targetGroups = 256
         let baseGroups = bhTotal * qBlocks * dvSlices
         var splits = (Nk + maxKeysPerGroup - 1) / maxKeysPerGroup
         if baseGroups < targetGroups, Nk >= 2 * minKeysPerSplit {

@@ -60,12 +60,14 @@ extension EncodeContext {
 
     private func encodeGemmConv(_ g: ConvGeometry, _ x: DeviceTensor, _ w: DeviceTensor,
                                 _ bias: DeviceTensor?, _ out: DeviceTensor) throws {
-        // Tile: 16 x 16 threads; RM output channels x RN pixels per thread.
-        let rm = min(4, max(1, (g.Og + 15) / 16))
-        var rn = 4
-        if g.P <= 16 { rn = 1 } else if g.P <= 32 { rn = 2 } else if rm == 1 && g.P > 1024 { rn = 8 }
-        let tm = 16 * rm, tn = 16 * rn
-        let spec: [UInt32] = [16, 16, UInt32(rm), UInt32(rn), 16,
+        // Tile: 8 x 8 threads, each with up to 8 output channels x 8 pixels in registers
+        // (64 x 64 outputs per workgroup); small channel counts or images shrink the tile.
+        let (wgX, wgY) = (8, 8)
+        let rm = min(8, max(1, (g.Og + wgY - 1) / wgY))
+        var rn = 8
+        while rn > 1 && wgX * rn / 2 >= g.P { rn /= 2 }   // power of two, so 64 % TN == 0
+        let tm = wgY * rm, tn = wgX * rn
+        let spec: [UInt32] = [UInt32(wgX), UInt32(wgY), UInt32(rm), UInt32(rn), 16,
                               bias != nil ? 1 : 0, g.reflect ? 1 : 0, g.pointwise ? 1 : 0]
         let wBinding = try bind(w, .read)
         let bBinding = try bias.map { try bind($0, .read) } ?? wBinding

@@ -234,17 +234,21 @@ extension EncodeContext {
 
     /// One matmul.comp dispatch (at most 3 batch dims, batch within the z limit).
     private func dispatchGemm(_ p: GemmProblem) throws {
-        // Register tile: up to 4 x 4 per thread on a 16 x 16 thread grid; skinny shapes trade
-        // the short side for a longer one. Small problems use smaller tiles to spread out.
-        func rows(_ n: Int) -> Int { min(4, max(1, (n + 15) / 16)) }
-        var rm = rows(p.M), rn = rows(p.N)
-        if rm == 1, p.N > 64 { rn = 8 }
-        if rn == 1, p.M > 64 { rm = 8 }
-        if rm == 4, rn == 4 {
-            let tiles = ((p.M + 63) / 64) * ((p.N + 63) / 64) * p.batchCount
-            if tiles < 32 { rm = 2; rn = 2 }
+        // Register tile: 8 x 8 threads with up to 8 x 8 outputs each (64 x 64 per workgroup);
+        // skinny shapes shrink the short side, and small problems use 32 x 32 tiles so that
+        // more workgroups share the work.
+        let wgX = 8, wgY = 8, tk = 16
+        // Powers of two keep the number of pipeline variants small.
+        func perThread(_ n: Int, _ threads: Int) -> Int {
+            var r = 1
+            while r < 8 && r * threads < n { r *= 2 }
+            return r
         }
-        let wgX = 16, wgY = 16, tk = 16
+        var rm = perThread(p.M, wgY), rn = perThread(p.N, wgX)
+        if rm == 8, rn == 8 {
+            let tiles = ((p.M + 63) / 64) * ((p.N + 63) / 64) * p.batchCount
+            if tiles < 32 { rm = 4; rn = 4 }
+        }
         let tm = wgY * rm, tn = wgX * rn
         let aKContig = p.asK == 1 || (p.asM != 1 && p.asK < p.asM)
         let bNContig = p.bsN == 1 || (p.bsK != 1 && p.bsN < p.bsK)
