@@ -2,8 +2,10 @@ import FusionCore
 
 extension EncodeContext {
     /// Scaled dot-product attention with attention.comp (flash style: online softmax, no
-    /// Nq x Nk buffer). Tensors larger than a binding are split over (batch, head) slabs,
-    /// which are contiguous in q, k, v and the output; the bias is bound whole.
+    /// Nq x Nk buffer). Long key ranges over few query blocks are split across workgroups and
+    /// merged by attention_combine.comp (flash-decoding). Tensors larger than a binding are
+    /// split over (batch, head) slabs, which are contiguous in q, k, v and the output; the
+    /// bias is bound whole (a bias over the binding limit throws `limitExceeded`).
     func encodeAttention(_ node: Node, _ inputs: [DeviceTensor], _ output: DeviceTensor) throws {
         guard case let .attention(scale, causal) = node.op else { return }
         let q = inputs[0], k = inputs[1], v = inputs[2]
@@ -57,15 +59,14 @@ extension EncodeContext {
         var biasStrides = [0, 0, 0, 0]
         var biasBinding: BufferBinding?
         var biasOff = 0
-        if let bias = bias {
+        if let bias {
             let shape = Array(repeating: 1, count: 4 - bias.shape.count) + bias.shape
             var running = 1
             for i in stride(from: 3, through: 0, by: -1) {
                 biasStrides[i] = shape[i] == 1 ? 0 : running
                 running *= shape[i]
             }
-            biasBinding = try bind(bias, .read)
-            biasOff = 0
+            (biasBinding, biasOff) = try bindElements(bias, .read, start: 0, elements: bias.count)
         }
 
         let perQ = Nq * d, perK = Nk * d, perV = Nk * dv, perO = Nq * dv
@@ -88,17 +89,17 @@ extension EncodeContext {
             let (vb, vOff) = try bindElements(v, .read, start: bh0 * perV, elements: count * perV)
             let (ob, oOff) = try bindElements(output, .write, start: bh0 * perO, elements: count * perO)
             var target = ob, targetOff = oOff
-            var statsBinding = qb
+            var statsBinding = qb, statsOff = 0
             if let partBuffer, let statsBuffer {
                 (target, targetOff) = try bindElements(partBuffer, .write, start: 0, elements: count * perPartial)
-                statsBinding = try bindElements(statsBuffer, .write, start: 0, elements: count * splits * Nq * 2).0
+                (statsBinding, statsOff) = try bindElements(statsBuffer, .write, start: 0, elements: count * splits * Nq * 2)
             }
             var args = ShaderArguments()
             args.ints([H, Nq, Nk, d, dv, qBlocks, dvSlices, count, bh0])
             args.ints([qOff, kOff, vOff, targetOff, biasOff])
             args.ints(biasStrides)
             args.float(scale)
-            args.ints([splits, keysPerSplit, 0])
+            args.ints([splits, keysPerSplit, statsOff])
             try dispatch("attention.comp", specialization: spec,
                          bindings: [qb, kb, vb, target, biasBinding ?? qb, statsBinding], arguments: args,
                          groups: (count * qBlocks * dvSlices * splits, 1, 1))
@@ -107,7 +108,7 @@ extension EncodeContext {
                 let wgCombine = 256
                 let total = count * perO
                 var combine = ShaderArguments()
-                combine.ints([count, Nq, dv, splits, targetOff, 0, oOff])
+                combine.ints([count, Nq, dv, splits, targetOff, statsOff, oOff])
                 try dispatch("attention_combine.comp", specialization: [UInt32(wgCombine)],
                              bindings: [rebound(target, .read), rebound(statsBinding, .read), ob],
                              arguments: combine, groups: (groupCount(total, wgCombine), 1, 1))
