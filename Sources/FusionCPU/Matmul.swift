@@ -1,16 +1,5 @@
 import FusionCore
 
-/// Strides (in elements) of a contiguous row-major shape.
-func contiguousStrides(_ shape: [Int]) -> [Int] {
-    var strides = Array(repeating: 1, count: shape.count)
-    var s = 1
-    for i in stride(from: shape.count - 1, through: 0, by: -1) {
-        strides[i] = s
-        s *= shape[i]
-    }
-    return strides
-}
-
 /// Strides of `shape` read as if broadcast to `target` (right-aligned, 0 on broadcast axes).
 func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
     let padded = Array(repeating: 1, count: target.count - shape.count) + shape

@@ -122,7 +122,7 @@ struct LightBroadcastLayout {
     init(out: [Int], a: [Int], b: [Int]) {
         func strides(_ s: [Int]) -> [Int] {
             let padded = Array(repeating: 1, count: out.count - s.count) + s
-            let contiguous = lightStrides(padded)
+            let contiguous = contiguousStrides(padded)
             return padded.indices.map { padded[$0] == 1 ? 0 : contiguous[$0] }
         }
         let sa = strides(a), sb = strides(b)

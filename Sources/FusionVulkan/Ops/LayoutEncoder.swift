@@ -11,9 +11,9 @@ extension EncodeContext {
         guard case let .permute(perm) = node.op else { return }
         let x = inputs[0]
         try lightCheck([x, output])
-        let inStrides = lightStrides(x.shape)
+        let inStrides = contiguousStrides(x.shape)
         try lightStridedCopy(from: x, to: output, dims: output.shape, srcStrides: perm.map { inStrides[$0] },
-                             dstStrides: lightStrides(output.shape))
+                             dstStrides: contiguousStrides(output.shape))
     }
 
     func encodePixelShuffle(_ node: Node, _ inputs: [DeviceTensor], _ output: DeviceTensor) throws {
@@ -26,7 +26,7 @@ extension EncodeContext {
             let co = output.shape[1], h = x.shape[2], w = x.shape[3]
             let ho = h * r, wo = w * r
             try lightStridedCopy(from: x, to: output, dims: [n, co, r, r, h, w],
-                                 srcStrides: lightStrides([n, co, r, r, h, w]),
+                                 srcStrides: contiguousStrides([n, co, r, r, h, w]),
                                  dstStrides: [co * ho * wo, ho * wo, wo, 1, r * wo, r])
         case let .pixelUnshuffle(r):
             // out [n, c, r, r, ho, wo] (contiguous) <- in[n, c, y*r + dy, x*r + dx]
@@ -34,7 +34,7 @@ extension EncodeContext {
             let ho = h / r, wo = w / r
             try lightStridedCopy(from: x, to: output, dims: [n, c, r, r, ho, wo],
                                  srcStrides: [c * h * w, h * w, w, 1, r * w, r],
-                                 dstStrides: lightStrides([n, c, r, r, ho, wo]))
+                                 dstStrides: contiguousStrides([n, c, r, r, ho, wo]))
         default:
             return
         }
@@ -43,10 +43,10 @@ extension EncodeContext {
     func encodeConcat(_ node: Node, _ inputs: [DeviceTensor], _ output: DeviceTensor) throws {
         guard case let .concat(axis) = node.op else { return }
         try lightCheck(inputs + [output])
-        let outStrides = lightStrides(output.shape)
+        let outStrides = contiguousStrides(output.shape)
         var offset = 0
         for x in inputs {
-            try lightStridedCopy(from: x, to: output, dims: x.shape, srcStrides: lightStrides(x.shape),
+            try lightStridedCopy(from: x, to: output, dims: x.shape, srcStrides: contiguousStrides(x.shape),
                                  dstStrides: outStrides, dstBase: offset * outStrides[axis])
             offset += x.shape[axis]
         }
@@ -56,18 +56,18 @@ extension EncodeContext {
         guard case let .slice(axis, start, _) = node.op else { return }
         let x = inputs[0]
         try lightCheck([x, output])
-        let inStrides = lightStrides(x.shape)
+        let inStrides = contiguousStrides(x.shape)
         try lightStridedCopy(from: x, to: output, dims: output.shape, srcStrides: inStrides,
-                             dstStrides: lightStrides(output.shape), srcBase: start * inStrides[axis])
+                             dstStrides: contiguousStrides(output.shape), srcBase: start * inStrides[axis])
     }
 
     func encodeCrop(_ node: Node, _ inputs: [DeviceTensor], _ output: DeviceTensor) throws {
         guard case let .crop(y, x0, _, _) = node.op else { return }
         let x = inputs[0]
         try lightCheck([x, output])
-        let inStrides = lightStrides(x.shape)
+        let inStrides = contiguousStrides(x.shape)
         try lightStridedCopy(from: x, to: output, dims: output.shape, srcStrides: inStrides,
-                             dstStrides: lightStrides(output.shape), srcBase: y * inStrides[2] + x0)
+                             dstStrides: contiguousStrides(output.shape), srcBase: y * inStrides[2] + x0)
     }
 
     func encodePad(_ node: Node, _ inputs: [DeviceTensor], _ output: DeviceTensor) throws {

@@ -70,17 +70,6 @@ extension EncodeContext {
     }
 }
 
-/// Row-major (contiguous) element strides of `shape`.
-func lightStrides(_ shape: [Int]) -> [Int] {
-    var strides = Array(repeating: 1, count: shape.count)
-    var s = 1
-    for i in stride(from: shape.count - 1, through: 0, by: -1) {
-        strides[i] = s
-        s *= shape[i]
-    }
-    return strides
-}
-
 /// Smallest power of two >= n (n >= 1).
 func lightPowerOfTwo(atLeast n: Int) -> Int {
     var p = 1
