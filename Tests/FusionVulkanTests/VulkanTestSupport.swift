@@ -42,7 +42,8 @@ enum VulkanTestSupport {
         let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let candidates = [dir, dir.deletingLastPathComponent()].map { $0.appendingPathComponent("fusion") }
         guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw XCTSkip("the fusion executable was not built next to the tests (\(candidates.map(\.path))); run `swift build` first")
+            // A failure, not a skip: the CLI tests must never pass silently in CI.
+            throw MissingExecutable(searched: candidates.map(\.path))
         }
         return found
     }
@@ -66,4 +67,10 @@ enum VulkanTestSupport {
         let errBytes = (try? Data(contentsOf: errURL)) ?? Data()
         return (p.terminationStatus, String(decoding: outBytes, as: UTF8.self), String(decoding: errBytes, as: UTF8.self))
     }
+}
+
+/// The `fusion` executable is not where `swift build` puts it next to the tests.
+struct MissingExecutable: Error, CustomStringConvertible {
+    let searched: [String]
+    var description: String { "the fusion executable was not built next to the tests (\(searched)); run `swift build` first" }
 }
