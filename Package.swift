@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "FusionCore", targets: ["FusionCore"]),
         .library(name: "FusionCPU", targets: ["FusionCPU"]),
         .library(name: "FusionVulkan", targets: ["FusionVulkan"]),
+        .library(name: "FusionIO", targets: ["FusionIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -21,6 +22,17 @@ let package = Package(
 
         // Tensors, the backend-neutral graph, shape inference and the memory planner.
         .target(name: "FusionCore", path: "Sources/FusionCore"),
+
+        // libpng and libjpeg behind a C shim: both report errors by longjmp, which must
+        // stay inside C (Debian: libpng-dev, libjpeg-dev).
+        .target(
+            name: "CImageCodecs",
+            path: "Sources/CImageCodecs",
+            linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]
+        ),
+
+        // Checkpoints (safetensors, PyTorch zip, TorchScript) and images (PNG, JPEG).
+        .target(name: "FusionIO", dependencies: ["FusionCore", "CImageCodecs"], path: "Sources/FusionIO"),
 
         // CPU reference backend.
         .target(name: "FusionCPU", dependencies: ["FusionCore", "CBLAS"], path: "Sources/FusionCPU"),
@@ -43,13 +55,14 @@ let package = Package(
         .executableTarget(
             name: "FusionCLI",
             dependencies: [
-                "FusionCore", "FusionCPU", "FusionVulkan", "FusionParity",
+                "FusionCore", "FusionCPU", "FusionVulkan", "FusionParity", "FusionIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/FusionCLI"
         ),
 
         .testTarget(name: "FusionCoreTests", dependencies: ["FusionCore"], path: "Tests/FusionCoreTests"),
+        .testTarget(name: "FusionIOTests", dependencies: ["FusionCore", "FusionIO"], path: "Tests/FusionIOTests"),
         .testTarget(name: "FusionCPUTests", dependencies: ["FusionCore", "FusionCPU"], path: "Tests/FusionCPUTests"),
         .testTarget(name: "FusionVulkanTests", dependencies: ["FusionCore", "FusionCPU", "FusionVulkan", "FusionParity"], path: "Tests/FusionVulkanTests"),
     ]

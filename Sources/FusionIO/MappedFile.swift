@@ -1,0 +1,67 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The bytes of a file, memory-mapped read-only (or held in memory when built from data).
+///
+/// Checkpoint readers index into these bytes without copying, and every access goes
+/// through `slice(_:_:)`, which checks bounds, so a damaged file can never make a reader
+/// read past its end.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    public let count: Int
+    public let base: UnsafeRawPointer
+    private let release: () -> Void
+
+    /// Maps `path` read-only. Errors name the file.
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            throw FileFormatError(path: path, format: "file", "cannot open: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            throw FileFormatError(path: path, format: "file", "cannot stat: \(String(cString: strerror(errno)))")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw FileFormatError(path: path, format: "file", "not a regular file")
+        }
+        let size = Int(info.st_size)
+        count = size
+        if size == 0 {
+            let p = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
+            base = UnsafeRawPointer(p)
+            release = { p.deallocate() }
+            return
+        }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+            throw FileFormatError(path: path, format: "file", "cannot map \(size) bytes: \(String(cString: strerror(errno)))")
+        }
+        base = UnsafeRawPointer(p)
+        release = { munmap(p, size) }
+    }
+
+    /// Holds a copy of `data` (tests and in-memory inputs); `path` names it in errors.
+    public init(data: Data, path: String) {
+        self.path = path
+        count = data.count
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(data.count, 1), alignment: 64)
+        data.withUnsafeBytes { if let src = $0.baseAddress { p.copyMemory(from: src, byteCount: $0.count) } }
+        base = UnsafeRawPointer(p)
+        release = { p.deallocate() }
+    }
+
+    deinit { release() }
+
+    /// The whole file.
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// `length` bytes at `offset`, or nil when the range is not inside the file.
+    public func slice(_ offset: Int, _ length: Int) -> UnsafeRawBufferPointer? {
+        guard offset >= 0, length >= 0, offset <= count, length <= count - offset else { return nil }
+        return UnsafeRawBufferPointer(start: base + offset, count: length)
+    }
+}
