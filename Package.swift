@@ -10,15 +10,19 @@ let package = Package(
         .library(name: "FusionCPU", targets: ["FusionCPU"]),
         .library(name: "FusionVulkan", targets: ["FusionVulkan"]),
         .library(name: "FusionIO", targets: ["FusionIO"]),
+        .library(name: "FusionModels", targets: ["FusionModels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // System libraries (Debian: libvulkan-dev, libshaderc-dev, libopenblas-dev).
         .systemLibrary(name: "CVulkan", path: "Sources/CVulkan"),
         .systemLibrary(name: "CShaderc", path: "Sources/CShaderc"),
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        // zlib (Debian: zlib1g-dev) for the CRC-32 checks of zip checkpoints.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
 
         // Tensors, the backend-neutral graph, shape inference and the memory planner.
         .target(name: "FusionCore", path: "Sources/FusionCore"),
@@ -32,7 +36,10 @@ let package = Package(
         ),
 
         // Checkpoints (safetensors, PyTorch zip, TorchScript) and images (PNG, JPEG).
-        .target(name: "FusionIO", dependencies: ["FusionCore", "CImageCodecs"], path: "Sources/FusionIO"),
+        .target(name: "FusionIO", dependencies: ["FusionCore", "CImageCodecs", "CZlib"], path: "Sources/FusionIO"),
+
+        // The published networks as backend-neutral graphs, with their weight loaders.
+        .target(name: "FusionModels", dependencies: ["FusionCore", "FusionIO"], path: "Sources/FusionModels"),
 
         // CPU reference backend.
         .target(name: "FusionCPU", dependencies: ["FusionCore", "CBLAS"], path: "Sources/FusionCPU"),
@@ -49,20 +56,36 @@ let package = Package(
             plugins: ["EmbedShaders"]
         ),
 
+        // What the CLI and tests share: backend choice, published weights, golden cases.
+        .target(
+            name: "FusionEngine",
+            dependencies: [
+                "FusionCore", "FusionIO", "FusionModels", "FusionCPU", "FusionVulkan",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/FusionEngine"
+        ),
+
         // CPU/GPU parity harness shared by the CLI and the tests.
         .target(name: "FusionParity", dependencies: ["FusionCore", "FusionCPU", "FusionVulkan"], path: "Sources/FusionParity"),
 
         .executableTarget(
             name: "FusionCLI",
             dependencies: [
-                "FusionCore", "FusionCPU", "FusionVulkan", "FusionParity", "FusionIO",
+                "FusionCore", "FusionCPU", "FusionVulkan", "FusionParity", "FusionIO", "FusionModels", "FusionEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/FusionCLI"
         ),
 
         .testTarget(name: "FusionCoreTests", dependencies: ["FusionCore"], path: "Tests/FusionCoreTests"),
-        .testTarget(name: "FusionIOTests", dependencies: ["FusionCore", "FusionIO"], path: "Tests/FusionIOTests"),
+        .testTarget(
+            name: "FusionIOTests",
+            dependencies: ["FusionCore", "FusionIO", "CZlib", .product(name: "Crypto", package: "swift-crypto")], path: "Tests/FusionIOTests"),
+        .testTarget(
+            name: "FusionModelsTests",
+            dependencies: ["FusionCore", "FusionIO", "FusionModels", "FusionCPU", "FusionVulkan", "FusionEngine"],
+            path: "Tests/FusionModelsTests"),
         .testTarget(name: "FusionCPUTests", dependencies: ["FusionCore", "FusionCPU"], path: "Tests/FusionCPUTests"),
         .testTarget(name: "FusionVulkanTests", dependencies: ["FusionCore", "FusionCPU", "FusionVulkan", "FusionParity"], path: "Tests/FusionVulkanTests"),
     ]

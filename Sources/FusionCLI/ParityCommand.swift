@@ -80,17 +80,4 @@ struct ParityCommand: ParsableCommand {
     }
 }
 
-/// Prints rows as aligned columns.
-func printTable(header: [String], rows: [[String]]) {
-    var widths = header.map(\.count)
-    for row in rows { for (i, cell) in row.enumerated() where i < widths.count - 1 { widths[i] = max(widths[i], cell.count) } }
-    func line(_ cells: [String]) -> String {
-        cells.enumerated().map { i, c in i < cells.count - 1 ? c.padding(toLength: widths[i], withPad: " ", startingAt: 0) : c }
-            .joined(separator: "  ")
-    }
-    print(line(header))
-    print(line(widths.map { String(repeating: "-", count: $0) }))
-    rows.forEach { print(line($0)) }
-}
-
 extension DeviceFeature: ExpressibleByArgument {}

@@ -1,0 +1,38 @@
+import Foundation
+import FusionIO
+
+/// One golden case file (`../shared/golden/README.md`): tensors plus a JSON description in
+/// the safetensors metadata under `"json"`. Paths in the JSON are relative to the file.
+public struct GoldenCase {
+    public let path: String
+    public let archive: TensorArchive
+    public let json: [String: Any]
+    public let kind: String
+
+    public init(path: String) throws {
+        self.path = path
+        archive = try SafetensorsReader.read(path: path)
+        guard let text = archive.metadata["json"] else {
+            throw FileFormatError(path: path, format: "golden case", "no \"json\" entry in the safetensors metadata")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw FileFormatError(path: path, format: "golden case", "the \"json\" metadata is not a JSON object")
+        }
+        json = object
+        guard let kind = object["kind"] as? String else {
+            throw FileFormatError(path: path, format: "golden case", "the JSON has no \"kind\"")
+        }
+        self.kind = kind
+    }
+
+    /// A path from the JSON, resolved against the case file's folder.
+    public func resolve(_ key: String) throws -> String {
+        guard let relative = json[key] as? String else {
+            throw FileFormatError(path: path, format: "golden case", "the JSON has no \"\(key)\" path")
+        }
+        if relative.hasPrefix("/") { return relative }
+        return URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(relative).standardized.path
+    }
+
+    public func floats(_ name: String) throws -> [Float] { try archive.require(name).floatValues() }
+}

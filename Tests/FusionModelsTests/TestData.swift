@@ -1,0 +1,22 @@
+import Foundation
+import XCTest
+
+/// Where the shared test data lives (`FUSIONKIT_TEST_DATA`, default `../shared`), or nil
+/// with a visible skip message when it is absent.
+enum TestData {
+    static var root: String {
+        if let env = ProcessInfo.processInfo.environment["FUSIONKIT_TEST_DATA"], !env.isEmpty { return env }
+        let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return here.deletingLastPathComponent().appendingPathComponent("shared").path
+    }
+
+    /// The path of `relative` under the data root; skips the test (with a message) when missing.
+    static func path(_ relative: String) throws -> String {
+        let p = root + "/" + relative
+        guard FileManager.default.fileExists(atPath: p) else {
+            print("SKIP: test data \(p) is missing (set FUSIONKIT_TEST_DATA)")
+            throw XCTSkip("test data \(p) is missing (set FUSIONKIT_TEST_DATA)")
+        }
+        return p
+    }
+}
