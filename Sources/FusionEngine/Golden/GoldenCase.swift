@@ -31,7 +31,8 @@ public struct GoldenCase {
             throw FileFormatError(path: path, format: "golden case", "the JSON has no \"\(key)\" path")
         }
         if relative.hasPrefix("/") { return relative }
-        return URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(relative).standardized.path
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return URL(fileURLWithPath: absolute).deletingLastPathComponent().appendingPathComponent(relative).standardizedFileURL.path
     }
 
     public func floats(_ name: String) throws -> [Float] { try archive.require(name).floatValues() }

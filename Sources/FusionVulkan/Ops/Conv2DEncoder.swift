@@ -60,11 +60,14 @@ extension EncodeContext {
 
     private func encodeGemmConv(_ g: ConvGeometry, _ x: DeviceTensor, _ w: DeviceTensor,
                                 _ bias: DeviceTensor?, _ out: DeviceTensor) throws {
-        // Tile: 8 x 8 threads, each with up to 8 output channels x 8 pixels in registers
-        // (64 x 64 outputs per workgroup); small channel counts or images shrink the tile.
-        let (wgX, wgY) = (8, 8)
+        // Tile: 64 threads, 8 x 8, each with up to 8 output channels x 8 pixels in registers
+        // (64 x 64 outputs per workgroup). Fewer than 8 output channels turn the threads
+        // towards pixels (down to 1 x 64 for a single output channel, as in TextFusion's
+        // head) instead of leaving rows of the tile idle; small images shrink the tile.
+        let wgY = g.Og >= 8 ? 8 : g.Og >= 4 ? 4 : g.Og >= 2 ? 2 : 1
+        let wgX = 64 / wgY
         let rm = min(8, max(1, (g.Og + wgY - 1) / wgY))
-        var rn = 8
+        var rn = 64 / wgX
         while rn > 1 && wgX * rn / 2 >= g.P { rn /= 2 }   // power of two, so 64 % TN == 0
         let tm = wgY * rm, tn = wgX * rn
         let spec: [UInt32] = [UInt32(wgX), UInt32(wgY), UInt32(rm), UInt32(rn), 16,

@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import FusionCore
+import FusionCPU
+import FusionEngine
+import FusionIO
+import FusionModels
+
+/// `fusion fuse`: one infrared + visible pair in, one fused image out.
+struct FuseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fuse",
+        abstract: "Fuse an infrared and a visible image under a text prompt."
+    )
+
+    enum Model: String, ExpressibleByArgument, CaseIterable { case textfusion }
+
+    @Option(help: "Model: textfusion.")
+    var model: Model = .textfusion
+
+    @Option(help: "Checkpoint file. Default: the published weights (cache, FUSIONKIT_TEST_DATA, or downloaded and SHA-256 verified).")
+    var weights: String?
+
+    @Option(help: "Infrared image (PNG or JPEG; colour is converted to grey).")
+    var ir: String
+
+    @Option(help: "Visible image (PNG or JPEG).")
+    var vis: String
+
+    @Option(help: "Prompt text (needs a CLIP text encoder).")
+    var text: String?
+
+    @Option(name: .customLong("text-features"), help: "512-d text features: safetensors (tensor 'text_features' or the only one) or .npy.")
+    var textFeatures: String?
+
+    @Option(name: .shortAndLong, help: "Output image (.png or .jpg), written atomically.")
+    var output: String
+
+    @Option(help: "Backend: auto (a Vulkan GPU if any, else the CPU), cpu or vulkan.")
+    var backend: BackendChoice = .auto
+
+    @Option(help: "Vulkan device index (see `fusion devices`).")
+    var device: Int?
+
+    @Flag(help: "Grey mode: visible read as grey, grey output.")
+    var grey = false
+
+    @Flag(name: .customLong("resize-ir"), help: "Resize the infrared image to the visible image's size (bilinear) when they differ.")
+    var resizeIR = false
+
+    func validate() throws {
+        if text == nil, textFeatures == nil { throw ValidationError("give the prompt with --text or its features with --text-features") }
+        if text != nil, textFeatures != nil { throw ValidationError("give either --text or --text-features, not both") }
+        if ImageFormat(pathExtension: output) == nil {
+            throw ValidationError("--output \(output): unknown image type; use .png or .jpg")
+        }
+    }
+
+    func run() throws {
+        if text != nil {
+            throw CLIError("--text needs the CLIP text encoder, which this build does not include yet; compute the features elsewhere and pass them with --text-features FILE")
+        }
+        do {
+            try fuse()
+        } catch let error as FileFormatError {
+            throw CLIError(error.description)
+        } catch let error as FusionError {
+            throw CLIError(error.description)
+        }
+    }
+
+    private func fuse() throws {
+        let features = try TextFeatures.read(path: textFeatures!)
+        let weightsPath: String
+        if let weights {
+            weightsPath = weights
+        } else {
+            var store = WeightsStore()
+            store.log = { printError($0) }
+            weightsPath = try store.resolve(.textFusionLLVIP)
+        }
+        let textFusionWeights = try TextFusionWeights(CheckpointReader.read(path: weightsPath).archive)
+        var infrared = try Image.read(path: ir)
+        let visible = try Image.read(path: vis)
+        if infrared.width != visible.width || infrared.height != visible.height {
+            guard resizeIR else {
+                throw CLIError("\(ir) is \(infrared.width)x\(infrared.height) but \(vis) is \(visible.width)x\(visible.height); pass --resize-ir to resize the infrared image")
+            }
+            infrared = try resized(infrared, width: visible.width, height: visible.height)
+        }
+        let selected = try openBackend(backend, device: device)
+        let start = Date()
+        let inputs = try TextFusionImages.inputs(infrared: infrared, visible: visible, grey: grey)
+        let fusion = TextFusionModel(weights: textFusionWeights, backend: selected.backend)
+        let fused = try fusion.fuse(visible: inputs.visible, infrared: inputs.infrared, textFeatures: features)
+        let seconds = Date().timeIntervalSince(start)
+        let image = TextFusionImages.image(fused: fused, visible: visible, grey: grey)
+        try image.write(to: output)
+        print("model: textfusion (\(weightsPath))")
+        print("backend: \(selected.name) — \(selected.device)")
+        print("size: \(visible.width)x\(visible.height)\(grey || visible.isGray ? " grey" : " colour")")
+        print(String(format: "time: %.3f s (network, including preparation)", seconds))
+        print("output: \(output)")
+    }
+
+    /// Bilinear resize of every channel (PyTorch `interpolate`, align_corners=False) on the CPU.
+    private func resized(_ image: Image, width: Int, height: Int) throws -> Image {
+        let planes = (0..<image.channels).map { image.floatPlane($0, scaledTo: 1) }
+        let g = Graph()
+        let x = g.input("x", shape: [1, image.channels, image.height, image.width])
+        g.output("y", try g.resize(x, mode: .bilinear, height: height, width: width))
+        let out = try CPUBackend().run(g, inputs: ["x": Tensor(shape: [1, image.channels, image.height, image.width], floats: planes.flatMap { $0 })])["y"]!
+        let values = out.toFloatArray()
+        let n = width * height
+        return Image(planes: (0..<image.channels).map { Array(values[($0 * n)..<(($0 + 1) * n)]) }, width: width, height: height,
+                     bitDepth: image.bitDepth, scaledFrom: 1)
+    }
+}
