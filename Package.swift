@@ -79,14 +79,17 @@ let package = Package(
         ),
 
         .testTarget(name: "FusionCoreTests", dependencies: ["FusionCore"], path: "Tests/FusionCoreTests"),
+        // Helpers every test target shares: the shared data folder, running the CLI.
+        .target(name: "FusionTestSupport", path: "Sources/FusionTestSupport"),
+
         .testTarget(
             name: "FusionIOTests",
-            dependencies: ["FusionCore", "FusionIO", "CZlib", .product(name: "Crypto", package: "swift-crypto")], path: "Tests/FusionIOTests"),
+            dependencies: ["FusionCore", "FusionIO", "CZlib", "FusionTestSupport", .product(name: "Crypto", package: "swift-crypto")], path: "Tests/FusionIOTests"),
         .testTarget(
             name: "FusionModelsTests",
-            dependencies: ["FusionCore", "FusionIO", "FusionModels", "FusionCPU", "FusionVulkan", "FusionEngine"],
+            dependencies: ["FusionCore", "FusionIO", "FusionModels", "FusionCPU", "FusionVulkan", "FusionEngine", "FusionTestSupport"],
             path: "Tests/FusionModelsTests"),
         .testTarget(name: "FusionCPUTests", dependencies: ["FusionCore", "FusionCPU"], path: "Tests/FusionCPUTests"),
-        .testTarget(name: "FusionVulkanTests", dependencies: ["FusionCore", "FusionCPU", "FusionVulkan", "FusionParity"], path: "Tests/FusionVulkanTests"),
+        .testTarget(name: "FusionVulkanTests", dependencies: ["FusionCore", "FusionCPU", "FusionVulkan", "FusionParity", "FusionTestSupport"], path: "Tests/FusionVulkanTests"),
     ]
 )

@@ -45,12 +45,16 @@ struct FuseCommand: ParsableCommand {
     @Flag(help: "Grey mode: visible read as grey, grey output.")
     var grey = false
 
+    @Option(name: .customLong("repeat"), help: "Run the network this many times and report the median (benchmarking).")
+    var repeatCount: Int = 1
+
     @Flag(name: .customLong("resize-ir"), help: "Resize the infrared image to the visible image's size (bilinear) when they differ.")
     var resizeIR = false
 
     func validate() throws {
         if text == nil, textFeatures == nil { throw ValidationError("give the prompt with --text or its features with --text-features") }
         if text != nil, textFeatures != nil { throw ValidationError("give either --text or --text-features, not both") }
+        if repeatCount < 1 { throw ValidationError("--repeat must be at least 1") }
         if ImageFormat(pathExtension: output) == nil {
             throw ValidationError("--output \(output): unknown image type; use .png or .jpg")
         }
@@ -89,17 +93,29 @@ struct FuseCommand: ParsableCommand {
             infrared = try resized(infrared, width: visible.width, height: visible.height)
         }
         let selected = try openBackend(backend, device: device)
-        let start = Date()
         let inputs = try TextFusionImages.inputs(infrared: infrared, visible: visible, grey: grey)
         let fusion = TextFusionModel(weights: textFusionWeights, backend: selected.backend)
-        let fused = try fusion.fuse(visible: inputs.visible, infrared: inputs.infrared, textFeatures: features)
-        let seconds = Date().timeIntervalSince(start)
-        let image = TextFusionImages.image(fused: fused, visible: visible, grey: grey)
+        let prepareStart = Date()
+        let executable = try fusion.executable(height: visible.height, width: visible.width)
+        let prepareSeconds = Date().timeIntervalSince(prepareStart)
+        var times: [Double] = []
+        var fused: Tensor?
+        for _ in 0..<repeatCount {
+            let start = Date()
+            fused = try fusion.fuse(visible: inputs.visible, infrared: inputs.infrared, textFeatures: features)
+            times.append(Date().timeIntervalSince(start))
+        }
+        let image = TextFusionImages.image(fused: fused!, visible: visible, grey: grey)
         try image.write(to: output)
+        let flops = GraphCost.flops(try TextFusionGraph.build(textFusionWeights, height: visible.height, width: visible.width))
+        let median = times.sorted()[times.count / 2]
         print("model: textfusion (\(weightsPath))")
         print("backend: \(selected.name) — \(selected.device)")
         print("size: \(visible.width)x\(visible.height)\(grey || visible.isGray ? " grey" : " colour")")
-        print(String(format: "time: %.3f s (network, including preparation)", seconds))
+        print(String(format: "prepare: %.3f s", prepareSeconds))
+        print(String(format: "time: %.3f s%@", median, times.count > 1 ? String(format: " (median of %d, min %.3f, max %.3f)", times.count, times.min()!, times.max()!) : ""))
+        print(String(format: "work: %.2f GFLOP, %.2f GFLOP/s; intermediate memory %.1f MiB", flops / 1e9, flops / 1e9 / median,
+                     Double(executable.peakIntermediateBytes) / 1048576))
         print("output: \(output)")
     }
 

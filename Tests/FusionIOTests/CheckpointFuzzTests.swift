@@ -1,6 +1,7 @@
 import Foundation
 import FusionCore
 import FusionIO
+import FusionTestSupport
 import XCTest
 
 /// Mutation fuzzing of the zip checkpoint reader: damaged copies of real and hand-built

@@ -1,5 +1,6 @@
 import Foundation
 @testable import FusionIO
+import FusionTestSupport
 import XCTest
 
 /// `ColorConversion`: hand-computed values, and the TextFusion golden cases bit for bit.

@@ -1,6 +1,7 @@
 import Foundation
 import FusionCore
 @testable import FusionIO
+import FusionTestSupport
 import XCTest
 
 /// PNG/JPEG reading and writing (`Image`, `ImageFile.swift`, the C shim).

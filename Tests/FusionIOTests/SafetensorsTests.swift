@@ -1,6 +1,7 @@
 import Foundation
 import FusionCore
 @testable import FusionIO
+import FusionTestSupport
 import XCTest
 
 final class SafetensorsTests: XCTestCase {

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import FusionIO
+import FusionTestSupport
 import XCTest
 
 /// PyTorch zip and TorchScript checkpoints: the shared real files, checked against

@@ -1,21 +1,52 @@
 import FusionCore
 import FusionCPU
+import FusionEngine
 import FusionIO
 import FusionModels
+import FusionTestSupport
+import FusionVulkan
 import XCTest
 
+/// TextFusion against the original PyTorch outputs (golden cases), on both backends.
 final class TextFusionGoldenTests: XCTestCase {
-    func testGolden64OnCPU() throws {
-        let weights = try TextFusionWeights(CheckpointReader.read(path: TestData.path("weights/textfusion_llvip.model")).archive)
-        let golden = try SafetensorsReader.read(path: TestData.path("golden/textfusion_64x64.safetensors"))
-        let vis = try golden.require("vis").toTensor(), ir = try golden.require("ir").toTensor()
-        let expected = try golden.require("output").floatValues()
-        let text = try golden.require("text_features").floatValues()
-        let graph = try TextFusionGraph.build(weights, height: vis.shape[2], width: vis.shape[3])
-        let out = try CPUBackend().run(graph, inputs: ["vis": vis, "ir": ir, "head_ir": TextFusionHead.infraredKernel(weights, textFeatures: text)])
-        let got = out["fused"]!.toFloatArray()
-        let err = zip(got, expected).map { abs($0 - $1) }.max()!
-        print("textfusion 64x64 max |err| = \(err)")
-        XCTAssertLessThanOrEqual(err, 1e-4)
+    static let networkCases = ["textfusion_64x64", "textfusion_97x131", "textfusion_256x320", "textfusion_1024x1280"]
+
+    private func check(_ runner: GoldenRunner, _ name: String) throws {
+        let r = try runner.run(TestData.path("golden/\(name).safetensors"))
+        print("\(name) on \(r.backend): max |err| \(r.maxAbsError), rel L2 \(r.relativeL2Error), \(String(format: "%.2f", r.seconds)) s \(r.detail)")
+        XCTAssertTrue(r.passed, "\(name) on \(r.backend): \(r.criterion) failed: max |err| \(r.maxAbsError) \(r.detail)")
+    }
+
+    func testEveryCaseOnCPU() throws {
+        let runner = GoldenRunner(backend: try SelectedBackend.open(.cpu))
+        for name in Self.networkCases + ["textfusion_rgb_1024x1280"] { try check(runner, name) }
+    }
+
+    /// lavapipe takes minutes at 1024x1280: that case runs with FUSIONKIT_LARGE_TESTS=1 (CI).
+    func testCasesOnVulkan() throws {
+        let runner = GoldenRunner(backend: try VulkanTestBackend.open())
+        let large = ProcessInfo.processInfo.environment["FUSIONKIT_LARGE_TESTS"] == "1"
+        for name in Self.networkCases where large || !name.contains("1024") { try check(runner, name) }
+        if !large { print("SKIP: textfusion_1024x1280 on Vulkan (set FUSIONKIT_LARGE_TESTS=1)") }
+    }
+
+    func testUnsupportedKindIsAnErrorNotAPass() throws {
+        let runner = GoldenRunner(backend: try SelectedBackend.open(.cpu))
+        XCTAssertThrowsError(try runner.run(TestData.path("golden/textif_dim8_32x48.safetensors"))) { error in
+            XCTAssertTrue("\(error)".contains("not supported"), "\(error)")
+        }
+    }
+}
+
+/// The Vulkan backend for model tests: a failure (not a skip) when CI requires Vulkan.
+enum VulkanTestBackend {
+    static func open() throws -> SelectedBackend {
+        do {
+            return try SelectedBackend.open(.vulkan)
+        } catch {
+            if ProcessInfo.processInfo.environment["FUSIONKIT_REQUIRE_VULKAN"] == "1" { throw error }
+            print("SKIP: no Vulkan device: \(error)")
+            throw XCTSkip("no Vulkan device: \(error)")
+        }
     }
 }

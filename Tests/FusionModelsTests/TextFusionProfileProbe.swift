@@ -2,6 +2,7 @@ import FusionCore
 import FusionIO
 import FusionModels
 import FusionVulkan
+import FusionTestSupport
 import XCTest
 
 /// Prints the slowest dispatches of TextFusion on the Vulkan device (diagnostic; runs only

@@ -1,4 +1,5 @@
 import Foundation
+import FusionTestSupport
 import XCTest
 
 /// A second process with the same cache directory must compile no shader.
@@ -9,7 +10,7 @@ final class PipelineCacheProcessTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: cache) }
 
         func run() throws -> [String: Int] {
-            let (status, text, err) = try VulkanTestSupport.runFusion(
+            let (status, text, err) = try FusionCLI.run(
                 ["parity", "--ops", "--op", "conv2d", "--op", "relu", "--op", "softmax", "--cache-stats"],
                 environment: ["FUSIONKIT_CACHE": cache.path])
             XCTAssertEqual(status, 0, text + err)

@@ -26,7 +26,9 @@ public struct WeightsStore {
         } else {
             cacheDirectory = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/fusionkit/weights")
         }
-        testDataDirectory = environment["FUSIONKIT_TEST_DATA"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
+        // The project's shared data folder: FUSIONKIT_TEST_DATA, else ../shared as everywhere else.
+        let testData = environment["FUSIONKIT_TEST_DATA"].flatMap { $0.isEmpty ? nil : $0 } ?? "../shared"
+        testDataDirectory = URL(fileURLWithPath: testData)
         mirror = environment["FUSIONKIT_WEIGHTS_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
@@ -53,7 +55,12 @@ public struct WeightsStore {
            FileManager.default.fileExists(atPath: testData), try Self.sha256(ofFile: testData) == weights.sha256 {
             return testData
         }
-        try download(weights, to: cached)
+        do {
+            try download(weights, to: cached)
+        } catch let error as FileFormatError {
+            throw FileFormatError(path: error.path, format: error.format,
+                                  error.message + "; pass the checkpoint with --weights FILE, or put a copy at \(cached)")
+        }
         return cached
     }
 

@@ -3,15 +3,16 @@ import XCTest
 
 /// Where the shared test data lives (`FUSIONKIT_TEST_DATA`, default `../shared`), or nil
 /// with a visible skip message when it is absent.
-enum TestData {
-    static var root: String {
+public enum TestData {
+    public static var root: String {
         if let env = ProcessInfo.processInfo.environment["FUSIONKIT_TEST_DATA"], !env.isEmpty { return env }
-        let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return here.deletingLastPathComponent().appendingPathComponent("shared").path
+        // Sources/FusionTestSupport/TestData.swift -> the package root's sibling `shared`.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.deletingLastPathComponent().appendingPathComponent("shared").path
     }
 
     /// The path of `relative` under the data root; skips the test (with a message) when missing.
-    static func path(_ relative: String) throws -> String {
+    public static func path(_ relative: String) throws -> String {
         let p = root + "/" + relative
         guard FileManager.default.fileExists(atPath: p) else {
             print("SKIP: test data \(p) is missing (set FUSIONKIT_TEST_DATA)")

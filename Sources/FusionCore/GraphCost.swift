@@ -1,0 +1,52 @@
+/// Arithmetic cost of a graph: floating-point operations per op (a multiply-add counts as
+/// two), so benchmarks can report GFLOP/s and a model's size in operations.
+///
+/// Counts follow the usual conventions: conv and matmul count 2·MACs (plus one per output
+/// for a bias); attention counts both products and ~5 operations per score for softmax;
+/// elementwise ops one per output element; normalisations ~5 per element.
+public enum GraphCost {
+    public static func flops(of node: Node, in graph: Graph) -> Double {
+        let out = Double(node.output.count)
+        let shapes = node.inputs.map(\.shape)
+        switch node.op {
+        case let .conv2d(a):
+            let w = shapes[1]
+            let perOutput = Double(w[1] * w[2] * w[3])
+            return out * (2 * perOutput + (node.inputs.count > 2 ? 1 : 0))
+        case let .matmul(transposeA, _, _):
+            let a = shapes[0]
+            let k = Double(transposeA ? a[a.count - 2] : a[a.count - 1])
+            return out * 2 * k
+        case .linear:
+            let k = Double(shapes[0].last ?? 1)
+            return out * (2 * k + (node.inputs.count > 2 ? 1 : 0))
+        case .attention:
+            let q = shapes[0], k = shapes[1], v = shapes[2]
+            let batchHeads = Double(q[0] * q[1]), nq = Double(q[2]), nk = Double(k[2]), d = Double(q[3]), dv = Double(v[3])
+            return batchHeads * nq * nk * (2 * d + 5 + 2 * dv)
+        case let .windowAttention(heads, window, _):
+            let q = shapes[0], v = shapes[2]
+            let tokens = Double(window * window)
+            let windows = Double(q[0]) * Double(q[2] / window) * Double(q[3] / window)
+            let d = Double(q[1] / heads), dv = Double(v[1] / heads)
+            return windows * Double(heads) * tokens * tokens * (2 * d + 6 + 2 * dv)
+        case .channelAttention:
+            let q = shapes[0]
+            let c = Double(q[1]), hw = Double(q[2] * q[3]), n = Double(q[0])
+            return n * (4 * c * hw + 2 * c * c * hw + 2 * c * c * hw)
+        case .layerNormChannels, .layerNorm, .groupNorm, .globalNorm, .softmax:
+            return 5 * out
+        case .globalStats:
+            return 3 * Double(shapes[0].reduce(1, *))
+        case .unary, .binary, .film, .prelu, .resize:
+            return out
+        case .pixelShuffle, .pixelUnshuffle, .concat, .slice, .pad, .crop, .embedding, .reshape, .permute:
+            return 0
+        }
+    }
+
+    /// Total FLOPs of every node.
+    public static func flops(_ graph: Graph) -> Double {
+        graph.nodes.reduce(0) { $0 + flops(of: $1, in: graph) }
+    }
+}

@@ -1,0 +1,227 @@
+import Foundation
+import FusionEngine
+import FusionTestSupport
+import XCTest
+
+/// The published weights are found in the cache, else under FUSIONKIT_TEST_DATA, else
+/// downloaded (here from a loopback server, never the internet), verified by SHA-256 and
+/// only then written into the cache.
+final class WeightsStoreTests: XCTestCase {
+    private let weights = PublishedWeights.textFusionLLVIP
+    /// The name the download URL ends with (the authors' file name).
+    private let publishedName = "LLVIP_pretrained.model"
+    private var temporary: [URL] = []
+
+    override func tearDown() {
+        for url in temporary { try? FileManager.default.removeItem(at: url) }
+        temporary = []
+        super.tearDown()
+    }
+
+    private func makeTemporaryDirectory(_ label: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("fusionkit-\(label)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        temporary.append(url)
+        return url
+    }
+
+    /// The shared weights file.
+    private func sharedWeights() throws -> String { try TestData.path(weights.testDataPath) }
+
+    /// A server whose folder holds the shared weights under the published file name.
+    private func makeServer() throws -> LoopbackHTTPServer {
+        let folder = try makeTemporaryDirectory("served")
+        try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent(publishedName).path,
+                                                   withDestinationPath: sharedWeights())
+        return try LoopbackHTTPServer(directory: folder.path)
+    }
+
+    /// A store with an empty cache, no test data, downloading from `server`.
+    private func makeStore(server: LoopbackHTTPServer, cache: URL? = nil) throws -> WeightsStore {
+        let cache = try cache ?? makeTemporaryDirectory("cache")
+        return WeightsStore(environment: ["FUSIONKIT_CACHE": cache.path, "FUSIONKIT_WEIGHTS_URL": server.baseURL])
+    }
+
+    /// Every entry of the cache folder (hidden temporary files included).
+    private func cacheContents(_ store: WeightsStore) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: store.cacheDirectory.path)) ?? []
+    }
+
+    private func sha256(_ path: String) throws -> String { try WeightsStore.sha256(ofFile: path) }
+
+    func testDownloadsIntoEmptyCacheAndVerifies() throws {
+        let server = try makeServer()
+        defer { server.stop() }
+        let store = try makeStore(server: server)
+        XCTAssertEqual(store.downloadURL(weights), server.url(publishedName))
+        var lines: [String] = []
+        var logging = store
+        logging.log = { lines.append($0) }
+
+        let path = try logging.resolve(weights)
+        XCTAssertEqual(path, store.cachedPath(weights))
+        XCTAssertEqual(try sha256(path), weights.sha256)
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, weights.byteCount)
+        XCTAssertEqual(server.requests, ["/" + publishedName])
+        XCTAssertEqual(cacheContents(store), [weights.name], "only the verified file is left in the cache")
+        XCTAssert(lines.contains { $0.contains("downloading") && $0.contains(server.url(publishedName)) }, "\(lines)")
+    }
+
+    func testSecondResolveUsesTheCacheEvenWithTheServerStopped() throws {
+        let server = try makeServer()
+        let store = try makeStore(server: server)
+        let first = try store.resolve(weights)
+        XCTAssertEqual(server.requestCount, 1)
+        let again = try store.resolve(weights)
+        XCTAssertEqual(again, first)
+        XCTAssertEqual(server.requestCount, 1, "a verified cached file needs no request")
+        server.stop()
+        XCTAssertEqual(try store.resolve(weights), first, "offline: the cache alone suffices")
+        XCTAssertEqual(server.requestCount, 1)
+    }
+
+    func testCorruptedCachedFileIsDownloadedAgain() throws {
+        let server = try makeServer()
+        defer { server.stop() }
+        let store = try makeStore(server: server)
+        let path = try store.resolve(weights)
+        XCTAssertEqual(server.requestCount, 1)
+
+        // Same size, one byte flipped.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count / 2] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: path))
+        XCTAssertNotEqual(try sha256(path), weights.sha256)
+        XCTAssertEqual(try store.resolve(weights), path)
+        XCTAssertEqual(server.requestCount, 2, "the damaged file was fetched again")
+        XCTAssertEqual(try sha256(path), weights.sha256)
+
+        // An empty (interrupted) file, too.
+        try Data().write(to: URL(fileURLWithPath: path))
+        XCTAssertEqual(try store.resolve(weights), path)
+        XCTAssertEqual(server.requestCount, 3)
+        XCTAssertEqual(try sha256(path), weights.sha256)
+        XCTAssertEqual(cacheContents(store), [weights.name])
+    }
+
+    func testWrongBytesAreRejectedAndNothingIsSaved() throws {
+        let server = try makeServer()
+        defer { server.stop() }
+        // The right size, the wrong content.
+        var wrong = try Data(contentsOf: URL(fileURLWithPath: sharedWeights()))
+        wrong[100] ^= 0x01
+        server.setBody(wrong, forPath: publishedName)
+        let store = try makeStore(server: server)
+        XCTAssertThrowsError(try store.resolve(weights)) { error in
+            let message = "\(error)"
+            print("wrong bytes: \(message)")
+            XCTAssert(message.contains("SHA-256"), message)
+            XCTAssert(message.contains(server.url(publishedName)), message)
+            XCTAssert(message.contains(weights.sha256), message)
+        }
+        XCTAssertEqual(server.requestCount, 1)
+        XCTAssertEqual(cacheContents(store), [], "no file and no temporary file in the cache")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: store.cachedPath(weights)))
+
+        // Once the server is fixed, the same store downloads it.
+        server.setBody(nil, forPath: publishedName)
+        XCTAssertEqual(try sha256(store.resolve(weights)), weights.sha256)
+    }
+
+    func testHTTPErrorsNameTheAddressAndSaveNothing() throws {
+        // 404: the file is not on the server.
+        let empty = try LoopbackHTTPServer(directory: makeTemporaryDirectory("empty").path)
+        defer { empty.stop() }
+        let store404 = try makeStore(server: empty)
+        XCTAssertThrowsError(try store404.resolve(weights)) { error in
+            let message = "\(error)"
+            print("404: \(message)")
+            XCTAssert(message.contains(empty.url(publishedName)), message)
+            XCTAssert(message.contains("404"), message)
+        }
+        XCTAssertEqual(empty.requestCount, 1)
+        XCTAssertEqual(cacheContents(store404), [])
+
+        // 500 from a server that has the file.
+        let failing = try makeServer()
+        defer { failing.stop() }
+        failing.statusOverride = 500
+        let store500 = try makeStore(server: failing)
+        XCTAssertThrowsError(try store500.resolve(weights)) { error in
+            let message = "\(error)"
+            print("500: \(message)")
+            XCTAssert(message.contains(failing.url(publishedName)), message)
+            XCTAssert(message.contains("500"), message)
+        }
+        XCTAssertEqual(cacheContents(store500), [])
+    }
+
+    func testNoServerIsAClearErrorNamingTheAddress() throws {
+        let server = try makeServer()
+        let store = try makeStore(server: server)
+        server.stop()
+        XCTAssertThrowsError(try store.resolve(weights)) { error in
+            let message = "\(error)"
+            print("connection refused: \(message)")
+            XCTAssert(message.contains(server.url(publishedName)), message)
+        }
+        XCTAssertEqual(cacheContents(store), [])
+    }
+
+    func testTestDataCopyIsUsedOffline() throws {
+        // A port nobody listens on: any download attempt would fail.
+        let server = try LoopbackHTTPServer()
+        server.stop()
+        let cache = try makeTemporaryDirectory("cache")
+        let store = WeightsStore(environment: [
+            "FUSIONKIT_CACHE": cache.path,
+            "FUSIONKIT_TEST_DATA": TestData.root,
+            "FUSIONKIT_WEIGHTS_URL": server.baseURL,
+        ])
+        let path = try store.resolve(weights)
+        XCTAssertEqual(URL(fileURLWithPath: path).standardizedFileURL.path,
+                       URL(fileURLWithPath: try sharedWeights()).standardizedFileURL.path)
+        XCTAssertEqual(try sha256(path), weights.sha256)
+        XCTAssertEqual(cacheContents(store), [], "the test-data copy is used in place")
+    }
+
+    func testDamagedTestDataCopyIsIgnored() throws {
+        // A test-data folder whose copy is damaged: the store downloads instead.
+        let data = try makeTemporaryDirectory("testdata")
+        let copy = data.appendingPathComponent(weights.testDataPath)
+        try FileManager.default.createDirectory(at: copy.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(Data(contentsOf: URL(fileURLWithPath: sharedWeights())).prefix(1000)).write(to: copy)
+        let server = try makeServer()
+        defer { server.stop() }
+        let cache = try makeTemporaryDirectory("cache")
+        let store = WeightsStore(environment: [
+            "FUSIONKIT_CACHE": cache.path, "FUSIONKIT_TEST_DATA": data.path, "FUSIONKIT_WEIGHTS_URL": server.baseURL,
+        ])
+        XCTAssertEqual(try store.resolve(weights), store.cachedPath(weights))
+        XCTAssertEqual(server.requestCount, 1)
+        XCTAssertEqual(try sha256(store.cachedPath(weights)), weights.sha256)
+    }
+
+    func testTruncatedBodyIsAnErrorAndNothingIsSaved() throws {
+        let server = try makeServer()
+        defer { server.stop() }
+        server.truncateBodyTo = weights.byteCount / 2
+        let store = try makeStore(server: server)
+        XCTAssertThrowsError(try store.resolve(weights)) { error in
+            let message = "\(error)"
+            print("truncated: \(message)")
+            XCTAssert(message.contains(server.url(publishedName)), message)
+        }
+        XCTAssertEqual(cacheContents(store), [])
+
+        // A connection closed without any answer, too.
+        server.truncateBodyTo = nil
+        server.closeWithoutResponse = true
+        XCTAssertThrowsError(try store.resolve(weights)) { error in
+            let message = "\(error)"
+            print("closed early: \(message)")
+            XCTAssert(message.contains(server.url(publishedName)), message)
+        }
+        XCTAssertEqual(cacheContents(store), [])
+    }
+}
