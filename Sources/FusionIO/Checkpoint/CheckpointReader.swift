@@ -16,8 +16,7 @@ public enum CheckpointReader {
     public static func read(file: MappedFile) throws -> Loaded {
         let head = file.slice(0, min(file.count, 16)).map { Array($0) } ?? []
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
-            let result = try TorchCheckpointReader.read(file: file)
-            return Loaded(archive: result.archive, skipped: result.skipped)
+            return try TorchCheckpointReader.read(file: file)
         }
         if head.count >= 9, head[8] == UInt8(ascii: "{") {
             return Loaded(archive: try SafetensorsReader.read(file: file), skipped: [])

@@ -19,17 +19,11 @@ public enum TorchCheckpointReader {
     /// Nesting deeper than this is treated as damage (it also stops reference cycles).
     static let maximumDepth = 64
 
-    public struct Result {
-        public var archive: TensorArchive
-        /// Entries left out, with why ("optimizer: training state", "args: argparse.Namespace").
-        public var skipped: [String]
-    }
-
-    public static func read(path: String) throws -> Result {
+    public static func read(path: String) throws -> CheckpointReader.Loaded {
         try read(file: MappedFile(path: path))
     }
 
-    public static func read(file: MappedFile) throws -> Result {
+    public static func read(file: MappedFile) throws -> CheckpointReader.Loaded {
         let zip = try ZipArchive(file: file, format: CheckpointFormat.torchZip.rawValue)
         // Every record sits under one top folder, named after the file when it was saved.
         guard let pickleEntry = zip.entries.first(where: { $0.name.hasSuffix("/data.pkl") && $0.name.split(separator: "/").count == 2 })
@@ -68,7 +62,7 @@ public enum TorchCheckpointReader {
             for t in tensors where !seen.insert(t.name).inserted {
                 throw fail("two tensors are named '\(t.name)'")
             }
-            return Result(archive: TensorArchive(path: file.path, format: format, tensors: tensors, file: file), skipped: skipped)
+            return CheckpointReader.Loaded(archive: TensorArchive(path: file.path, format: format, tensors: tensors, file: file), skipped: skipped)
         } catch let error as FileFormatError {
             throw error.located(path: file.path, format: format.rawValue)
         }
