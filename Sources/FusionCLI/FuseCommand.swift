@@ -74,6 +74,11 @@ struct FuseCommand: ParsableCommand {
     }
 
     private func fuse() throws {
+        let folder = URL(fileURLWithPath: output).deletingLastPathComponent().path
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+            throw CLIError("--output \(output): the folder \(folder) does not exist")
+        }
         let features = try TextFeatures.read(path: textFeatures!)
         let weightsPath: String
         if let weights {

@@ -91,17 +91,28 @@ final class FuseCommandTests: XCTestCase {
         ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { !except.contains($0) }.sorted()
     }
 
-    /// Asserts exit status 1, exactly one line on stderr containing every needle, and no
-    /// output file (nor a temporary one) in `folder` beyond `inputs`.
-    private func assertFailure(_ r: FusionCLI.Result, mentions needles: [String], status: Int32 = 1,
+    /// Asserts a failure: exit status 1 with exactly one line on stderr, or, for a usage
+    /// error (`usage`: an argument combination `validate()` rejects before anything runs),
+    /// ArgumentParser's status 64 (EX_USAGE) with the message line followed by the usage
+    /// text. The message line contains every needle, and no output file (nor a temporary
+    /// one) is left in `folder` beyond `inputs`.
+    private func assertFailure(_ r: FusionCLI.Result, mentions needles: [String], usage: Bool = false,
                                folder: URL, inputs: Set<String>, file: StaticString = #filePath, line: UInt = #line) {
         print("  stderr: \(r.err.trimmingCharacters(in: .whitespacesAndNewlines))")
-        XCTAssertEqual(r.status, status, "stdout: \(r.out)\nstderr: \(r.err)", file: file, line: line)
-        let lines = r.err.split(separator: "\n", omittingEmptySubsequences: true)
-        XCTAssertEqual(lines.count, 1, "expected one line on stderr:\n\(r.err)", file: file, line: line)
-        for needle in needles {
-            XCTAssert(r.err.contains(needle), "stderr does not mention \(needle):\n\(r.err)", file: file, line: line)
+        XCTAssertEqual(r.status, usage ? 64 : 1, "stdout: \(r.out)\nstderr: \(r.err)", file: file, line: line)
+        let lines = r.err.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        let message = lines.first ?? ""
+        XCTAssert(message.hasPrefix("Error: "), "stderr:\n\(r.err)", file: file, line: line)
+        if usage {
+            XCTAssert(lines.dropFirst().first?.hasPrefix("Usage: fusion fuse") == true, "expected the usage after the message:\n\(r.err)",
+                      file: file, line: line)
+        } else {
+            XCTAssertEqual(lines.count, 1, "expected one line on stderr:\n\(r.err)", file: file, line: line)
         }
+        for needle in needles {
+            XCTAssert(message.contains(needle), "the message does not mention \(needle):\n\(r.err)", file: file, line: line)
+        }
+        XCTAssertEqual(r.out, "", "nothing on stdout for a failed run", file: file, line: line)
         XCTAssertEqual(entries(folder, except: inputs), [], "files left behind", file: file, line: line)
     }
 
@@ -179,8 +190,7 @@ final class FuseCommandTests: XCTestCase {
         let image = try Image.read(path: out)
         XCTAssertEqual([image.width, image.height, image.channels], [64, 48, 1])
 
-        // The colour run of the same crop: its luma differs from the grey output only
-        // through the colour round trip, but it has three channels.
+        // Without --grey the same crop gives three channels.
         let colour = folder.appendingPathComponent("colour.png").path
         let c = try fusion(["--backend", "cpu", "--weights", weightsPath(), "--ir", ir, "--vis", vis,
                             "--text-features", featuresPath(), "-o", colour])
@@ -255,7 +265,7 @@ final class FuseCommandTests: XCTestCase {
         let (ir, vis) = try writeCrops(in: folder)
         let r = try fusion(["--backend", "cpu", "--weights", weightsPath(), "--ir", ir, "--vis", vis, "--text", "a prompt",
                             "--text-features", featuresPath(), "-o", folder.appendingPathComponent("out.png").path])
-        assertFailure(r, mentions: ["--text", "--text-features", "not both"], folder: folder, inputs: ["ir.png", "vis.png"])
+        assertFailure(r, mentions: ["--text", "--text-features", "not both"], usage: true, folder: folder, inputs: ["ir.png", "vis.png"])
     }
 
     func testTextFeaturesOfTheWrongLength() throws {
@@ -274,7 +284,7 @@ final class FuseCommandTests: XCTestCase {
         let missing = folder.appendingPathComponent("missing.png").path
         let out = folder.appendingPathComponent("fused.bmp").path
         let r = try fusion(["--backend", "cpu", "--ir", missing, "--vis", missing, "--text-features", missing, "-o", out])
-        assertFailure(r, mentions: [out, ".png", ".jpg"], folder: folder, inputs: [])
+        assertFailure(r, mentions: ["--output", out, ".png", ".jpg"], usage: true, folder: folder, inputs: [])
         XCTAssertFalse(r.err.contains("missing.png"), r.err)
     }
 

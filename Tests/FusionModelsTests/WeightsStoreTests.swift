@@ -25,8 +25,16 @@ final class WeightsStoreTests: XCTestCase {
         return url
     }
 
-    /// The shared weights file.
-    private func sharedWeights() throws -> String { try TestData.path(weights.testDataPath) }
+    /// The shared weights file (checked: every test below relies on its content).
+    private func sharedWeights() throws -> String {
+        let path = try TestData.path(weights.testDataPath)
+        let digest = try WeightsStore.sha256(ofFile: path)
+        guard digest == weights.sha256 else {
+            XCTFail("the shared weights \(path) are damaged (SHA-256 \(digest))")
+            throw XCTSkip("damaged shared weights")
+        }
+        return path
+    }
 
     /// A server whose folder holds the shared weights under the published file name.
     private func makeServer() throws -> LoopbackHTTPServer {
@@ -36,10 +44,28 @@ final class WeightsStoreTests: XCTestCase {
         return try LoopbackHTTPServer(directory: folder.path)
     }
 
-    /// A store with an empty cache, no test data, downloading from `server`.
-    private func makeStore(server: LoopbackHTTPServer, cache: URL? = nil) throws -> WeightsStore {
-        let cache = try cache ?? makeTemporaryDirectory("cache")
-        return WeightsStore(environment: ["FUSIONKIT_CACHE": cache.path, "FUSIONKIT_WEIGHTS_URL": server.baseURL])
+    /// A store with an empty cache and no test data, downloading from `server`. "No test
+    /// data" is an empty folder: without FUSIONKIT_TEST_DATA the store looks in ../shared.
+    private func makeStore(server: LoopbackHTTPServer) throws -> WeightsStore {
+        let store = WeightsStore(environment: [
+            "FUSIONKIT_CACHE": try makeTemporaryDirectory("cache").path,
+            "FUSIONKIT_TEST_DATA": try makeTemporaryDirectory("no-test-data").path,
+            "FUSIONKIT_WEIGHTS_URL": server.baseURL,
+        ])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: store.cachedPath(weights)))
+        return store
+    }
+
+    /// Overwrites the cached file of `store`, refusing (and failing the test) for any path
+    /// outside this test's temporary cache: the shared data must never be written.
+    private func overwriteCachedFile(_ store: WeightsStore, with data: Data, file: StaticString = #filePath, line: UInt = #line) throws {
+        let path = URL(fileURLWithPath: store.cachedPath(weights)).standardizedFileURL.path
+        let inTemporary = temporary.contains { path.hasPrefix($0.standardizedFileURL.path + "/") }
+        guard inTemporary, path.hasPrefix(store.cacheDirectory.standardizedFileURL.path + "/") else {
+            XCTFail("refusing to write \(path): not in this test's cache", file: file, line: line)
+            throw XCTSkip("unsafe path \(path)")
+        }
+        try data.write(to: URL(fileURLWithPath: path))
     }
 
     /// Every entry of the cache folder (hidden temporary files included).
@@ -85,19 +111,21 @@ final class WeightsStoreTests: XCTestCase {
         defer { server.stop() }
         let store = try makeStore(server: server)
         let path = try store.resolve(weights)
+        XCTAssertEqual(path, store.cachedPath(weights))
         XCTAssertEqual(server.requestCount, 1)
 
         // Same size, one byte flipped.
         var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        XCTAssertEqual(bytes.count, weights.byteCount)
         bytes[bytes.count / 2] ^= 0xFF
-        try bytes.write(to: URL(fileURLWithPath: path))
+        try overwriteCachedFile(store, with: bytes)
         XCTAssertNotEqual(try sha256(path), weights.sha256)
         XCTAssertEqual(try store.resolve(weights), path)
         XCTAssertEqual(server.requestCount, 2, "the damaged file was fetched again")
         XCTAssertEqual(try sha256(path), weights.sha256)
 
         // An empty (interrupted) file, too.
-        try Data().write(to: URL(fileURLWithPath: path))
+        try overwriteCachedFile(store, with: Data())
         XCTAssertEqual(try store.resolve(weights), path)
         XCTAssertEqual(server.requestCount, 3)
         XCTAssertEqual(try sha256(path), weights.sha256)
@@ -109,6 +137,7 @@ final class WeightsStoreTests: XCTestCase {
         defer { server.stop() }
         // The right size, the wrong content.
         var wrong = try Data(contentsOf: URL(fileURLWithPath: sharedWeights()))
+        XCTAssertEqual(wrong.count, weights.byteCount)
         wrong[100] ^= 0x01
         server.setBody(wrong, forPath: publishedName)
         let store = try makeStore(server: server)

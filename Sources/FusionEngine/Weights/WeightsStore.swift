@@ -27,8 +27,12 @@ public struct WeightsStore {
             cacheDirectory = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/fusionkit/weights")
         }
         // The project's shared data folder: FUSIONKIT_TEST_DATA, else ../shared as everywhere else.
-        let testData = environment["FUSIONKIT_TEST_DATA"].flatMap { $0.isEmpty ? nil : $0 } ?? "../shared"
-        testDataDirectory = URL(fileURLWithPath: testData)
+        // (unset: ../shared; set but empty: none). Files there are only ever read.
+        switch environment["FUSIONKIT_TEST_DATA"] {
+        case nil: testDataDirectory = URL(fileURLWithPath: "../shared")
+        case let value? where value.isEmpty: testDataDirectory = nil
+        case let value?: testDataDirectory = URL(fileURLWithPath: value)
+        }
         mirror = environment["FUSIONKIT_WEIGHTS_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
