@@ -27,8 +27,14 @@ struct FuseCommand: ParsableCommand {
     @Option(help: "Visible image (PNG or JPEG).")
     var vis: String
 
-    @Option(help: "Prompt text (needs a CLIP text encoder).")
+    @Option(help: "Prompt text, encoded with the CLIP text tower given by --clip.")
     var text: String?
+
+    @Option(help: "CLIP weights for --text (OpenAI .pt, a checkpoint with the tower under a prefix, or Hugging Face safetensors).")
+    var clip: String?
+
+    @Option(help: "The CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz). Default: searched in the standard places.")
+    var vocab: String?
 
     @Option(name: .customLong("text-features"), help: "512-d text features: safetensors (tensor 'text_features' or the only one) or .npy.")
     var textFeatures: String?
@@ -54,6 +60,9 @@ struct FuseCommand: ParsableCommand {
     func validate() throws {
         if text == nil, textFeatures == nil { throw ValidationError("give the prompt with --text or its features with --text-features") }
         if text != nil, textFeatures != nil { throw ValidationError("give either --text or --text-features, not both") }
+        if text != nil, clip == nil {
+            throw ValidationError("--text needs a CLIP text encoder: give its weights with --clip FILE (e.g. OpenAI's ViT-B-32.pt), or pass --text-features FILE")
+        }
         if repeatCount < 1 { throw ValidationError("--repeat must be at least 1") }
         if ImageFormat(pathExtension: output) == nil {
             throw ValidationError("--output \(output): unknown image type; use .png or .jpg")
@@ -61,9 +70,6 @@ struct FuseCommand: ParsableCommand {
     }
 
     func run() throws {
-        if text != nil {
-            throw CLIError("--text needs the CLIP text encoder, which this build does not include yet; compute the features elsewhere and pass them with --text-features FILE")
-        }
         do {
             try fuse()
         } catch let error as FileFormatError {
@@ -79,7 +85,13 @@ struct FuseCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
             throw CLIError("--output \(output): the folder \(folder) does not exist")
         }
-        let features = try TextFeatures.read(path: textFeatures!)
+        let selected = try openBackend(backend, device: device)
+        let features: [Float]
+        if let text, let clip {
+            features = try PromptEncoder(clipPath: clip, vocabularyPath: vocab, backend: selected).encode([text])[0]
+        } else {
+            features = try TextFeatures.read(path: textFeatures!)
+        }
         let weightsPath: String
         if let weights {
             weightsPath = weights
@@ -97,7 +109,6 @@ struct FuseCommand: ParsableCommand {
             }
             infrared = try resized(infrared, width: visible.width, height: visible.height)
         }
-        let selected = try openBackend(backend, device: device)
         let inputs = try TextFusionImages.inputs(infrared: infrared, visible: visible, grey: grey)
         let fusion = TextFusionModel(weights: textFusionWeights, backend: selected.backend)
         let prepareStart = Date()

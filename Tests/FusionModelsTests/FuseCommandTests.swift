@@ -177,6 +177,22 @@ final class FuseCommandTests: XCTestCase {
         try assertMatchesGoldenRGB(out)
     }
 
+    /// The prompt itself, encoded by the tiny CLIP the golden features came from: the same
+    /// image as with the stored features. A second run finds the features in the cache.
+    func testTextPromptWithCLIPMatchesTheOriginalScript() throws {
+        let folder = try makeTemporaryDirectory()
+        let out = folder.appendingPathComponent("fused.png").path
+        var env = try environment()
+        let cache = try makeTemporaryDirectory("cache")
+        env["FUSIONKIT_CACHE"] = cache.path
+        let arguments = ["--weights", try weightsPath(), "--backend", "cpu", "--ir", try pairPath("ir"), "--vis", try pairPath("vis"),
+                         "--text", "A pedestrian is walking on the sidewalk.", "--clip", try TestData.path("golden/clip_text_tiny.pt"), "-o", out]
+        let r = try fusion(arguments, environment: env)
+        assertReports(r, weights: try weightsPath())
+        try assertMatchesGoldenRGB(out)
+        XCTAssertEqual(entries(cache.appendingPathComponent("text-features")).count, 1, "one weights folder in the feature cache")
+    }
+
     // MARK: Options
 
     func testGreyWritesOneChannelImageOfTheSameSize() throws {
@@ -257,7 +273,7 @@ final class FuseCommandTests: XCTestCase {
         let (ir, vis) = try writeCrops(in: folder)
         let r = try fusion(["--backend", "cpu", "--weights", weightsPath(), "--ir", ir, "--vis", vis,
                             "--text", "a prompt", "-o", folder.appendingPathComponent("out.png").path])
-        assertFailure(r, mentions: ["--text", "CLIP text encoder", "--text-features"], folder: folder, inputs: ["ir.png", "vis.png"])
+        assertFailure(r, mentions: ["--text", "CLIP text encoder", "--clip", "--text-features"], usage: true, folder: folder, inputs: ["ir.png", "vis.png"])
     }
 
     func testTextAndTextFeaturesTogether() throws {

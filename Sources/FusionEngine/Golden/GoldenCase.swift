@@ -30,7 +30,11 @@ public struct GoldenCase {
         guard let relative = json[key] as? String else {
             throw FileFormatError(path: path, format: "golden case", "the JSON has no \"\(key)\" path")
         }
-        if relative.hasPrefix("/") { return relative }
+        return relative.hasPrefix("/") ? relative : try resolvePath(relative)
+    }
+
+    /// A path relative to the case file's folder.
+    public func resolvePath(_ relative: String) throws -> String {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         return URL(fileURLWithPath: absolute).deletingLastPathComponent().appendingPathComponent(relative).standardizedFileURL.path
     }

@@ -11,7 +11,10 @@ public final class GoldenRunner {
     /// TextFusion models by weights path, so cases sharing weights share prepared graphs.
     private var textFusionModels: [String: TextFusionModel] = [:]
 
-    public static let supportedKinds = ["textfusion", "textfusion_rgb"]
+    public static let supportedKinds = ["textfusion", "textfusion_rgb", "tokenizer", "clip_text"]
+    /// The CLIP vocabulary; nil searches the standard places (next to the case too).
+    public var vocabularyPath: String?
+    private var clipEncoders: [String: CLIPTextEncoder] = [:]
 
     public init(backend: SelectedBackend) {
         self.backend = backend
@@ -23,6 +26,8 @@ public final class GoldenRunner {
         switch golden.kind {
         case "textfusion": return try runTextFusion(golden, start: start)
         case "textfusion_rgb": return try runTextFusionRGB(golden, start: start)
+        case "tokenizer": return try runTokenizer(golden, start: start)
+        case "clip_text": return try runCLIPText(golden, start: start)
         default:
             throw FileFormatError(path: path, format: "golden case",
                                   "kind '\(golden.kind)' is not supported by this engine yet (supported: \(Self.supportedKinds.joined(separator: ", ")))")
@@ -79,6 +84,76 @@ public final class GoldenRunner {
                             criterion: "<= 0.1% of samples off by 1, none by more",
                             passed: worse == 0 && share <= 0.001,
                             detail: String(format: "%d samples off by 1 (%.4f%%), %d by more", offByOne, share * 100, worse),
+                            seconds: Date().timeIntervalSince(start))
+    }
+
+    // MARK: - CLIP
+
+    private func tokenizer(for golden: GoldenCase) throws -> CLIPTokenizer {
+        if let vocabularyPath { return try CLIPTokenizer(mergesPath: vocabularyPath) }
+        let besideCase = URL(fileURLWithPath: try golden.resolvePath("../vocab/bpe_simple_vocab_16e6.txt.gz")).path
+        if FileManager.default.fileExists(atPath: besideCase) { return try CLIPTokenizer(mergesPath: besideCase) }
+        return try CLIPTokenizer(searching: nil, environment: ProcessInfo.processInfo.environment)
+    }
+
+    private func prompts(_ golden: GoldenCase) throws -> [String] {
+        guard let prompts = golden.json["prompts"] as? [String] else {
+            throw FileFormatError(path: golden.path, format: "golden case", "the JSON has no \"prompts\" list")
+        }
+        return prompts
+    }
+
+    /// Rows of an i32 [N, 77] tensor.
+    private func tokenRows(_ golden: GoldenCase) throws -> [[Int32]] {
+        let t = try golden.archive.require("tokens")
+        guard t.shape.count == 2 else { throw FileFormatError(path: golden.path, format: "golden case", "tokens has shape \(t.shape), expected [N, context]") }
+        let ids = t.integerValues().map { Int32(truncatingIfNeeded: $0) }
+        return (0..<t.shape[0]).map { Array(ids[($0 * t.shape[1])..<(($0 + 1) * t.shape[1])]) }
+    }
+
+    /// Token ids must match exactly; the "error" is the number of differing ids.
+    private func runTokenizer(_ golden: GoldenCase, start: Date) throws -> GoldenResult {
+        let tokenizer = try tokenizer(for: golden)
+        let expected = try tokenRows(golden)
+        let prompts = try prompts(golden)
+        guard prompts.count == expected.count else {
+            throw FileFormatError(path: golden.path, format: "golden case", "\(prompts.count) prompts but \(expected.count) token rows")
+        }
+        let context = (golden.json["context_length"] as? Int) ?? 77
+        var wrongIDs = 0, wrongRows: [Int] = []
+        for (i, prompt) in prompts.enumerated() {
+            let got = try tokenizer.tokenize(prompt, contextLength: context, truncate: true)
+            let diff = zip(got, expected[i]).filter { $0 != $1 }.count + abs(got.count - expected[i].count)
+            if diff > 0 { wrongIDs += diff; wrongRows.append(i) }
+        }
+        return GoldenResult(file: golden.path, kind: golden.kind, backend: "-", shape: [expected.count, context],
+                            maxAbsError: Double(wrongIDs), relativeL2Error: 0, criterion: "every token id equal",
+                            passed: wrongIDs == 0, detail: wrongRows.isEmpty ? "" : "differing rows: \(wrongRows)",
+                            seconds: Date().timeIntervalSince(start))
+    }
+
+    private func runCLIPText(_ golden: GoldenCase, start: Date) throws -> GoldenResult {
+        let weightsPath = try golden.resolve("weights")
+        let encoder: CLIPTextEncoder
+        if let e = clipEncoders[weightsPath] { encoder = e } else {
+            encoder = CLIPTextEncoder(weights: try CLIPTextWeights(CheckpointReader.read(path: weightsPath).archive), backend: backend.backend)
+            clipEncoders[weightsPath] = encoder
+        }
+        let expectedTokens = try tokenRows(golden)
+        let prompts = try prompts(golden)
+        let tokenizer = try tokenizer(for: golden)
+        let rows = try prompts.map { try tokenizer.tokenize($0, contextLength: encoder.weights.contextLength, truncate: true) }
+        let tokensAgree = rows == expectedTokens
+        let features = try golden.archive.require("features")
+        let got = try encoder.encode(tokens: rows).flatMap { $0 }
+        let expected = features.floatValues()
+        guard got.count == expected.count else {
+            throw FileFormatError(path: golden.path, format: "golden case", "features hold \(expected.count) values, the encoder gave \(got.count)")
+        }
+        let (maxAbs, rel) = errorStatistics(got, expected)
+        return GoldenResult(file: golden.path, kind: golden.kind, backend: backend.name, shape: features.shape,
+                            maxAbsError: maxAbs, relativeL2Error: rel, criterion: "rel L2 <= 1e-5, tokens equal",
+                            passed: rel <= 1e-5 && tokensAgree, detail: tokensAgree ? "" : "token ids differ from the case's",
                             seconds: Date().timeIntervalSince(start))
     }
 }
