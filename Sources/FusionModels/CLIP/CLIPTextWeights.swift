@@ -36,7 +36,8 @@ public struct CLIPTextWeights {
     /// [W, E]: features = x @ projection.
     public var projection: Tensor
 
-    public init(_ archive: TensorArchive) throws {
+    /// - Parameter heads: the attention head count; nil derives it as OpenAI does (width / 64).
+    public init(_ archive: TensorArchive, heads headCount: Int? = nil) throws {
         if let key = archive.names.first(where: { $0.hasSuffix("token_embedding.weight") && !$0.hasSuffix("embeddings.token_embedding.weight") }) {
             layout = .openAI
             prefix = String(key.dropLast("token_embedding.weight".count))
@@ -61,10 +62,17 @@ public struct CLIPTextWeights {
         vocabularySize = tokenEmbedding.shape[0]
         let w = tokenEmbedding.shape[1]
         width = w
-        guard w % 64 == 0 else {
-            throw FileFormatError(path: archive.path, format: archive.format.rawValue, "width \(w) is not a multiple of 64 (heads = width / 64)")
+        if let headCount {
+            guard headCount > 0, w % headCount == 0 else {
+                throw FileFormatError(path: archive.path, format: archive.format.rawValue, "width \(w) does not split into \(headCount) heads")
+            }
+            heads = headCount
+        } else {
+            guard w % 64 == 0 else {
+                throw FileFormatError(path: archive.path, format: archive.format.rawValue, "width \(w) is not a multiple of 64 (heads = width / 64); give the head count explicitly")
+            }
+            heads = w / 64
         }
-        heads = w / 64
 
         let detected = layout
         func layerNames(_ i: Int) -> [String] {
