@@ -50,9 +50,12 @@ final class CheckGoldenCommandTests: XCTestCase {
     }
 
     func testUnsupportedKindIsAnErrorNotAPass() throws {
-        let r = try checkGolden([try TestData.path("golden/textif_dim8_32x48.safetensors")])
+        // A case of a model the engine does not have (MMAIF): an error row, exit 1.
+        let path = try makeTemporaryDirectory().appendingPathComponent("mmaif_case.safetensors").path
+        try SafetensorsWriter.write([(name: "output", tensor: Tensor(shape: [1, 3, 8, 8]))], metadata: ["json": #"{"kind": "mmaif"}"#], to: path)
+        let r = try checkGolden([path])
         XCTAssertEqual(r.status, 1, r.out + r.err)
-        let line = row(r.out, "textif_dim8_32x48.safetensors") ?? ""
+        let line = row(r.out, "mmaif_case.safetensors") ?? ""
         XCTAssert(line.contains("not supported"), r.out)
         XCTAssertFalse(line.contains("PASS"), line)
         XCTAssert(r.out.contains("0 passed, 1 failed"), r.out)

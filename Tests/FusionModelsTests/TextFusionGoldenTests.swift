@@ -32,7 +32,10 @@ final class TextFusionGoldenTests: XCTestCase {
 
     func testUnsupportedKindIsAnErrorNotAPass() throws {
         let runner = GoldenRunner(backend: try SelectedBackend.open(.cpu))
-        XCTAssertThrowsError(try runner.run(TestData.path("golden/textif_dim8_32x48.safetensors"))) { error in
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fk-unsupported-\(getpid()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try SafetensorsWriter.write([(name: "output", tensor: Tensor(shape: [1]))], metadata: ["json": #"{"kind": "film"}"#], to: path)
+        XCTAssertThrowsError(try runner.run(path)) { error in
             XCTAssertTrue("\(error)".contains("not supported"), "\(error)")
         }
     }

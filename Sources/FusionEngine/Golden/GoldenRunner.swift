@@ -11,7 +11,7 @@ public final class GoldenRunner {
     /// TextFusion models by weights path, so cases sharing weights share prepared graphs.
     private var textFusionModels: [String: TextFusionModel] = [:]
 
-    public static let supportedKinds = ["textfusion", "textfusion_rgb", "tokenizer", "clip_text"]
+    public static let supportedKinds = ["textfusion", "textfusion_rgb", "tokenizer", "clip_text", "textif"]
     /// The CLIP vocabulary; nil searches the standard places (next to the case too).
     public var vocabularyPath: String?
     private var clipEncoders: [String: CLIPTextEncoder] = [:]
@@ -28,6 +28,7 @@ public final class GoldenRunner {
         case "textfusion_rgb": return try runTextFusionRGB(golden, start: start)
         case "tokenizer": return try runTokenizer(golden, start: start)
         case "clip_text": return try runCLIPText(golden, start: start)
+        case "textif": return try runTextIF(golden, start: start)
         default:
             throw FileFormatError(path: path, format: "golden case",
                                   "kind '\(golden.kind)' is not supported by this engine yet (supported: \(Self.supportedKinds.joined(separator: ", ")))")
@@ -155,5 +156,28 @@ public final class GoldenRunner {
                             maxAbsError: maxAbs, relativeL2Error: rel, criterion: "rel L2 <= 1e-5, tokens equal",
                             passed: rel <= 1e-5 && tokensAgree, detail: tokensAgree ? "" : "token ids differ from the case's",
                             seconds: Date().timeIntervalSince(start))
+    }
+
+    // MARK: - Text-IF
+
+    /// The raw network output for the case's images and tokens; the text feature comes from
+    /// the CLIP tower inside the same checkpoint (`model_clip.*`), as in the original.
+    private func runTextIF(_ golden: GoldenCase, start: Date) throws -> GoldenResult {
+        let weightsPath = try golden.resolve("weights")
+        let archive = try CheckpointReader.read(path: weightsPath).archive
+        let weights = try TextIFWeights(archive)
+        let clip = CLIPTextEncoder(weights: try CLIPTextWeights(archive), backend: backend.backend)
+        let tokens = try tokenRows(golden)
+        let text = try clip.encode(tokens: tokens)[0]
+        let vis = try golden.archive.require("vis").toTensor(), ir = try golden.archive.require("ir").toTensor()
+        let graph = try TextIFGraph.build(weights, height: vis.shape[2], width: vis.shape[3])
+        guard let out = try backend.backend.prepare(graph).run(["vis": vis, "ir": ir, "text": Tensor(shape: [1, text.count], floats: text)])["fused"] else {
+            throw FusionError.backend("Text-IF: the graph produced no output")
+        }
+        let expected = try golden.floats("output")
+        let (maxAbs, rel) = errorStatistics(out.toFloatArray(), expected)
+        return GoldenResult(file: golden.path, kind: golden.kind, backend: backend.name, shape: out.shape,
+                            maxAbsError: maxAbs, relativeL2Error: rel, criterion: "max |err| <= 1e-4",
+                            passed: maxAbs <= 1e-4, detail: "", seconds: Date().timeIntervalSince(start))
     }
 }
