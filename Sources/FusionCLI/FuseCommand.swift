@@ -13,9 +13,9 @@ struct FuseCommand: ParsableCommand {
         abstract: "Fuse an infrared and a visible image under a text prompt."
     )
 
-    enum Model: String, ExpressibleByArgument, CaseIterable { case textfusion }
+    enum Model: String, ExpressibleByArgument, CaseIterable { case textfusion, textif }
 
-    @Option(help: "Model: textfusion.")
+    @Option(help: "Model: textfusion or textif.")
     var model: Model = .textfusion
 
     @Option(help: "Checkpoint file. Default: the published weights (cache, FUSIONKIT_TEST_DATA, or downloaded and SHA-256 verified).")
@@ -54,10 +54,27 @@ struct FuseCommand: ParsableCommand {
     @Option(name: .customLong("repeat"), help: "Run the network this many times and report the median (benchmarking).")
     var repeatCount: Int = 1
 
+    @Option(help: "Text-IF: a published prompt by task (repeatable): \(TextIFImages.taskPrompts.map(\.task).joined(separator: ", ")). Several prompts run the encoders once.")
+    var task: [String] = []
+
+    @Option(help: "Text-IF output: clamp (to [0,1]) or original (clamp, then min-max stretch as the original script).")
+    var post: TextIFImages.Post = .clamp
+
+    @Option(help: "Text-IF sizing: pad (reflect-pad to a multiple of 8, crop back).")
+    var fit: String = "pad"
+
+    @Option(name: .customLong("random-weights"), help: "Text-IF: the released configuration with random weights from this seed (benchmarking without a checkpoint).")
+    var randomWeights: UInt64?
+
     @Flag(name: .customLong("resize-ir"), help: "Resize the infrared image to the visible image's size (bilinear) when they differ.")
     var resizeIR = false
 
     func validate() throws {
+        if model == .textif {
+            try validateTextIF()
+            return
+        }
+        if !task.isEmpty || randomWeights != nil { throw ValidationError("--task and --random-weights apply to --model textif") }
         if text == nil, textFeatures == nil { throw ValidationError("give the prompt with --text or its features with --text-features") }
         if text != nil, textFeatures != nil { throw ValidationError("give either --text or --text-features, not both") }
         if text != nil, clip == nil {
@@ -71,6 +88,7 @@ struct FuseCommand: ParsableCommand {
 
     func run() throws {
         do {
+            if model == .textif { return try fuseTextIF() }
             try fuse()
         } catch let error as FileFormatError {
             throw CLIError(error.description)

@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import FusionCore
+import FusionEngine
+import FusionIO
+import FusionModels
+
+extension TextIFImages.Post: ExpressibleByArgument {}
+
+/// `fusion fuse --model textif`: one pair, one or more prompts (the encoders run once).
+extension FuseCommand {
+    func validateTextIF() throws {
+        if weights == nil, randomWeights == nil { throw ValidationError("--model textif needs --weights FILE (a released checkpoint) or --random-weights SEED") }
+        if weights != nil, randomWeights != nil { throw ValidationError("give either --weights or --random-weights, not both") }
+        if grey { throw ValidationError("--grey applies to --model textfusion") }
+        if fit != "pad" {
+            throw ValidationError("--fit \(fit): only 'pad' is available (the original script's PIL bicubic resize, --fit original, is not implemented)")
+        }
+        let known = Set(TextIFImages.taskPrompts.map(\.task))
+        if let bad = task.first(where: { !known.contains($0) }) {
+            throw ValidationError("--task \(bad): unknown task; known: \(TextIFImages.taskPrompts.map(\.task).joined(separator: ", "))")
+        }
+        if text == nil, textFeatures == nil, task.isEmpty { throw ValidationError("give a prompt: --task NAME, --text \"...\" or --text-features FILE") }
+        if textFeatures != nil, text != nil || !task.isEmpty { throw ValidationError("give either --text-features or prompts (--text / --task), not both") }
+        if randomWeights != nil, clip == nil, textFeatures == nil {
+            throw ValidationError("with --random-weights, prompts need a CLIP tower: --clip FILE (or pass --text-features)")
+        }
+        if repeatCount < 1 { throw ValidationError("--repeat must be at least 1") }
+        if ImageFormat(pathExtension: output) == nil { throw ValidationError("--output \(output): unknown image type; use .png or .jpg") }
+    }
+
+    /// Output path of prompt `index` of `count`: `out.png`, or `out_<label>.png` when several.
+    func outputPath(_ label: String, count: Int) -> String {
+        guard count > 1 else { return output }
+        let url = URL(fileURLWithPath: output)
+        let ext = url.pathExtension
+        return url.deletingPathExtension().path + "_" + label + "." + ext
+    }
+
+    func fuseTextIF() throws {
+        let folder = URL(fileURLWithPath: output).deletingLastPathComponent().path
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+            throw CLIError("--output \(output): the folder \(folder) does not exist")
+        }
+        let infrared = try Image.read(path: ir), visible = try Image.read(path: vis)
+        if infrared.width != visible.width || infrared.height != visible.height {
+            throw CLIError("\(ir) is \(infrared.width)x\(infrared.height) but \(vis) is \(visible.width)x\(visible.height); Text-IF needs a registered pair of one size")
+        }
+        let selected = try openBackend(backend, device: device)
+        let loadStart = Date()
+        let weightsLabel: String
+        let textIF: TextIFWeights
+        if let seed = randomWeights {
+            textIF = TextIFWeights(randomDim: 48, seed: seed)
+            weightsLabel = "random released configuration (seed \(seed))"
+        } else {
+            textIF = try TextIFWeights(CheckpointReader.read(path: weights!).archive)
+            weightsLabel = weights!
+        }
+        // Prompts: published tasks, then --text; features from --clip or the checkpoint's own CLIP.
+        var prompts: [(label: String, text: String)] = task.map { t in (t, TextIFImages.taskPrompts.first { $0.task == t }!.prompt) }
+        if let text { prompts.append(("text", text)) }
+        let features: [(label: String, values: [Float])]
+        if let textFeatures {
+            features = [("features", try TextFeatures.read(path: textFeatures))]
+        } else {
+            let encoder = try PromptEncoder(clipPath: clip ?? weights!, vocabularyPath: vocab, backend: selected)
+            let values = try encoder.encode(prompts.map(\.text))
+            features = zip(prompts, values).map { ($0.label, $1) }
+        }
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+
+        let (visTensor, irTensor) = try TextIFImages.inputs(infrared: infrared, visible: visible)
+        let model = TextIFModel(weights: textIF, backend: selected.backend)
+        let h8 = visTensor.shape[2], w8 = visTensor.shape[3]
+        let prepareStart = Date()
+        var times: [Double] = []
+        var outputs: [Tensor] = []
+        for r in 0..<repeatCount {
+            let start = Date()
+            outputs = try model.fuse(visible: visTensor, infrared: irTensor, texts: features.map(\.values))
+            times.append(Date().timeIntervalSince(start))
+            if r == 0 { _ = prepareStart }
+        }
+        for (k, out) in outputs.enumerated() {
+            try TextIFImages.image(fused: out, width: visible.width, height: visible.height, post: post)
+                .write(to: outputPath(features[k].label, count: outputs.count))
+        }
+        let encoderFLOP = GraphCost.flops(try TextIFGraph.buildEncoders(textIF, height: h8, width: w8))
+        let decoderFLOP = GraphCost.flops(try TextIFGraph.buildDecoder(textIF, height: h8, width: w8))
+        let median = times.sorted()[times.count / 2]
+        print("model: textif (\(weightsLabel); dim \(textIF.dim), blocks \(textIF.blocksPerLevel), heads \(textIF.headsPerLevel), \(textIF.parameterCount) parameters)")
+        print("backend: \(selected.name) — \(selected.device)")
+        print("size: \(visible.width)x\(visible.height) (network \(w8)x\(h8)), prompts: \(features.count)")
+        print(String(format: "load: %.3f s (weights and text features)", loadSeconds))
+        print(String(format: "time: %.3f s%@ for the pair and %d prompt(s), first run including preparation %.3f s", median,
+                     times.count > 1 ? String(format: " (median of %d)", times.count) : "", features.count, times[0]))
+        print(String(format: "encoders: %d run(s), %.3f s in all; decoder: %d run(s), %.3f s in all", model.encoderRuns, model.encoderSeconds,
+                     model.decoderRuns, model.decoderSeconds))
+        let total = encoderFLOP + decoderFLOP * Double(features.count)
+        print(String(format: "work: %.1f GFLOP per run (encoders %.1f, decoder %.1f per prompt), %.2f GFLOP/s", total / 1e9,
+                     encoderFLOP / 1e9, decoderFLOP / 1e9, total / 1e9 / median))
+        for k in outputs.indices { print("output: \(outputPath(features[k].label, count: outputs.count))") }
+    }
+}
