@@ -7,20 +7,8 @@ import XCTest
 /// The CLIP tokenizer against OpenAI `clip.tokenize` (golden tokens), its vocabulary,
 /// text clean-up and pre-tokenising pattern, the vocabulary search, and gzip errors.
 final class CLIPTokenizerTests: XCTestCase {
-    private var temporary: [URL] = []
 
-    override func tearDown() {
-        for url in temporary { try? FileManager.default.removeItem(at: url) }
-        temporary = []
-        super.tearDown()
-    }
 
-    private func makeTemporaryDirectory(_ label: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("fusionkit-clip-\(label)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        temporary.append(url)
-        return url
-    }
 
     private func vocabularyPath() throws -> String {
         try TestData.path("vocab/\(CLIPTokenizer.vocabularyFileName)")

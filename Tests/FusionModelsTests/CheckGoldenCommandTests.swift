@@ -7,20 +7,8 @@ import XCTest
 /// `fusion check-golden` through the built executable: passing cases pass, and anything
 /// else (a wrong output, an unsupported kind, a missing file) exits 1, never a pass.
 final class CheckGoldenCommandTests: XCTestCase {
-    private var temporary: [URL] = []
 
-    override func tearDown() {
-        for url in temporary { try? FileManager.default.removeItem(at: url) }
-        temporary = []
-        super.tearDown()
-    }
 
-    private func makeTemporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("fusionkit-golden-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        temporary.append(url)
-        return url
-    }
 
     private func checkGolden(_ cases: [String]) throws -> FusionCLI.Result {
         let r = try FusionCLI.runTimed(["check-golden", "--backend", "cpu"] + cases,

@@ -6,18 +6,12 @@ import XCTest
 
 /// `fusion encode-text`: prompts to features with the golden tiny CLIP, cached on disk.
 final class EncodeTextCommandTests: XCTestCase {
-    private func temporaryDirectory() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fk-encode-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        return dir
-    }
 
     func testMatchesGoldenFeaturesAndCaches() throws {
         let golden = try SafetensorsReader.read(path: TestData.path("golden/clip_text.safetensors"))
         let json = try JSONSerialization.jsonObject(with: Data(golden.metadata["json"]!.utf8)) as! [String: Any]
         let prompts = json["prompts"] as! [String]
-        let dir = try temporaryDirectory()
+        let dir = try makeTemporaryDirectory()
         let out = dir.appendingPathComponent("features.safetensors").path
         let env = ["FUSIONKIT_CACHE": dir.appendingPathComponent("cache").path]
         for (run, clip) in ["golden/clip_text_tiny.pt", "golden/clip_tiny_jit.pt", "golden/clip_text_tiny.pt"].enumerated() {
@@ -34,7 +28,7 @@ final class EncodeTextCommandTests: XCTestCase {
     }
 
     func testErrors() throws {
-        let dir = try temporaryDirectory()
+        let dir = try makeTemporaryDirectory()
         let out = dir.appendingPathComponent("f.safetensors").path
         let long = String(repeating: "word ", count: 100)
         var r = try FusionCLI.run(["encode-text", "--backend", "cpu", "--no-cache", "--clip", TestData.path("golden/clip_text_tiny.pt"), "-o", out, long])

@@ -11,20 +11,8 @@ import XCTest
 /// data, and `FUSIONKIT_WEIGHTS_URL` pointing at a loopback port nobody listens on, so no
 /// run can ever reach the internet.
 final class FuseCommandTests: XCTestCase {
-    private var temporary: [URL] = []
 
-    override func tearDown() {
-        for url in temporary { try? FileManager.default.removeItem(at: url) }
-        temporary = []
-        super.tearDown()
-    }
 
-    private func makeTemporaryDirectory(_ label: String = "fuse") throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("fusionkit-\(label)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        temporary.append(url)
-        return url
-    }
 
     /// The environment of every run (see the class comment).
     private func environment() throws -> [String: String] {

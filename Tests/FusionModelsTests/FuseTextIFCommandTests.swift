@@ -6,12 +6,6 @@ import XCTest
 
 /// `fusion fuse --model textif` on small crops with the golden dim-8 checkpoint.
 final class FuseTextIFCommandTests: XCTestCase {
-    private func folder() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fk-textif-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        return dir
-    }
 
     /// A 45x37 crop of a real pair (odd size: padded to 48x40 and cropped back).
     private func pair(in dir: URL, irWidth: Int = 45) throws -> (String, String) {
@@ -29,7 +23,7 @@ final class FuseTextIFCommandTests: XCTestCase {
     }
 
     func testSeveralTasksRunTheEncodersOnce() throws {
-        let dir = try folder()
+        let dir = try makeTemporaryDirectory()
         let (ir, vis) = try pair(in: dir)
         let out = dir.appendingPathComponent("fused.png").path
         let r = try FusionCLI.runTimed(["fuse", "--model", "textif", "--weights", TestData.path("golden/textif_dim8.pth"), "--backend", "cpu",
@@ -46,7 +40,7 @@ final class FuseTextIFCommandTests: XCTestCase {
     }
 
     func testErrors() throws {
-        let dir = try folder()
+        let dir = try makeTemporaryDirectory()
         let (ir, vis) = try pair(in: dir, irWidth: 44)
         let out = dir.appendingPathComponent("fused.png").path
         let weights = try TestData.path("golden/textif_dim8.pth")

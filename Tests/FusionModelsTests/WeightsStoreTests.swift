@@ -10,20 +10,16 @@ final class WeightsStoreTests: XCTestCase {
     private let weights = PublishedWeights.textFusionLLVIP
     /// The name the download URL ends with (the authors' file name).
     private let publishedName = "LLVIP_pretrained.model"
+    /// Folders this test made: the only places it may write (see `overwriteCachedFile`).
     private var temporary: [URL] = []
 
-    override func tearDown() {
-        for url in temporary { try? FileManager.default.removeItem(at: url) }
-        temporary = []
-        super.tearDown()
-    }
-
-    private func makeTemporaryDirectory(_ label: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("fusionkit-\(label)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    private func scratchFolder(_ label: String) throws -> URL {
+        let url = try makeTemporaryDirectory(label)
         temporary.append(url)
         return url
     }
+
+
 
     /// The shared weights file (checked: every test below relies on its content).
     private func sharedWeights() throws -> String {
@@ -38,7 +34,7 @@ final class WeightsStoreTests: XCTestCase {
 
     /// A server whose folder holds the shared weights under the published file name.
     private func makeServer() throws -> LoopbackHTTPServer {
-        let folder = try makeTemporaryDirectory("served")
+        let folder = try scratchFolder("served")
         try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent(publishedName).path,
                                                    withDestinationPath: sharedWeights())
         return try LoopbackHTTPServer(directory: folder.path)
@@ -48,8 +44,8 @@ final class WeightsStoreTests: XCTestCase {
     /// data" is an empty folder: without FUSIONKIT_TEST_DATA the store looks in ../shared.
     private func makeStore(server: LoopbackHTTPServer) throws -> WeightsStore {
         let store = WeightsStore(environment: [
-            "FUSIONKIT_CACHE": try makeTemporaryDirectory("cache").path,
-            "FUSIONKIT_TEST_DATA": try makeTemporaryDirectory("no-test-data").path,
+            "FUSIONKIT_CACHE": try scratchFolder("cache").path,
+            "FUSIONKIT_TEST_DATA": try scratchFolder("no-test-data").path,
             "FUSIONKIT_WEIGHTS_URL": server.baseURL,
         ])
         XCTAssertFalse(FileManager.default.fileExists(atPath: store.cachedPath(weights)))
@@ -159,7 +155,7 @@ final class WeightsStoreTests: XCTestCase {
 
     func testHTTPErrorsNameTheAddressAndSaveNothing() throws {
         // 404: the file is not on the server.
-        let empty = try LoopbackHTTPServer(directory: makeTemporaryDirectory("empty").path)
+        let empty = try LoopbackHTTPServer(directory: scratchFolder("empty").path)
         defer { empty.stop() }
         let store404 = try makeStore(server: empty)
         XCTAssertThrowsError(try store404.resolve(weights)) { error in
@@ -201,7 +197,7 @@ final class WeightsStoreTests: XCTestCase {
         // A port nobody listens on: any download attempt would fail.
         let server = try LoopbackHTTPServer()
         server.stop()
-        let cache = try makeTemporaryDirectory("cache")
+        let cache = try scratchFolder("cache")
         let store = WeightsStore(environment: [
             "FUSIONKIT_CACHE": cache.path,
             "FUSIONKIT_TEST_DATA": TestData.root,
@@ -216,13 +212,13 @@ final class WeightsStoreTests: XCTestCase {
 
     func testDamagedTestDataCopyIsIgnored() throws {
         // A test-data folder whose copy is damaged: the store downloads instead.
-        let data = try makeTemporaryDirectory("testdata")
+        let data = try scratchFolder("testdata")
         let copy = data.appendingPathComponent(weights.testDataPath)
         try FileManager.default.createDirectory(at: copy.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data(Data(contentsOf: URL(fileURLWithPath: sharedWeights())).prefix(1000)).write(to: copy)
         let server = try makeServer()
         defer { server.stop() }
-        let cache = try makeTemporaryDirectory("cache")
+        let cache = try scratchFolder("cache")
         let store = WeightsStore(environment: [
             "FUSIONKIT_CACHE": cache.path, "FUSIONKIT_TEST_DATA": data.path, "FUSIONKIT_WEIGHTS_URL": server.baseURL,
         ])
