@@ -60,8 +60,8 @@ struct FuseCommand: ParsableCommand {
     @Option(help: "Text-IF output: clamp (to [0,1]) or original (clamp, then min-max stretch as the original script).")
     var post: TextIFImages.Post = .clamp
 
-    @Option(help: "Text-IF sizing: pad (reflect-pad to a multiple of 8, crop back).")
-    var fit: String = "pad"
+    @Option(help: "Text-IF sizing: pad (reflect-pad to a multiple of 8, crop back; same size out) or original (the script's PIL bicubic resize to the visible size floored to a multiple of 16).")
+    var fit: TextIFImages.Fit = .pad
 
     @Option(name: .customLong("random-weights"), help: "Text-IF: the released configuration with random weights from this seed (benchmarking without a checkpoint).")
     var randomWeights: UInt64?

@@ -6,6 +6,7 @@ import FusionIO
 import FusionModels
 
 extension TextIFImages.Post: ExpressibleByArgument {}
+extension TextIFImages.Fit: ExpressibleByArgument {}
 
 /// `fusion fuse --model textif`: one pair, one or more prompts (the encoders run once).
 extension FuseCommand {
@@ -13,9 +14,6 @@ extension FuseCommand {
         if weights == nil, randomWeights == nil { throw ValidationError("--model textif needs --weights FILE (a released checkpoint) or --random-weights SEED") }
         if weights != nil, randomWeights != nil { throw ValidationError("give either --weights or --random-weights, not both") }
         if grey { throw ValidationError("--grey applies to --model textfusion") }
-        if fit != "pad" {
-            throw ValidationError("--fit \(fit): only 'pad' is available (the original script's PIL bicubic resize, --fit original, is not implemented)")
-        }
         let known = Set(TextIFImages.taskPrompts.map(\.task))
         if let bad = task.first(where: { !known.contains($0) }) {
             throw ValidationError("--task \(bad): unknown task; known: \(TextIFImages.taskPrompts.map(\.task).joined(separator: ", "))")
@@ -71,7 +69,7 @@ extension FuseCommand {
         }
         let loadSeconds = Date().timeIntervalSince(loadStart)
 
-        let (visTensor, irTensor) = try TextIFImages.inputs(infrared: infrared, visible: visible)
+        let (visTensor, irTensor, outWidth, outHeight) = try TextIFImages.inputs(infrared: infrared, visible: visible, fit: fit)
         let model = TextIFModel(weights: textIF, backend: selected.backend)
         let h8 = visTensor.shape[2], w8 = visTensor.shape[3]
         let prepareStart = Date()
@@ -84,7 +82,7 @@ extension FuseCommand {
             if r == 0 { _ = prepareStart }
         }
         for (k, out) in outputs.enumerated() {
-            try TextIFImages.image(fused: out, width: visible.width, height: visible.height, post: post)
+            try TextIFImages.image(fused: out, width: outWidth, height: outHeight, post: post)
                 .write(to: outputPath(features[k].label, count: outputs.count))
         }
         let encoderFLOP = GraphCost.flops(try TextIFGraph.buildEncoders(textIF, height: h8, width: w8))
@@ -92,7 +90,7 @@ extension FuseCommand {
         let median = times.sorted()[times.count / 2]
         print("model: textif (\(weightsLabel); dim \(textIF.dim), blocks \(textIF.blocksPerLevel), heads \(textIF.headsPerLevel), \(textIF.parameterCount) parameters)")
         print("backend: \(selected.name) — \(selected.device)")
-        print("size: \(visible.width)x\(visible.height) (network \(w8)x\(h8)), prompts: \(features.count)")
+        print("size: \(visible.width)x\(visible.height) (network \(w8)x\(h8), --fit \(fit.rawValue), output \(outWidth)x\(outHeight)), prompts: \(features.count)")
         print(String(format: "load: %.3f s (weights and text features)", loadSeconds))
         print(String(format: "time: %.3f s%@ for the pair and %d prompt(s), first run including preparation %.3f s", median,
                      times.count > 1 ? String(format: " (median of %d)", times.count) : "", features.count, times[0]))

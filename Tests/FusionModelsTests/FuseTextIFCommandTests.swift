@@ -39,6 +39,18 @@ final class FuseTextIFCommandTests: XCTestCase {
         }
     }
 
+    /// `--fit original`: PIL bicubic to the visible size floored to a multiple of 16 (45x37 -> 32x32).
+    func testFitOriginalResizesLikeTheScript() throws {
+        let dir = try makeTemporaryDirectory()
+        let (ir, vis) = try pair(in: dir)
+        let out = dir.appendingPathComponent("fused.png").path
+        let r = try FusionCLI.runTimed(["fuse", "--model", "textif", "--weights", TestData.path("golden/textif_dim8.pth"), "--backend", "cpu",
+                                        "--ir", ir, "--vis", vis, "--task", "general", "--fit", "original", "-o", out])
+        XCTAssertEqual(r.status, 0, r.err)
+        let image = try Image.read(path: out)
+        XCTAssertEqual([image.width, image.height], [32, 32])
+    }
+
     func testErrors() throws {
         let dir = try makeTemporaryDirectory()
         let (ir, vis) = try pair(in: dir, irWidth: 44)

@@ -11,6 +11,45 @@ public enum TextIFImages {
         case original
     }
 
+    /// How images are sized for the network.
+    public enum Fit: String, CaseIterable, Sendable {
+        /// Reflect-pad right and bottom to a multiple of 8, crop the output back: same size out.
+        case pad
+        /// The original script: both images resized with PIL bicubic to the visible size
+        /// floored to a multiple of 16; the output keeps that size.
+        case original
+    }
+
+    /// Inputs for `fit`, and the size of the image to write.
+    public static func inputs(infrared: Image, visible: Image, fit: Fit) throws -> (visible: Tensor, infrared: Tensor, width: Int, height: Int) {
+        switch fit {
+        case .pad:
+            let (v, i) = try inputs(infrared: infrared, visible: visible)
+            return (v, i, visible.width, visible.height)
+        case .original:
+            guard infrared.width == visible.width, infrared.height == visible.height else {
+                throw FusionError.invalidArgument(op: "Text-IF",
+                    detail: "infrared is \(infrared.width)x\(infrared.height) but visible is \(visible.width)x\(visible.height)")
+            }
+            let w = visible.width / 16 * 16, h = visible.height / 16 * 16
+            guard w >= 16, h >= 16 else {
+                throw FusionError.invalidArgument(op: "Text-IF", detail: "image is \(visible.width)x\(visible.height); --fit original needs at least 16x16")
+            }
+            let greyIR = Image(planes: [greyPlane(infrared)], width: infrared.width, height: infrared.height, bitDepth: 8, scaledFrom: 1)
+            let v = PILResize.bicubic(visible.converted(toBitDepth: 8).removingAlpha(), width: w, height: h)
+            let i = PILResize.bicubic(greyIR, width: w, height: h)
+            let rgb = v.rgbPlanes(scaledTo: 1), grey = i.floatPlane(0, scaledTo: 1)
+            return (padded([rgb.red, rgb.green, rgb.blue], height: h, width: w), padded([grey, grey, grey], height: h, width: w), w, h)
+        }
+    }
+
+    /// A grey plane in [0,1]: the image's own grey, or OpenCV's BGR2GRAY of its colour.
+    static func greyPlane(_ image: Image) -> [Float] {
+        if image.isGray { return image.converted(toBitDepth: 8).floatPlane(0, scaledTo: 1) }
+        let p = image.converted(toBitDepth: 8).rgbPlanes(scaledTo: 255)
+        return ColorConversion.openCVGray8(red: p.red, green: p.green, blue: p.blue).map { $0 / 255 }
+    }
+
     /// The published prompts, by task.
     public static let taskPrompts: [(task: String, prompt: String)] = [
         ("general", "This is the infrared and visible light image fusion task."),
@@ -38,11 +77,7 @@ public enum TextIFImages {
             throw FusionError.invalidArgument(op: "Text-IF", detail: "image is \(w)x\(h); at least 5x5 is needed to reflect-pad to a multiple of 8")
         }
         let rgb = visible.converted(toBitDepth: 8).rgbPlanes(scaledTo: 1)
-        let grey: [Float]
-        if infrared.isGray { grey = infrared.floatPlane(0, scaledTo: 1) } else {
-            let p = infrared.converted(toBitDepth: 8).rgbPlanes(scaledTo: 255)
-            grey = ColorConversion.openCVGray8(red: p.red, green: p.green, blue: p.blue).map { $0 / 255 }
-        }
+        let grey = greyPlane(infrared)
         return (padded([rgb.red, rgb.green, rgb.blue], height: h, width: w), padded([grey, grey, grey], height: h, width: w))
     }
 
