@@ -97,12 +97,17 @@ struct FuseCommand: ParsableCommand {
         }
     }
 
-    private func fuse() throws {
+    /// Fails before any work when the output's folder is missing.
+    func checkOutputFolder() throws {
         let folder = URL(fileURLWithPath: output).deletingLastPathComponent().path
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
             throw CLIError("--output \(output): the folder \(folder) does not exist")
         }
+    }
+
+    private func fuse() throws {
+        try checkOutputFolder()
         let selected = try openBackend(backend, device: device)
         let features: [Float]
         if let text, let clip {
@@ -141,7 +146,7 @@ struct FuseCommand: ParsableCommand {
         }
         let image = TextFusionImages.image(fused: fused!, visible: visible, grey: grey)
         try image.write(to: output)
-        let flops = GraphCost.flops(try TextFusionGraph.build(textFusionWeights, height: visible.height, width: visible.width))
+        let flops = try fusion.flops(height: visible.height, width: visible.width)
         let median = times.sorted()[times.count / 2]
         print("model: textfusion (\(weightsPath))")
         print("backend: \(selected.name) — \(selected.device)")

@@ -36,11 +36,7 @@ extension FuseCommand {
     }
 
     func fuseTextIF() throws {
-        let folder = URL(fileURLWithPath: output).deletingLastPathComponent().path
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
-            throw CLIError("--output \(output): the folder \(folder) does not exist")
-        }
+        try checkOutputFolder()
         let infrared = try Image.read(path: ir), visible = try Image.read(path: vis)
         if infrared.width != visible.width || infrared.height != visible.height {
             throw CLIError("\(ir) is \(infrared.width)x\(infrared.height) but \(vis) is \(visible.width)x\(visible.height); Text-IF needs a registered pair of one size")
@@ -72,21 +68,18 @@ extension FuseCommand {
         let (visTensor, irTensor, outWidth, outHeight) = try TextIFImages.inputs(infrared: infrared, visible: visible, fit: fit)
         let model = TextIFModel(weights: textIF, backend: selected.backend)
         let h8 = visTensor.shape[2], w8 = visTensor.shape[3]
-        let prepareStart = Date()
         var times: [Double] = []
         var outputs: [Tensor] = []
-        for r in 0..<repeatCount {
+        for _ in 0..<repeatCount {
             let start = Date()
             outputs = try model.fuse(visible: visTensor, infrared: irTensor, texts: features.map(\.values))
             times.append(Date().timeIntervalSince(start))
-            if r == 0 { _ = prepareStart }
         }
         for (k, out) in outputs.enumerated() {
             try TextIFImages.image(fused: out, width: outWidth, height: outHeight, post: post)
                 .write(to: outputPath(features[k].label, count: outputs.count))
         }
-        let encoderFLOP = GraphCost.flops(try TextIFGraph.buildEncoders(textIF, height: h8, width: w8))
-        let decoderFLOP = GraphCost.flops(try TextIFGraph.buildDecoder(textIF, height: h8, width: w8))
+        let (encoderFLOP, decoderFLOP) = model.flops(height: h8, width: w8)
         let median = times.sorted()[times.count / 2]
         print("model: textif (\(weightsLabel); dim \(textIF.dim), blocks \(textIF.blocksPerLevel), heads \(textIF.headsPerLevel), \(textIF.parameterCount) parameters)")
         print("backend: \(selected.name) — \(selected.device)")

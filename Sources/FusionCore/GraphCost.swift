@@ -5,11 +5,11 @@
 /// for a bias); attention counts both products and ~5 operations per score for softmax;
 /// elementwise ops one per output element; normalisations ~5 per element.
 public enum GraphCost {
-    public static func flops(of node: Node, in graph: Graph) -> Double {
+    public static func flops(of node: Node) -> Double {
         let out = Double(node.output.count)
         let shapes = node.inputs.map(\.shape)
         switch node.op {
-        case let .conv2d(a):
+        case .conv2d:
             let w = shapes[1]
             let perOutput = Double(w[1] * w[2] * w[3])
             return out * (2 * perOutput + (node.inputs.count > 2 ? 1 : 0))
@@ -47,6 +47,6 @@ public enum GraphCost {
 
     /// Total FLOPs of every node.
     public static func flops(_ graph: Graph) -> Double {
-        graph.nodes.reduce(0) { $0 + flops(of: $1, in: graph) }
+        graph.nodes.reduce(0) { $0 + flops(of: $1) }
     }
 }

@@ -15,6 +15,7 @@ public final class GoldenRunner {
     /// The CLIP vocabulary; nil searches the standard places (next to the case too).
     public var vocabularyPath: String?
     private var clipEncoders: [String: CLIPTextEncoder] = [:]
+    private var tokenizers: [String: CLIPTokenizer] = [:]
 
     public init(backend: SelectedBackend) {
         self.backend = backend
@@ -90,11 +91,20 @@ public final class GoldenRunner {
 
     // MARK: - CLIP
 
+    /// The tokenizer for a case, loaded once per vocabulary file.
     private func tokenizer(for golden: GoldenCase) throws -> CLIPTokenizer {
-        if let vocabularyPath { return try CLIPTokenizer(mergesPath: vocabularyPath) }
-        let besideCase = URL(fileURLWithPath: try golden.resolvePath("../vocab/bpe_simple_vocab_16e6.txt.gz")).path
-        if FileManager.default.fileExists(atPath: besideCase) { return try CLIPTokenizer(mergesPath: besideCase) }
-        return try CLIPTokenizer(searching: nil, environment: ProcessInfo.processInfo.environment)
+        let path: String
+        if let vocabularyPath {
+            path = vocabularyPath
+        } else {
+            let besideCase = try golden.resolvePath("../vocab/\(CLIPTokenizer.vocabularyFileName)")
+            path = FileManager.default.fileExists(atPath: besideCase)
+                ? besideCase : try CLIPTokenizer.locateVocabulary(explicitPath: nil, environment: ProcessInfo.processInfo.environment)
+        }
+        if let cached = tokenizers[path] { return cached }
+        let t = try CLIPTokenizer(mergesPath: path)
+        tokenizers[path] = t
+        return t
     }
 
     private func prompts(_ golden: GoldenCase) throws -> [String] {

@@ -32,18 +32,8 @@ public enum NPYReader {
         guard let descr = field(header, "descr").map({ $0.trimmingCharacters(in: CharacterSet(charactersIn: "'\"")) }) else {
             throw fail("header has no 'descr'")
         }
-        let dtype: StorageDType
-        switch descr {
-        case "<f4": dtype = .f32
-        case "<f8": dtype = .f64
-        case "<f2": dtype = .f16
-        case "<i8": dtype = .i64
-        case "<i4": dtype = .i32
-        case "<i2": dtype = .i16
-        case "|i1": dtype = .i8
-        case "|u1": dtype = .u8
-        case "|b1": dtype = .bool
-        default: throw fail("element type '\(descr)' is not supported (little-endian numbers and bool only)")
+        guard let dtype = StorageDType(numpyDescr: descr) else {
+            throw fail("element type '\(descr)' is not supported (little-endian numbers and bool only)")
         }
         let fortran = field(header, "fortran_order") == "True"
         guard let shapeText = field(header, "shape") else { throw fail("header has no 'shape'") }

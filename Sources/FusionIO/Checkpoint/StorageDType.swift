@@ -51,6 +51,22 @@ public enum StorageDType: String, CaseIterable, Sendable, CustomStringConvertibl
         }
     }
 
+    /// A NumPy `descr` of a little-endian or byte-sized type (`<f4`, `|u1`, `|b1`...).
+    public init?(numpyDescr: String) {
+        switch numpyDescr {
+        case "<f8": self = .f64
+        case "<f4": self = .f32
+        case "<f2": self = .f16
+        case "<i8": self = .i64
+        case "<i4": self = .i32
+        case "<i2": self = .i16
+        case "|i1": self = .i8
+        case "|u1": self = .u8
+        case "|b1": self = .bool
+        default: return nil
+        }
+    }
+
     /// The `torch.<name>` dtype global some pickles name instead of a storage class.
     public init?(torchDTypeName: String) {
         switch torchDTypeName {

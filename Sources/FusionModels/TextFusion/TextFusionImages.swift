@@ -15,22 +15,15 @@ public enum TextFusionImages {
                 detail: "infrared is \(infrared.width)x\(infrared.height) but visible is \(visible.width)x\(visible.height)")
         }
         let shape = [1, 1, visible.height, visible.width]
-        let ir = Tensor(shape: shape, floats: greyPlane(infrared))
+        let ir = Tensor(shape: shape, floats: infrared.greyPlane())
         let vis: Tensor
         if grey || visible.isGray {
-            vis = Tensor(shape: shape, floats: greyPlane(visible))
+            vis = Tensor(shape: shape, floats: visible.greyPlane())
         } else {
             let p = visible.rgbPlanes(scaledTo: 255)
             vis = Tensor(shape: shape, floats: ColorConversion.bt601Luma(red: p.red, green: p.green, blue: p.blue, scaledTo: 1))
         }
         return (vis, ir)
-    }
-
-    /// A grey plane in [0,1]: the image's own grey, or OpenCV's BGR2GRAY of its colour.
-    static func greyPlane(_ image: Image) -> [Float] {
-        if image.isGray { return image.floatPlane(0, scaledTo: 1) }
-        let p = image.converted(toBitDepth: 8).rgbPlanes(scaledTo: 255)
-        return ColorConversion.openCVGray8(red: p.red, green: p.green, blue: p.blue).map { $0 / 255 }
     }
 
     /// The fused image: `output * 255` as Y recombined with the visible image's chroma

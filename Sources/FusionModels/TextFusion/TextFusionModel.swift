@@ -7,6 +7,7 @@ public final class TextFusionModel {
     public let backend: Backend
     private var executables: [[Int]: Executable] = [:]
     private var order: [[Int]] = []
+    private var graphFLOPs: [[Int]: Double] = [:]
     /// How many sizes stay prepared (each holds its own device memory).
     public var cachedSizes = 2
 
@@ -19,11 +20,23 @@ public final class TextFusionModel {
     public func executable(height: Int, width: Int) throws -> Executable {
         let key = [height, width]
         if let e = executables[key] { return e }
-        let e = try backend.prepare(TextFusionGraph.build(weights, height: height, width: width))
+        let graph = try TextFusionGraph.build(weights, height: height, width: width)
+        let e = try backend.prepare(graph)
         executables[key] = e
+        graphFLOPs[key] = GraphCost.flops(graph)
         order.append(key)
-        while order.count > cachedSizes { executables[order.removeFirst()] = nil }
+        while order.count > cachedSizes {
+            let evicted = order.removeFirst()
+            executables[evicted] = nil
+            graphFLOPs[evicted] = nil
+        }
         return e
+    }
+
+    /// Operations of one run at `height` x `width` (`GraphCost`), from the prepared graph.
+    public func flops(height: Int, width: Int) throws -> Double {
+        _ = try executable(height: height, width: width)
+        return graphFLOPs[[height, width]] ?? 0
     }
 
     /// Fuses visible luminance and infrared, each [1,1,H,W] in [0,1], under a 512-d text

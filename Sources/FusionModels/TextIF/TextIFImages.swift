@@ -35,19 +35,12 @@ public enum TextIFImages {
             guard w >= 16, h >= 16 else {
                 throw FusionError.invalidArgument(op: "Text-IF", detail: "image is \(visible.width)x\(visible.height); --fit original needs at least 16x16")
             }
-            let greyIR = Image(planes: [greyPlane(infrared)], width: infrared.width, height: infrared.height, bitDepth: 8, scaledFrom: 1)
+            let greyIR = Image(planes: [infrared.converted(toBitDepth: 8).greyPlane()], width: infrared.width, height: infrared.height, bitDepth: 8, scaledFrom: 1)
             let v = PILResize.bicubic(visible.converted(toBitDepth: 8).removingAlpha(), width: w, height: h)
             let i = PILResize.bicubic(greyIR, width: w, height: h)
             let rgb = v.rgbPlanes(scaledTo: 1), grey = i.floatPlane(0, scaledTo: 1)
             return (padded([rgb.red, rgb.green, rgb.blue], height: h, width: w), padded([grey, grey, grey], height: h, width: w), w, h)
         }
-    }
-
-    /// A grey plane in [0,1]: the image's own grey, or OpenCV's BGR2GRAY of its colour.
-    static func greyPlane(_ image: Image) -> [Float] {
-        if image.isGray { return image.converted(toBitDepth: 8).floatPlane(0, scaledTo: 1) }
-        let p = image.converted(toBitDepth: 8).rgbPlanes(scaledTo: 255)
-        return ColorConversion.openCVGray8(red: p.red, green: p.green, blue: p.blue).map { $0 / 255 }
     }
 
     /// The published prompts, by task.
@@ -77,7 +70,7 @@ public enum TextIFImages {
             throw FusionError.invalidArgument(op: "Text-IF", detail: "image is \(w)x\(h); at least 5x5 is needed to reflect-pad to a multiple of 8")
         }
         let rgb = visible.converted(toBitDepth: 8).rgbPlanes(scaledTo: 1)
-        let grey = greyPlane(infrared)
+        let grey = infrared.converted(toBitDepth: 8).greyPlane()
         return (padded([rgb.red, rgb.green, rgb.blue], height: h, width: w), padded([grey, grey, grey], height: h, width: w))
     }
 

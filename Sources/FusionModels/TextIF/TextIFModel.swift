@@ -11,6 +11,7 @@ public final class TextIFModel {
     /// Runs and seconds of each half since creation (re-prompting shows here).
     public private(set) var encoderRuns = 0, decoderRuns = 0
     public private(set) var encoderSeconds = 0.0, decoderSeconds = 0.0
+    private var encoderFLOPs: [[Int]: Double] = [:], decoderFLOPs: [[Int]: Double] = [:]
 
     /// The encoder features of one pair at one size.
     public struct Features {
@@ -34,8 +35,10 @@ public final class TextIFModel {
         let key = [visible.shape[2], visible.shape[3]]
         let e: Executable
         if let cached = encoders[key] { e = cached } else {
-            e = try backend.prepare(TextIFGraph.buildEncoders(weights, height: key[0], width: key[1]))
+            let graph = try TextIFGraph.buildEncoders(weights, height: key[0], width: key[1])
+            e = try backend.prepare(graph)
             encoders = [key: e]
+            encoderFLOPs = [key: GraphCost.flops(graph)]
         }
         let start = Date()
         let out = try e.run(["vis": visible, "ir": infrared])
@@ -53,8 +56,10 @@ public final class TextIFModel {
         let key = [features.height, features.width]
         let d: Executable
         if let cached = decoders[key] { d = cached } else {
-            d = try backend.prepare(TextIFGraph.buildDecoder(weights, height: key[0], width: key[1]))
+            let graph = try TextIFGraph.buildDecoder(weights, height: key[0], width: key[1])
+            d = try backend.prepare(graph)
             decoders = [key: d]
+            decoderFLOPs = [key: GraphCost.flops(graph)]
         }
         var inputs = features.tensors
         inputs["text"] = Tensor(shape: [1, dimension], floats: text)
@@ -63,6 +68,11 @@ public final class TextIFModel {
         decoderSeconds += Date().timeIntervalSince(start)
         decoderRuns += 1
         return out
+    }
+
+    /// Operations of the encoders and of one decoder pass at a size that has run (`GraphCost`).
+    public func flops(height: Int, width: Int) -> (encoders: Double, decoder: Double) {
+        (encoderFLOPs[[height, width]] ?? 0, decoderFLOPs[[height, width]] ?? 0)
     }
 
     /// One pair under several prompts: the encoders run once.
