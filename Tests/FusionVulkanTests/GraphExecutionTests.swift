@@ -35,6 +35,55 @@ final class GraphExecutionTests: XCTestCase {
         VulkanTestSupport.assertNoValidationMessages(gpu)
     }
 
+    /// Over the submission work limit, a graph is cut between nodes into several command
+    /// sequences, queued back to back: same answer, one submission per sequence, each
+    /// sequence within the limit (a single node over it stays whole), timings for every
+    /// dispatch, and no hazard between sequences for the validation layers to report.
+    func testGraphOverTheWorkLimitIsSplitIntoSubmissions() throws {
+        let gpu = try VulkanTestSupport.backend()
+        let g = Graph()
+        let x = g.input("x", shape: [1, 6, 19, 23])
+        var h = x
+        for i in 0..<12 {
+            let w = Tensor.random(shape: [6, 6, 3, 3], seed: UInt64(i), in: -0.2...0.2)
+            h = try g.conv2d(h, weight: g.constant(w), bias: nil, .init(padding: 1))
+            h = try g.gelu(h)
+        }
+        g.output("y", h)
+        let convFLOP = GraphCost.flops(of: g.nodes.first { if case .conv2d = $0.op { return true }; return false }!)
+        let backend = VulkanBackend(context: gpu.context)
+        backend.submissionWorkLimit = 2.5 * convFLOP
+        let exec = try XCTUnwrap(try backend.prepare(g) as? VulkanExecutable)
+        XCTAssertGreaterThanOrEqual(exec.submissionCount, 5, "12 convs at 2.5 convs per submission")
+        for work in exec.sequenceFLOPs { XCTAssertLessThanOrEqual(work, backend.submissionWorkLimit) }
+        XCTAssertEqual(exec.dispatchNodes.count, exec.dispatchCount)
+
+        let input = Tensor.random(shape: [1, 6, 19, 23], seed: 7)
+        let before = gpu.context.stats.submissions
+        let out = try exec.run(["x": input])["y"]!
+        XCTAssertEqual(gpu.context.stats.submissions - before, exec.submissionCount)
+        if let report = exec.lastReport, report.timestampsAvailable {
+            XCTAssertEqual(report.timings.count, exec.dispatchCount)
+            XCTAssertEqual(report.timings.map(\.index), Array(0..<exec.dispatchCount))
+        }
+        let ref = try CPUBackend().run(g, inputs: ["x": input])["y"]!
+        XCTAssertLessThanOrEqual(VulkanTestSupport.maxAbsDifference(out, ref), 1e-4 * max(1, VulkanTestSupport.maxAbs(ref)))
+        // Again with other data: the sequences are re-submittable.
+        let input2 = Tensor.random(shape: [1, 6, 19, 23], seed: 8)
+        let out2 = try exec.run(["x": input2])["y"]!
+        let ref2 = try CPUBackend().run(g, inputs: ["x": input2])["y"]!
+        XCTAssertLessThanOrEqual(VulkanTestSupport.maxAbsDifference(out2, ref2), 1e-4 * max(1, VulkanTestSupport.maxAbs(ref2)))
+
+        // A limit below one node's work: every node alone, never an empty sequence.
+        backend.submissionWorkLimit = 1
+        let each = try XCTUnwrap(try backend.prepare(g) as? VulkanExecutable)
+        XCTAssertEqual(each.submissionCount, g.nodes.count)
+        XCTAssertFalse(each.sequenceFLOPs.contains(0))
+        let out3 = try each.run(["x": input])["y"]!
+        XCTAssertLessThanOrEqual(VulkanTestSupport.maxAbsDifference(out3, ref), 1e-4 * max(1, VulkanTestSupport.maxAbs(ref)))
+        VulkanTestSupport.assertNoValidationMessages(gpu)
+    }
+
     /// Running the same executable twice gives the same answer (nothing left over).
     func testExecutableIsReusable() throws {
         let gpu = try VulkanTestSupport.backend()

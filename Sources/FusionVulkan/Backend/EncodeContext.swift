@@ -7,7 +7,8 @@ import FusionCore
 /// each named `encodeXxx(_ node: Node, _ inputs: [DeviceTensor], _ output: DeviceTensor)`.
 final class EncodeContext {
     let context: VulkanContext
-    let sequence: CommandSequence
+    /// The sequence being recorded (the executable moves to a new one between nodes).
+    var sequence: CommandSequence
     /// The node being encoded (for labels and error messages).
     private(set) var node: Node?
     /// Temporary device buffers requested by encoders; kept alive by the executable.

@@ -6,6 +6,18 @@ public final class VulkanBackend: Backend {
     public let context: VulkanContext
     public var name: String { "vulkan" }
     public var deviceDescription: String { "\(context.info.name) (\(context.info.type), Vulkan \(context.info.apiVersion))" }
+    /// Work (FLOP, `GraphCost`) of one queue submission before a graph is split over
+    /// several: `FUSIONKIT_SUBMISSION_GFLOP`, default 50 GFLOP.
+    public var submissionWorkLimit: Double = VulkanBackend.environmentNumber("FUSIONKIT_SUBMISSION_GFLOP").map { $0 * 1e9 } ?? 50e9
+    /// The longest wait for one submission, in seconds: `FUSIONKIT_GPU_TIMEOUT`; nil scales
+    /// it with the submission's work.
+    public var submissionTimeoutSeconds: Double? = VulkanBackend.environmentNumber("FUSIONKIT_GPU_TIMEOUT")
+
+    /// A positive number from the environment (nil when unset or not a positive number).
+    static func environmentNumber(_ name: String) -> Double? {
+        guard let text = ProcessInfo.processInfo.environment[name], let value = Double(text), value > 0, value.isFinite else { return nil }
+        return value
+    }
 
     /// - Parameters:
     ///   - deviceIndex: index in `VulkanContext.enumerateDevices()`; nil picks
@@ -23,6 +35,7 @@ public final class VulkanBackend: Backend {
     }
 
     public func prepare(_ graph: Graph) throws -> Executable {
-        try VulkanExecutable(context: context, graph: graph)
+        try VulkanExecutable(context: context, graph: graph, submissionWorkLimit: submissionWorkLimit,
+                             timeoutSeconds: submissionTimeoutSeconds)
     }
 }

@@ -1,9 +1,16 @@
 import Foundation
 import FusionCore
 
-/// A graph recorded into one command sequence: intermediates placed by the memory
-/// planner in pooled device blocks, constants uploaded once, inputs and outputs moved
-/// through persistent staging buffers whose copies are part of the same submission.
+/// A graph recorded once: intermediates placed by the memory planner in pooled device
+/// blocks, constants uploaded once, inputs and outputs moved through persistent staging
+/// buffers whose copies are part of the recorded commands.
+///
+/// A graph whose work exceeds `submissionWorkLimit` is recorded as several command
+/// sequences, cut between nodes, which `run` queues back to back and waits for in order.
+/// That bounds the work of one submission (drivers and watchdogs reset a device that runs
+/// one for too long; lavapipe takes minutes over a Text-IF decoder) and lets each wait use a
+/// timeout that scales with its own work. Each later sequence starts with a barrier
+/// against the earlier ones; a graph under the limit stays one submission.
 public final class VulkanExecutable: Executable {
     public let context: VulkanContext
     public let graph: Graph
@@ -11,7 +18,11 @@ public final class VulkanExecutable: Executable {
     /// The per-dispatch GPU timings and totals of the last `run`.
     public private(set) var lastReport: SubmissionReport?
 
-    private let sequence: CommandSequence
+    /// The recorded command sequences, in submission order (one unless the graph's work
+    /// exceeds the submission limit).
+    private var sequences: [CommandSequence] = []
+    /// GPU operations (`GraphCost`) recorded in each sequence.
+    public private(set) var sequenceFLOPs: [Double] = []
     private var tensors: [Int: DeviceTensor] = [:]
     private var inputSlots: [(name: String, tensor: DeviceTensor, staging: VulkanBuffer?)] = []
     private var outputSlots: [(name: String, tensor: DeviceTensor, staging: VulkanBuffer?)] = []
@@ -20,19 +31,31 @@ public final class VulkanExecutable: Executable {
 
     public var peakIntermediateBytes: Int { plan.arenaBytes }
     /// Dispatches recorded for one run.
-    public var dispatchCount: Int { sequence.dispatchCount }
-    public var barrierCount: Int { sequence.barrierCount }
+    public var dispatchCount: Int { sequences.reduce(0) { $0 + $1.dispatchCount } }
+    public var barrierCount: Int { sequences.reduce(0) { $0 + $1.barrierCount } }
+    /// Queue submissions per run.
+    public var submissionCount: Int { sequences.count }
+    /// The node (graph order) of each recorded dispatch, parallel to `lastReport.timings`.
+    public private(set) var dispatchNodes: [Int] = []
     /// All device memory this executable holds: intermediates, constants, inputs, outputs, scratch.
     public private(set) var deviceBytes: Int = 0
 
-    init(context: VulkanContext, graph: Graph) throws {
+    /// - Parameters:
+    ///   - submissionWorkLimit: FLOP (`GraphCost`) after which recording moves to a new
+    ///     command sequence; one node is never split.
+    ///   - timeoutSeconds: the longest wait for one sequence; nil scales it with the
+    ///     sequence's work (at least 10 minutes, and 20 s per GFLOP, so that a CPU
+    ///     implementation at 50 MFLOP/s still finishes).
+    init(context: VulkanContext, graph: Graph, submissionWorkLimit: Double = 50e9, timeoutSeconds: Double? = nil) throws {
         self.context = context
         self.graph = graph
         let info = context.info
         let alignment = max(256, Int(info.minStorageBufferOffsetAlignment))
         let maxBlock = Int(min(info.maxMemoryAllocationSize, UInt64(Int.max)))
         plan = try MemoryPlanner.plan(graph, alignment: alignment, maxBlockBytes: maxBlock)
-        sequence = try CommandSequence(context: context, capacity: max(16, graph.nodes.count * 4))
+        var sequence = try CommandSequence(context: context, capacity: max(16, graph.nodes.count * 4))
+        sequences = [sequence]
+        sequenceFLOPs = [0]
 
         // Intermediates: one buffer per planned block.
         var blocks: [VulkanBuffer] = []
@@ -81,12 +104,24 @@ public final class VulkanExecutable: Executable {
         let encoder = EncodeContext(context: context, sequence: sequence)
         for node in graph.nodes {
             if case .reshape = node.op { continue }
+            let work = GraphCost.flops(of: node)
+            if sequenceFLOPs[sequences.count - 1] > 0, sequenceFLOPs[sequences.count - 1] + work > submissionWorkLimit {
+                try sequence.finish()
+                sequence = try CommandSequence(context: context, capacity: max(16, (graph.nodes.count - node.index) * 4))
+                try sequence.barrierAfterEarlierSubmissions()
+                sequences.append(sequence)
+                sequenceFLOPs.append(0)
+                encoder.sequence = sequence
+            }
+            sequenceFLOPs[sequences.count - 1] += work
+            let dispatchesBefore = sequence.dispatchCount
             guard let out = tensors[node.output.id] else { throw FusionError.unknownValue(node.output.id) }
             let ins = try node.inputs.map { v -> DeviceTensor in
                 guard let t = tensors[v.id] else { throw FusionError.unknownValue(v.id) }
                 return t
             }
             try encoder.encode(node, ins, out)
+            dispatchNodes += Array(repeating: node.index, count: sequence.dispatchCount - dispatchesBefore)
         }
 
         // Outputs that are not intermediates (a graph input or constant returned as is)
@@ -111,6 +146,10 @@ public final class VulkanExecutable: Executable {
         retained += encoder.scratchBuffers
         deviceBytes += encoder.scratchBuffers.reduce(0) { $0 + $1.size }
         try sequence.finish()
+        for (s, work) in zip(sequences, sequenceFLOPs) {
+            let seconds = timeoutSeconds ?? max(600, work / 1e9 * 20)
+            s.timeoutNanoseconds = UInt64(min(seconds, 1e9) * 1e9)
+        }
     }
 
     private func makeBuffer(bytes: Int) throws -> VulkanBuffer {
@@ -130,7 +169,7 @@ public final class VulkanExecutable: Executable {
                 try slot.tensor.buffer.write(UnsafeRawBufferPointer(t.bytes), at: slot.tensor.offset)
             }
         }
-        lastReport = try sequence.submit()
+        lastReport = try submitAll()
         var results: [String: Tensor] = [:]
         for slot in outputSlots {
             let t = Tensor(shape: slot.tensor.shape, dtype: slot.tensor.dtype)
@@ -142,5 +181,43 @@ public final class VulkanExecutable: Executable {
             results[slot.name] = t
         }
         return results
+    }
+
+    /// Queues every sequence back to back, then waits for each in order; the report joins
+    /// theirs (GPU time is the sum of the sequences' spans, wall time from the first
+    /// submission to the last completion).
+    private func submitAll() throws -> SubmissionReport {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var started = 0
+        do {
+            for s in sequences {
+                try s.start()
+                started += 1
+            }
+        } catch {
+            for s in sequences.prefix(started) { _ = try? s.waitForCompletion() }
+            throw error
+        }
+        var timings: [DispatchTiming] = []
+        var gpu = 0.0
+        var available = true
+        for (i, s) in sequences.enumerated() {
+            let report: SubmissionReport
+            do {
+                report = try s.waitForCompletion()
+            } catch {
+                // Later sequences are queued behind this one: wait them out before unwinding.
+                for later in sequences[(i + 1)...] { _ = try? later.waitForCompletion() }
+                throw error
+            }
+            for t in report.timings {
+                timings.append(DispatchTiming(label: t.label, index: timings.count, gpuNanoseconds: t.gpuNanoseconds))
+            }
+            gpu += report.totalGPUNanoseconds
+            available = available && report.timestampsAvailable
+        }
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - start)
+        return SubmissionReport(timings: available ? timings : [], totalGPUNanoseconds: available ? gpu : 0,
+                                wallNanoseconds: wall, timestampsAvailable: available)
     }
 }

@@ -82,6 +82,7 @@ public final class CommandSequence {
     private var commandBuffer: VkCommandBuffer?
     private var fence: VkFence?
     private var submissionPending = false
+    private var submitTime: UInt64 = 0
     private var descriptorPools: [VkDescriptorPool] = []
     private var setsLeft = 0
     private var descriptorsLeft = 0
@@ -382,6 +383,22 @@ public final class CommandSequence {
 
     // MARK: - Submission
 
+    /// Records a full compute/transfer memory barrier. A sequence that continues work
+    /// submitted earlier (one graph split over several submissions) starts with it: a
+    /// barrier's first scope covers every command earlier in submission order, so writes of
+    /// earlier sequences become visible to this one.
+    public func barrierAfterEarlierSubmissions() throws {
+        let cmd = try recordingBuffer("barrier")
+        let stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue | VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue
+        var barrier = VkMemoryBarrier()
+        barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER
+        barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue
+        barrier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue
+            | VK_ACCESS_TRANSFER_READ_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue
+        vkCmdPipelineBarrier(cmd, stages, stages, 0, 1, &barrier, 0, nil, 0, nil)
+    }
+
+
     /// Ends recording. Adds one final barrier making all device writes visible to the host.
     public func finish() throws {
         if let error = deferredError { throw error }
@@ -401,17 +418,32 @@ public final class CommandSequence {
     /// first if needed. May be called repeatedly.
     @discardableResult
     public func submit() throws -> SubmissionReport {
+        try start()
+        return try waitForCompletion()
+    }
+
+    /// Submits the sequence without waiting, so that several sequences can be queued back
+    /// to back (the queue runs them in submission order). Pair with `waitForCompletion()`.
+    public func start() throws {
         if let error = deferredError { throw error }
         if !isFinished { try finish() }
+        guard !submissionPending else { throw VulkanError.invalidArgument("submit: the sequence is still running") }
         guard let cmd = commandBuffer, let fence = fence else { throw VulkanError.invalidArgument("submit: sequence not initialised") }
         var fenceRef: VkFence? = fence
         try vkCheck(vkResetFences(device, 1, &fenceRef), "vkResetFences", "command sequence")
-        let start = DispatchTime.now().uptimeNanoseconds
+        submitTime = DispatchTime.now().uptimeNanoseconds
         try context.submit(cmd, fence: fence, context: "command sequence with \(dispatchCount) dispatches")
         submissionPending = true
-        try context.wait(for: fence, timeoutNanoseconds: timeoutNanoseconds, context: "command sequence with \(dispatchCount) dispatches")
+    }
+
+    /// Waits (at most `timeoutNanoseconds`) for the sequence started by `start()` and reads
+    /// its timestamps.
+    public func waitForCompletion() throws -> SubmissionReport {
+        guard submissionPending, let fence = fence else { throw VulkanError.invalidArgument("wait: the sequence was not started") }
+        try context.wait(for: fence, timeoutNanoseconds: timeoutNanoseconds,
+                         context: "command sequence with \(dispatchCount) dispatches, waited \(timeoutNanoseconds / 1_000_000_000) s")
         submissionPending = false
-        let wall = Double(DispatchTime.now().uptimeNanoseconds - start)
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - submitTime)
 
         guard timestampsEnabled, !timedDispatches.isEmpty else {
             return SubmissionReport(timings: [], totalGPUNanoseconds: 0, wallNanoseconds: wall, timestampsAvailable: false)

@@ -85,7 +85,7 @@ extension VulkanError: CustomStringConvertible, LocalizedError {
         case .invalidArgument(let message):
             return "invalid argument: \(message)"
         case .timeout(let context):
-            return "timed out waiting for the GPU (\(context))"
+            return "timed out waiting for the GPU (\(context)); FUSIONKIT_GPU_TIMEOUT=SECONDS sets a longer wait, FUSIONKIT_SUBMISSION_GFLOP a smaller submission"
         }
     }
 
