@@ -1,3 +1,4 @@
+import Foundation
 import FusionCore
 
 extension EncodeContext {
@@ -58,6 +59,24 @@ struct ConvGeometry {
 extension EncodeContext {
     // MARK: - implicit GEMM
 
+    /// Whether convolutions use `conv2d_direct.comp` (CPU implementations of Vulkan, where
+    /// shared-memory tiling and barriers are slow) instead of the tiled `conv2d.comp`.
+    /// `FUSIONKIT_CONV_KERNEL=direct|tiled` overrides the choice (for benchmarks and tests).
+    var useDirectConv: Bool {
+        switch ProcessInfo.processInfo.environment["FUSIONKIT_CONV_KERNEL"] {
+        case "tiled"?: return false
+        case "direct"?: return directConvSupported
+        default: return context.info.type.contains("CPU") && directConvSupported
+        }
+    }
+
+    /// The direct kernel shuffles within subgroups of 1 to 64 lanes that tile a 64-wide workgroup.
+    private var directConvSupported: Bool {
+        let info = context.info, sg = Int(info.subgroupSize)
+        return info.subgroupStagesIncludeCompute && info.subgroupSupportedOperations.contains("shuffle")
+            && sg >= 1 && sg <= 64 && 64 % sg == 0
+    }
+
     private func encodeGemmConv(_ g: ConvGeometry, _ x: DeviceTensor, _ w: DeviceTensor,
                                 _ bias: DeviceTensor?, _ out: DeviceTensor) throws {
         // Tile: 64 threads, 8 x 8, each with up to 8 output channels x 8 pixels in registers
@@ -69,9 +88,22 @@ extension EncodeContext {
         let rm = min(8, max(1, (g.Og + wgY - 1) / wgY))
         var rn = 64 / wgX
         while rn > 1 && wgX * rn / 2 >= g.P { rn /= 2 }   // power of two, so 64 % TN == 0
-        let tm = wgY * rm, tn = wgX * rn
-        let spec: [UInt32] = [UInt32(wgX), UInt32(wgY), UInt32(rm), UInt32(rn), 16,
+        var tm = wgY * rm, tn = wgX * rn
+        var shader = "conv2d.comp"
+        var spec: [UInt32] = [UInt32(wgX), UInt32(wgY), UInt32(rm), UInt32(rn), 16,
                               bias != nil ? 1 : 0, g.reflect ? 1 : 0, g.pointwise ? 1 : 0]
+        if useDirectConv {
+            // CPU drivers: 64 pixels x up to 4 subgroups' worth of output channels per
+            // workgroup, no shared memory (32 channels measured fastest on llvmpipe).
+            let sg = Int(context.info.subgroupSize)
+            let ob = g.Og > 2 * sg ? 4 * sg : g.Og > sg ? 2 * sg : sg
+            shader = "conv2d_direct.comp"
+            let fixed = (g.kh == 1 && g.kw == 1) || (g.kh == 3 && g.kw == 3)
+            spec = [64, UInt32(ob), bias != nil ? 1 : 0, g.reflect ? 1 : 0, UInt32(sg),
+                    UInt32(fixed ? g.kh : 0), UInt32(fixed ? g.kw : 0)]
+            tm = ob
+            tn = 64
+        }
         let wBinding = try bind(w, .read)
         let bBinding = try bias.map { try bind($0, .read) } ?? wBinding
         let maxZ = Int(context.info.maxComputeWorkGroupCount[2])
@@ -85,7 +117,7 @@ extension EncodeContext {
             args.ints(g.windowArguments)
             args.int(accumulate ? 1 : 0)
             let tiles = G * ((Oc + tm - 1) / tm) * ((g.P + tn - 1) / tn)
-            try dispatch("conv2d.comp", specialization: spec,
+            try dispatch(shader, specialization: spec,
                          bindings: [xb, wBinding, yb, bBinding], arguments: args, groups: (tiles, 1, batches))
         }
 
