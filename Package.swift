@@ -69,10 +69,13 @@ let package = Package(
         // CPU/GPU parity harness shared by the CLI and the tests.
         .target(name: "FusionParity", dependencies: ["FusionCore", "FusionCPU", "FusionVulkan"], path: "Sources/FusionParity"),
 
+        // Fusion-quality metrics (the Python evaluator's and VIFB's conventions) for `fusion eval`.
+        .target(name: "FusionMetrics", dependencies: ["FusionIO"], path: "Sources/FusionMetrics"),
+
         .executableTarget(
             name: "FusionCLI",
             dependencies: [
-                "FusionCore", "FusionCPU", "FusionVulkan", "FusionParity", "FusionIO", "FusionModels", "FusionEngine",
+                "FusionCore", "FusionCPU", "FusionVulkan", "FusionParity", "FusionIO", "FusionModels", "FusionEngine", "FusionMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/FusionCLI"
@@ -89,6 +92,10 @@ let package = Package(
             name: "FusionModelsTests",
             dependencies: ["FusionCore", "FusionIO", "FusionModels", "FusionCPU", "FusionVulkan", "FusionEngine", "FusionTestSupport"],
             path: "Tests/FusionModelsTests"),
+        .testTarget(
+            name: "FusionMetricsTests",
+            dependencies: ["FusionIO", "FusionMetrics", "FusionTestSupport"],
+            path: "Tests/FusionMetricsTests"),
         .testTarget(name: "FusionCPUTests", dependencies: ["FusionCore", "FusionCPU"], path: "Tests/FusionCPUTests"),
         .testTarget(name: "FusionVulkanTests", dependencies: ["FusionCore", "FusionCPU", "FusionVulkan", "FusionParity", "FusionTestSupport"], path: "Tests/FusionVulkanTests"),
     ]
