@@ -145,43 +145,92 @@ final class FFTPlan: @unchecked Sendable {
             }
         }
         let twStep = n / size        // W_size^j = W_n^(j * twStep)
-        let rootStep = n / p         // W_p^j = W_n^(j * rootStep)
-        if p == 2 {
-            for k in 0..<m {
-                let a = outOffset + k, b = a + m
-                let t = (k * twStep) % n
-                let wr = cosTable[t], wi = sinTable[t]
-                let br = outRe[b] * wr - outIm[b] * wi
-                let bi = outRe[b] * wi + outIm[b] * wr
-                let ar = outRe[a], ai = outIm[a]
-                outRe[a] = ar + br; outIm[a] = ai + bi
-                outRe[b] = ar - br; outIm[b] = ai - bi
+        cosTable.withUnsafeBufferPointer { cosT in
+            sinTable.withUnsafeBufferPointer { sinT in
+                let re = outRe + outOffset, im = outIm + outOffset
+                butterflies(p, m, twStep, re, im, cosT.baseAddress!, sinT.baseAddress!)
             }
-            return
         }
-        var tr = [Double](repeating: 0, count: p), ti = tr
-        for k in 0..<m {
-            for r in 0..<p {
-                let idx = outOffset + r * m + k
-                if r == 0 || k == 0 {
-                    tr[r] = outRe[idx]; ti[r] = outIm[idx]
-                } else {
-                    let t = (r * k * twStep) % n
-                    let wr = cosTable[t], wi = sinTable[t]
-                    tr[r] = outRe[idx] * wr - outIm[idx] * wi
-                    ti[r] = outRe[idx] * wi + outIm[idx] * wr
-                }
+    }
+
+    /// Radix-`p` butterflies over `m` groups: `t_r = x[r m + k] W_(p m)^(r k)`, then
+    /// `x[k + q m] = sum_r t_r W_p^(r q)`. Twiddle indices stay below `n`
+    /// (`r k twStep < p m twStep = n`), so no reduction is needed.
+    @inline(__always)
+    private func butterflies(_ p: Int, _ m: Int, _ twStep: Int, _ re: UnsafeMutablePointer<Double>, _ im: UnsafeMutablePointer<Double>,
+                             _ cosT: UnsafePointer<Double>, _ sinT: UnsafePointer<Double>) {
+        switch p {
+        case 2:
+            for k in 0..<m {
+                let t = k * twStep
+                let wr = cosT[t], wi = sinT[t]
+                let br = re[k + m] * wr - im[k + m] * wi
+                let bi = re[k + m] * wi + im[k + m] * wr
+                let ar = re[k], ai = im[k]
+                re[k] = ar + br; im[k] = ai + bi
+                re[k + m] = ar - br; im[k + m] = ai - bi
             }
-            for q in 0..<p {
-                var sr = tr[0], si = ti[0]
-                for r in 1..<p {
-                    let t = ((r * q) % p) * rootStep
-                    let wr = cosTable[t], wi = sinTable[t]
-                    sr += tr[r] * wr - ti[r] * wi
-                    si += tr[r] * wi + ti[r] * wr
+        case 3:
+            let h = 3.0.squareRoot() / 2
+            for k in 0..<m {
+                let t1 = k * twStep, t2 = 2 * k * twStep
+                let x0r = re[k], x0i = im[k]
+                let x1r = re[k + m] * cosT[t1] - im[k + m] * sinT[t1]
+                let x1i = re[k + m] * sinT[t1] + im[k + m] * cosT[t1]
+                let x2r = re[k + 2 * m] * cosT[t2] - im[k + 2 * m] * sinT[t2]
+                let x2i = re[k + 2 * m] * sinT[t2] + im[k + 2 * m] * cosT[t2]
+                let sr = x1r + x2r, si = x1i + x2i
+                let dr = x1r - x2r, di = x1i - x2i
+                let mr = x0r - 0.5 * sr, mi = x0i - 0.5 * si
+                re[k] = x0r + sr; im[k] = x0i + si
+                re[k + m] = mr + h * di; im[k + m] = mi - h * dr
+                re[k + 2 * m] = mr - h * di; im[k + 2 * m] = mi + h * dr
+            }
+        case 4:
+            for k in 0..<m {
+                let t1 = k * twStep, t2 = 2 * k * twStep, t3 = 3 * k * twStep
+                let x0r = re[k], x0i = im[k]
+                let x1r = re[k + m] * cosT[t1] - im[k + m] * sinT[t1]
+                let x1i = re[k + m] * sinT[t1] + im[k + m] * cosT[t1]
+                let x2r = re[k + 2 * m] * cosT[t2] - im[k + 2 * m] * sinT[t2]
+                let x2i = re[k + 2 * m] * sinT[t2] + im[k + 2 * m] * cosT[t2]
+                let x3r = re[k + 3 * m] * cosT[t3] - im[k + 3 * m] * sinT[t3]
+                let x3i = re[k + 3 * m] * sinT[t3] + im[k + 3 * m] * cosT[t3]
+                let ar = x0r + x2r, ai = x0i + x2i
+                let br = x0r - x2r, bi = x0i - x2i
+                let cr = x1r + x3r, ci = x1i + x3i
+                let dr = x1r - x3r, di = x1i - x3i
+                re[k] = ar + cr; im[k] = ai + ci
+                re[k + 2 * m] = ar - cr; im[k + 2 * m] = ai - ci
+                // y1 = b - i d, y3 = b + i d
+                re[k + m] = br + di; im[k + m] = bi - dr
+                re[k + 3 * m] = br - di; im[k + 3 * m] = bi + dr
+            }
+        default:
+            let rootStep = n / p     // W_p^j = W_n^(j * rootStep)
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * p) { buffer in
+                let tr = buffer.baseAddress!, ti = tr + p
+                for k in 0..<m {
+                    for r in 0..<p {
+                        let idx = r * m + k
+                        let t = r * k * twStep
+                        tr[r] = re[idx] * cosT[t] - im[idx] * sinT[t]
+                        ti[r] = re[idx] * sinT[t] + im[idx] * cosT[t]
+                    }
+                    for q in 0..<p {
+                        var sr = tr[0], si = ti[0]
+                        var j = 0   // (r * q) mod p, stepped by q
+                        for r in 1..<p {
+                            j += q
+                            if j >= p { j -= p }
+                            let t = j * rootStep
+                            sr += tr[r] * cosT[t] - ti[r] * sinT[t]
+                            si += tr[r] * sinT[t] + ti[r] * cosT[t]
+                        }
+                        re[k + q * m] = sr
+                        im[k + q * m] = si
+                    }
                 }
-                outRe[outOffset + k + q * m] = sr
-                outIm[outOffset + k + q * m] = si
             }
         }
     }

@@ -13,31 +13,34 @@ enum Filters {
         let w = p.width, h = p.height
         let kr = rowKernel.count, cr = kr / 2
         let kc = columnKernel.count, cc = kc / 2
+        // Rows: each row zero-padded by cr on both sides, then out[x] += row[x+t] * k[t].
         var tmp = [Double](repeating: 0, count: w * h)
+        var padded = [Double](repeating: 0, count: w + kr - 1)
         p.values.withUnsafeBufferPointer { src in
-            rowKernel.withUnsafeBufferPointer { k in
-                for y in 0..<h {
-                    let row = y * w
-                    for x in 0..<w {
-                        let t0 = max(0, cr - x), t1 = min(kr, w - x + cr)
-                        var s = 0.0
-                        var t = t0
-                        while t < t1 { s += src[row + x + t - cr] * k[t]; t += 1 }
-                        tmp[row + x] = s
+            tmp.withUnsafeMutableBufferPointer { dst in
+                padded.withUnsafeMutableBufferPointer { buf in
+                    for y in 0..<h {
+                        for x in 0..<w { buf[x + cr] = src[y * w + x] }
+                        let out = dst.baseAddress! + y * w
+                        for t in 0..<kr {
+                            let k = rowKernel[t]
+                            let row = buf.baseAddress! + t
+                            for x in 0..<w { out[x] += row[x] * k }
+                        }
                     }
                 }
             }
         }
+        // Columns: out row y += tmp row (y+t-cc) * k[t] for the rows that exist.
         var out = [Double](repeating: 0, count: w * h)
         tmp.withUnsafeBufferPointer { src in
-            columnKernel.withUnsafeBufferPointer { k in
+            out.withUnsafeMutableBufferPointer { dst in
                 for y in 0..<h {
-                    let t0 = max(0, cc - y), t1 = min(kc, h - y + cc)
-                    for x in 0..<w {
-                        var s = 0.0
-                        var t = t0
-                        while t < t1 { s += src[(y + t - cc) * w + x] * k[t]; t += 1 }
-                        out[y * w + x] = s
+                    let o = dst.baseAddress! + y * w
+                    for t in max(0, cc - y)..<min(kc, h - y + cc) {
+                        let k = columnKernel[t]
+                        let row = src.baseAddress! + (y + t - cc) * w
+                        for x in 0..<w { o[x] += row[x] * k }
                     }
                 }
             }
@@ -53,25 +56,26 @@ enum Filters {
         let ow = max(0, w - k + 1), oh = max(0, h - k + 1)
         var tmp = [Double](repeating: 0, count: ow * h)
         p.values.withUnsafeBufferPointer { src in
-            kernel.withUnsafeBufferPointer { kk in
+            tmp.withUnsafeMutableBufferPointer { dst in
                 for y in 0..<h {
-                    for x in 0..<ow {
-                        var s = 0.0
-                        let base = y * w + x
-                        for t in 0..<k { s += src[base + t] * kk[t] }
-                        tmp[y * ow + x] = s
+                    let out = dst.baseAddress! + y * ow
+                    for t in 0..<k {
+                        let kt = kernel[t]
+                        let row = src.baseAddress! + y * w + t
+                        for x in 0..<ow { out[x] += row[x] * kt }
                     }
                 }
             }
         }
         var out = [Double](repeating: 0, count: ow * oh)
         tmp.withUnsafeBufferPointer { src in
-            kernel.withUnsafeBufferPointer { kk in
+            out.withUnsafeMutableBufferPointer { dst in
                 for y in 0..<oh {
-                    for x in 0..<ow {
-                        var s = 0.0
-                        for t in 0..<k { s += src[(y + t) * ow + x] * kk[t] }
-                        out[y * ow + x] = s
+                    let o = dst.baseAddress! + y * ow
+                    for t in 0..<k {
+                        let kt = kernel[t]
+                        let row = src.baseAddress! + (y + t) * ow
+                        for x in 0..<ow { o[x] += row[x] * kt }
                     }
                 }
             }

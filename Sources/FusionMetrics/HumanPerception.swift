@@ -84,7 +84,7 @@ enum HumanPerception {
         var out = [Double](repeating: 0, count: p.count)
         for i in 0..<p.count {
             let c = abs(b1.values[i] / b2.values[i] - 1)
-            out[i] = pow(c, 3) / (pow(c, 2) + 0.0001)
+            out[i] = (c * c * c) / (c * c + 0.0001)
         }
         return out
     }

@@ -99,3 +99,59 @@ final class GoldenMetricsTests: XCTestCase {
         }
     }
 }
+
+/// The same golden check through `fusion eval --format json`: one run per method and
+/// profile over folders of symbolic links (the fused files are named `carLight_ADF.jpg`,
+/// the sources `carLight.jpg`, so each method gets its own folder triple).
+final class EvalCommandGoldenTests: XCTestCase {
+    func testCLIReproducesEveryGoldenValue() throws {
+        let golden = try GoldenMetrics.load()
+        XCTAssertEqual(golden.methods.count, 5)
+        let fm = FileManager.default
+        for profile in MetricProfile.allCases {
+            var cmp = GoldenComparison(profile: profile, tolerance: 1e-4)
+            var seconds = 0.0
+            for method in golden.methods {
+                let rows = golden.rows[profile]!.filter { $0.name.hasSuffix("_" + method) }
+                XCTAssertEqual(rows.count, 21, method)
+                let root = try makeTemporaryDirectory("eval-\(method)")
+                let dirs = ["ir", "vis", "fused"].map { root.appendingPathComponent($0) }
+                for d in dirs { try fm.createDirectory(at: d, withIntermediateDirectories: true) }
+                var byName: [String: GoldenMetrics.Row] = [:]
+                for row in rows {
+                    let stem = URL(fileURLWithPath: row.ir).deletingPathExtension().lastPathComponent
+                    byName[stem] = row
+                    for (dir, target) in zip(dirs, [row.ir, row.vis, row.fused]) {
+                        let ext = URL(fileURLWithPath: target).pathExtension
+                        try fm.createSymbolicLink(atPath: dir.appendingPathComponent(stem + "." + ext).path, withDestinationPath: target)
+                    }
+                }
+                let run = try FusionCLI.runTimed(["eval", "--ir", dirs[0].path, "--vis", dirs[1].path, "--fused", dirs[2].path,
+                                                  "--profile", profile.rawValue, "--format", "json"])
+                seconds += run.seconds
+                XCTAssertEqual(run.status, 0, run.err)
+                let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.out.utf8)) as? [String: Any], run.out)
+                XCTAssertEqual(json["profile"] as? String, profile.rawValue)
+                let images = try XCTUnwrap(json["images"] as? [[String: Any]])
+                XCTAssertEqual(images.count, 21)
+                var sums: [String: Double] = [:]
+                for image in images {
+                    let name = try XCTUnwrap(image["name"] as? String)
+                    let values = try XCTUnwrap(image["metrics"] as? [String: Double])
+                    XCTAssertEqual(Set(values.keys), Set(profile.keys))
+                    let row = try XCTUnwrap(byName[name], "unexpected image \(name)")
+                    cmp.compare(name: row.name, got: values, expected: row.values)
+                    for (k, v) in values { sums[k, default: 0] += v }
+                }
+                let mean = try XCTUnwrap(json["mean"] as? [String: Double])
+                for key in profile.keys {
+                    XCTAssertEqual(mean[key]!, sums[key]! / 21, accuracy: 1e-12 * max(1, abs(mean[key]!)), "mean \(key)")
+                }
+                XCTAssertTrue(run.err.contains("eval: 21/21"), "progress on stderr: \(run.err)")
+            }
+            print(cmp.report("fusion eval") + String(format: "\n  (%.1f s for the 5 runs)", seconds))
+            XCTAssertEqual(cmp.checked, 105 * profile.keys.count)
+            XCTAssertEqual(cmp.failures, [], "values outside 1e-4 relative")
+        }
+    }
+}
