@@ -66,6 +66,12 @@ let package = Package(
             path: "Sources/FusionEngine"
         ),
 
+        // Peak FMA throughput of a CPU thread, per ISA chosen at run time (fusion bench --peak).
+        .target(name: "CCPUProbe", path: "Sources/CCPUProbe"),
+
+        // Benchmarks: op and model cases, the runner, device peaks, GPU profiles.
+        .target(name: "FusionBench", dependencies: ["FusionCore", "FusionCPU", "FusionVulkan", "FusionModels", "CCPUProbe"], path: "Sources/FusionBench"),
+
         // CPU/GPU parity harness shared by the CLI and the tests.
         .target(name: "FusionParity", dependencies: ["FusionCore", "FusionCPU", "FusionVulkan"], path: "Sources/FusionParity"),
 
@@ -75,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "FusionCLI",
             dependencies: [
-                "FusionCore", "FusionCPU", "FusionVulkan", "FusionParity", "FusionIO", "FusionModels", "FusionEngine", "FusionMetrics",
+                "FusionCore", "FusionCPU", "FusionVulkan", "FusionParity", "FusionIO", "FusionModels", "FusionEngine", "FusionMetrics", "FusionBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/FusionCLI"
@@ -97,6 +103,6 @@ let package = Package(
             dependencies: ["FusionIO", "FusionMetrics", "FusionTestSupport"],
             path: "Tests/FusionMetricsTests"),
         .testTarget(name: "FusionCPUTests", dependencies: ["FusionCore", "FusionCPU"], path: "Tests/FusionCPUTests"),
-        .testTarget(name: "FusionVulkanTests", dependencies: ["FusionCore", "FusionCPU", "FusionVulkan", "FusionParity", "FusionTestSupport"], path: "Tests/FusionVulkanTests"),
+        .testTarget(name: "FusionVulkanTests", dependencies: ["FusionCore", "FusionCPU", "FusionVulkan", "FusionParity", "FusionTestSupport", "FusionBench", "FusionModels", "FusionIO"], path: "Tests/FusionVulkanTests"),
     ]
 )

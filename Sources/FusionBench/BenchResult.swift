@@ -1,0 +1,67 @@
+import Foundation
+import FusionVulkan
+
+/// One benchmark's numbers, as `fusion bench --json` writes them.
+public struct BenchResult: Codable, Sendable {
+    public var name: String
+    public var kind: BenchCase.Kind
+    public var backend: String
+    public var size: String
+    /// Time of one run over `repeats` runs after `warmup`: GPU time (timestamps) on Vulkan
+    /// when the queue has timestamps, else host wall time of the run.
+    public var medianMs: Double
+    public var minMs: Double
+    public var maxMs: Double
+    /// "gpu" or "wall": what `medianMs` measures.
+    public var timer: String
+    /// Host wall time of the whole run (uploads, downloads and submission included).
+    public var wallMedianMs: Double
+    public var repeats: Int
+    public var gflop: Double
+    public var gbytes: Double
+    public var gflops: Double
+    public var gbps: Double
+    /// Share of the roofline bound: max(FLOP / peak FLOP/s, bytes / peak bandwidth) over the
+    /// measured time (1 = as fast as the device's measured peaks allow). nil without peaks.
+    public var peakShare: Double?
+    /// Which roof bounds this case: "compute" or "memory".
+    public var bound: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, kind, backend, size, timer, repeats, gflop, gbytes, gflops, gbps, bound
+        case medianMs = "median_ms", minMs = "min_ms", maxMs = "max_ms", wallMedianMs = "wall_median_ms", peakShare = "peak_share"
+    }
+}
+
+/// The device a set of results ran on.
+public struct BenchDevice: Codable, Sendable {
+    public var backend: String
+    public var name: String
+    public var peak: DevicePeak?
+
+    public init(backend: String, name: String, peak: DevicePeak?) {
+        self.backend = backend
+        self.name = name
+        self.peak = peak
+    }
+}
+
+/// `{"device": {...}, "devices": [...], "results": [...]}`: `device` is the first (or only)
+/// backend's; `devices` lists every backend of the run.
+public struct BenchReport: Codable, Sendable {
+    public var device: BenchDevice?
+    public var devices: [BenchDevice]
+    public var results: [BenchResult]
+
+    public init(devices: [BenchDevice], results: [BenchResult]) {
+        self.device = devices.first
+        self.devices = devices
+        self.results = results
+    }
+
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+}

@@ -1,0 +1,168 @@
+import ArgumentParser
+import Foundation
+import FusionBench
+import FusionCore
+import FusionCPU
+import FusionEngine
+import FusionIO
+import FusionModels
+import FusionVulkan
+
+/// `fusion bench`: kernel and model timings with FLOP/s, bytes/s and the share of the
+/// device's measured peak, the same way on every backend.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmark kernels and models against the device's measured peak.",
+        discussion: """
+        Ops: \(OpBenchCases.families.joined(separator: ", ")) (or all). Models: \(ModelBenchCases.names.joined(separator: ", ")) (or all).
+        With neither --op nor --model every op runs. Times are GPU timestamps on Vulkan (wall time on the CPU) over --repeat runs \
+        after --warmup; peak_share is the share of the roofline bound max(FLOP/peak FLOP/s, bytes/peak bandwidth). --peak measures \
+        and prints the peaks alone.
+        """
+    )
+
+    enum BackendSet: String, ExpressibleByArgument, CaseIterable { case cpu, vulkan, all }
+
+    @Option(name: .customLong("op"), help: "Op family to benchmark (repeatable; 'all' for every one).")
+    var ops: [String] = []
+
+    @Option(name: .customLong("model"), help: "Model to benchmark (repeatable; 'all' for every one).")
+    var models: [String] = []
+
+    @Option(help: "Image size HxW the ops and models run at.")
+    var size: String = "512x640"
+
+    @Option(help: "Backends: cpu, vulkan or all.")
+    var backend: BackendSet = .all
+
+    @Option(help: "Vulkan device index (see `fusion devices`).")
+    var device: Int?
+
+    @Option(name: .customLong("repeat"), help: "Timed runs per case.")
+    var repeatCount = 5
+
+    @Option(help: "Untimed runs before timing.")
+    var warmup = 1
+
+    @Flag(help: "Measure and print the devices' peak FLOP/s and copy bandwidth only.")
+    var peak = false
+
+    @Flag(name: .customLong("no-peak"), help: "Skip the peak probes (no peak_share).")
+    var noPeak = false
+
+    @Flag(help: "Print JSON: {\"device\": {...}, \"devices\": [...], \"results\": [...]}.")
+    var json = false
+
+    @Option(help: "TextFusion checkpoint for --model textfusion. Default: the published weights (cache, FUSIONKIT_TEST_DATA or download).")
+    var weights: String?
+
+    @Option(name: .customLong("textif-weights"), help: "Text-IF checkpoint for --model textif. Default: the released configuration with random weights.")
+    var textIFWeights: String?
+
+    func validate() throws {
+        guard BenchCase.parseSize(size) != nil else { throw ValidationError("--size \(size): expected HxW, e.g. 512x640") }
+        if repeatCount < 1 { throw ValidationError("--repeat must be at least 1") }
+        if warmup < 0 { throw ValidationError("--warmup must not be negative") }
+        if peak, noPeak { throw ValidationError("--peak and --no-peak contradict each other") }
+        for op in ops where op != "all" && !OpBenchCases.families.contains(op) {
+            throw ValidationError("--op \(op): unknown op; known: \(OpBenchCases.families.joined(separator: ", ")), all")
+        }
+        for model in models where model != "all" && !ModelBenchCases.names.contains(model) {
+            throw ValidationError("--model \(model): unknown model; known: \(ModelBenchCases.names.joined(separator: ", ")), all")
+        }
+    }
+
+    func run() throws {
+        let (height, width) = BenchCase.parseSize(size)!
+        var backends: [(Backend, BenchDevice)] = []
+        func log(_ line: String) { if json { printError(line) } else { print(line) } }
+        if backend != .vulkan {
+            let cpu = CPUBackend()
+            let peak = noPeak ? nil : CPUPeakProbe().measure()
+            backends.append((cpu, BenchDevice(backend: "cpu", name: "CPU (\(ProcessInfo.processInfo.activeProcessorCount) threads)", peak: peak)))
+        }
+        if backend != .cpu {
+            let gpu: VulkanBackend
+            do { gpu = try VulkanBackend(deviceIndex: device) } catch { throw CLIError("cannot open the vulkan backend: \(error)") }
+            let peak = noPeak ? nil : try VulkanPeakProbe(context: gpu.context).measure()
+            backends.append((gpu, BenchDevice(backend: "vulkan", name: gpu.deviceDescription, peak: peak)))
+        }
+        if peak {
+            if json {
+                print(try BenchReport(devices: backends.map(\.1), results: []).json())
+            } else {
+                printTable(header: ["backend", "device", "peak GFLOP/s", "peak GB/s", "method"],
+                           rows: backends.map { b in
+                               [b.1.backend, b.1.name, String(format: "%.1f", b.1.peak?.gflops ?? 0), String(format: "%.1f", b.1.peak?.gbps ?? 0),
+                                b.1.peak?.method ?? ""]
+                           })
+            }
+            return
+        }
+
+        let cases = try benchCases(height: height, width: width)
+        var results: [BenchResult] = []
+        for (b, info) in backends {
+            var runner = BenchRunner(backend: b, peak: info.peak)
+            runner.warmup = warmup
+            runner.repeats = repeatCount
+            for c in cases {
+                printError("bench: \(info.backend) \(c.name) \(c.size)...")
+                do {
+                    results.append(try runner.run(c))
+                } catch {
+                    throw CLIError("\(c.name) on \(info.backend): \(error)")
+                }
+            }
+        }
+        if json {
+            print(try BenchReport(devices: backends.map(\.1), results: results).json())
+            return
+        }
+        for (_, info) in backends {
+            let peakText = info.peak.map { String(format: "peak %.1f GFLOP/s, %.1f GB/s", $0.gflops, $0.gbps) } ?? "no peak measured"
+            log("\(info.backend): \(info.name) — \(peakText)")
+        }
+        printTable(header: ["case", "backend", "size", "median ms", "min", "max", "timer", "GFLOP", "GB", "GFLOP/s", "GB/s", "peak share"],
+                   rows: results.map { r in
+                       [r.name, r.backend, r.size, String(format: "%.3f", r.medianMs), String(format: "%.3f", r.minMs), String(format: "%.3f", r.maxMs),
+                        r.timer, String(format: "%.3f", r.gflop), String(format: "%.3f", r.gbytes), String(format: "%.1f", r.gflops),
+                        String(format: "%.1f", r.gbps), r.peakShare.map { String(format: "%.1f%% (%@)", $0 * 100, r.bound ?? "") } ?? "-"]
+                   })
+    }
+
+    func benchCases(height: Int, width: Int) throws -> [BenchCase] {
+        var cases: [BenchCase] = []
+        if !ops.isEmpty || models.isEmpty {
+            cases += try OpBenchCases.cases(height: height, width: width, families: ops.isEmpty || ops.contains("all") ? nil : Set(ops))
+        }
+        for model in models.contains("all") ? ModelBenchCases.names : models {
+            cases.append(try modelBenchCase(model, height: height, width: width, weights: weights, textIFWeights: textIFWeights))
+        }
+        return cases
+    }
+}
+
+/// A model benchmark case as the CLI builds it: TextFusion from `weights` or the published
+/// weights, Text-IF from `textIFWeights` or the released configuration with random weights,
+/// the CLIP text tower at ViT-B/32 shape.
+func modelBenchCase(_ model: String, height: Int, width: Int, weights: String?, textIFWeights: String?) throws -> BenchCase {
+    switch model {
+    case "textfusion":
+        let path: String
+        if let weights { path = weights } else {
+            var store = WeightsStore()
+            store.log = { printError($0) }
+            path = try store.resolve(.textFusionLLVIP)
+        }
+        return try ModelBenchCases.textFusion(TextFusionWeights(CheckpointReader.read(path: path).archive), height: height, width: width)
+    case "textif":
+        let w = try textIFWeights.map { try TextIFWeights(CheckpointReader.read(path: $0).archive) } ?? TextIFWeights(randomDim: 48, seed: 7)
+        return try ModelBenchCases.textIF(w, height: height, width: width)
+    case "clip-text":
+        return try ModelBenchCases.clipText()
+    default:
+        throw CLIError("unknown model '\(model)'; known: \(ModelBenchCases.names.joined(separator: ", "))")
+    }
+}
