@@ -59,24 +59,6 @@ struct ConvGeometry {
 extension EncodeContext {
     // MARK: - implicit GEMM
 
-    /// Whether convolutions use `conv2d_direct.comp` (CPU implementations of Vulkan, where
-    /// shared-memory tiling and barriers are slow) instead of the tiled `conv2d.comp`.
-    /// `FUSIONKIT_CONV_KERNEL=direct|tiled` overrides the choice (for benchmarks and tests).
-    var useDirectConv: Bool {
-        switch ProcessInfo.processInfo.environment["FUSIONKIT_CONV_KERNEL"] {
-        case "tiled"?: return false
-        case "direct"?: return directConvSupported
-        default: return context.info.type.contains("CPU") && directConvSupported
-        }
-    }
-
-    /// The direct kernel shuffles within subgroups of 1 to 64 lanes that tile a 64-wide workgroup.
-    private var directConvSupported: Bool {
-        let info = context.info, sg = Int(info.subgroupSize)
-        return info.subgroupStagesIncludeCompute && info.subgroupSupportedOperations.contains("shuffle")
-            && sg >= 1 && sg <= 64 && 64 % sg == 0
-    }
-
     private func encodeGemmConv(_ g: ConvGeometry, _ x: DeviceTensor, _ w: DeviceTensor,
                                 _ bias: DeviceTensor?, _ out: DeviceTensor) throws {
         // Tile: 64 threads, 8 x 8, each with up to 8 output channels x 8 pixels in registers
@@ -92,7 +74,7 @@ extension EncodeContext {
         var shader = "conv2d.comp"
         var spec: [UInt32] = [UInt32(wgX), UInt32(wgY), UInt32(rm), UInt32(rn), 16,
                               bias != nil ? 1 : 0, g.reflect ? 1 : 0, g.pointwise ? 1 : 0]
-        if useDirectConv {
+        if useDirectKernels {
             // CPU drivers: 64 pixels x up to 4 subgroups' worth of output channels per
             // workgroup, no shared memory (32 channels measured fastest on llvmpipe).
             let sg = Int(context.info.subgroupSize)

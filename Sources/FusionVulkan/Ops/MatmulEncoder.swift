@@ -273,6 +273,16 @@ extension EncodeContext {
         args.float(p.alpha)
         args.int(p.accumulate ? 1 : 0)
 
+        if useDirectKernels {
+            // CPU drivers: 64 columns x up to 4 subgroups' worth of rows per workgroup.
+            let sg = Int(context.info.subgroupSize)
+            let ob = p.M > 2 * sg ? 4 * sg : p.M > sg ? 2 * sg : sg
+            let tiles = ((p.M + ob - 1) / ob) * ((p.N + 63) / 64)
+            try dispatch("matmul_direct.comp", specialization: [64, UInt32(ob), p.bias != nil ? 1 : 0, UInt32(sg)],
+                         bindings: [aBinding, bBinding, cBinding, biasBinding],
+                         arguments: args, groups: (tiles, 1, p.batchCount))
+            return
+        }
         let tiles = ((p.M + tm - 1) / tm) * ((p.N + tn - 1) / tn)
         try dispatch("matmul.comp",
                      specialization: [UInt32(wgX), UInt32(wgY), UInt32(rm), UInt32(rn), UInt32(tk),

@@ -1,0 +1,24 @@
+import Foundation
+
+extension EncodeContext {
+    /// Whether conv2d and GEMM use the shared-memory-free kernels (`conv2d_direct.comp`,
+    /// `matmul_direct.comp`) instead of the tiled ones. They are chosen on CPU
+    /// implementations of Vulkan (lavapipe, SwiftShader), where workgroup barriers and
+    /// shared-memory reads are slow and subgroup shuffles are register moves.
+    /// `FUSIONKIT_KERNELS=direct|tiled` overrides the choice (benchmarks, tests).
+    var useDirectKernels: Bool {
+        switch ProcessInfo.processInfo.environment["FUSIONKIT_KERNELS"] {
+        case "tiled"?: return false
+        case "direct"?: return directKernelsSupported
+        default: return context.info.type.contains("CPU") && directKernelsSupported
+        }
+    }
+
+    /// The direct kernels shuffle within subgroups of 1 to 64 lanes that tile a 64-wide
+    /// workgroup.
+    private var directKernelsSupported: Bool {
+        let info = context.info, sg = Int(info.subgroupSize)
+        return info.subgroupStagesIncludeCompute && info.subgroupSupportedOperations.contains("shuffle")
+            && sg >= 1 && sg <= 64 && 64 % sg == 0
+    }
+}
