@@ -207,28 +207,41 @@ final class FFTPlan: @unchecked Sendable {
                 re[k + 3 * m] = br - di; im[k + 3 * m] = bi + dr
             }
         default:
-            let rootStep = n / p     // W_p^j = W_n^(j * rootStep)
-            withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * p) { buffer in
-                let tr = buffer.baseAddress!, ti = tr + p
+            // Odd prime p: pair r with p - r. With a_r = t_r + t_(p-r), b_r = t_r - t_(p-r)
+            // and theta = 2 pi r q / p, y_q = A_q - i B_q and y_(p-q) = A_q + i B_q where
+            // A_q = t_0 + sum a_r cos(theta), B_q = sum b_r sin(theta): a quarter of the
+            // multiplications of the plain sum.
+            let rootStep = n / p     // W_p^j = W_n^(j * rootStep) = cos - i sin
+            let half = (p - 1) / 2
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: 4 * (half + 1)) { buffer in
+                let ar = buffer.baseAddress!, ai = ar + (half + 1), br = ai + (half + 1), bi = br + (half + 1)
                 for k in 0..<m {
-                    for r in 0..<p {
-                        let idx = r * m + k
-                        let t = r * k * twStep
-                        tr[r] = re[idx] * cosT[t] - im[idx] * sinT[t]
-                        ti[r] = re[idx] * sinT[t] + im[idx] * cosT[t]
+                    let x0r = re[k], x0i = im[k]
+                    var sumR = x0r, sumI = x0i
+                    for r in 1...half {
+                        let i1 = r * m + k, i2 = (p - r) * m + k
+                        let t1 = r * k * twStep, t2 = (p - r) * k * twStep
+                        let ur = re[i1] * cosT[t1] - im[i1] * sinT[t1]
+                        let ui = re[i1] * sinT[t1] + im[i1] * cosT[t1]
+                        let vr = re[i2] * cosT[t2] - im[i2] * sinT[t2]
+                        let vi = re[i2] * sinT[t2] + im[i2] * cosT[t2]
+                        ar[r] = ur + vr; ai[r] = ui + vi
+                        br[r] = ur - vr; bi[r] = ui - vi
+                        sumR += ar[r]; sumI += ai[r]
                     }
-                    for q in 0..<p {
-                        var sr = tr[0], si = ti[0]
+                    re[k] = sumR; im[k] = sumI
+                    for q in 1...half {
+                        var aR = x0r, aI = x0i, bR = 0.0, bI = 0.0
                         var j = 0   // (r * q) mod p, stepped by q
-                        for r in 1..<p {
+                        for r in 1...half {
                             j += q
                             if j >= p { j -= p }
-                            let t = j * rootStep
-                            sr += tr[r] * cosT[t] - ti[r] * sinT[t]
-                            si += tr[r] * sinT[t] + ti[r] * cosT[t]
+                            let c = cosT[j * rootStep], sn = -sinT[j * rootStep]
+                            aR += ar[r] * c; aI += ai[r] * c
+                            bR += br[r] * sn; bI += bi[r] * sn
                         }
-                        re[k + q * m] = sr
-                        im[k + q * m] = si
+                        re[k + q * m] = aR + bI; im[k + q * m] = aI - bR
+                        re[k + (p - q) * m] = aR - bI; im[k + (p - q) * m] = aI + bR
                     }
                 }
             }
