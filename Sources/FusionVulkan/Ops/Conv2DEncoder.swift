@@ -105,7 +105,7 @@ extension EncodeContext {
 
         // K = Cg * kh * kw per dispatch stays within `maxConvK` (lavapipe ends an invocation
         // after 65535 loop iterations; one K slice of 16 is one iteration).
-        let maxConvK = 1 << 18
+        let maxConvK = useDirectKernels ? 1 << 15 : 1 << 18   // direct: one iteration per k
         let planeIn = g.HW, planeOut = g.P
         if heavyFits(elements: x.count), heavyFits(elements: out.count), g.Cg * g.khw <= maxConvK {
             // Everything in one binding: one dispatch (per maxZ batches).

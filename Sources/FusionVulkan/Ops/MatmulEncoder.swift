@@ -160,7 +160,8 @@ extension EncodeContext {
             return
         }
         let maxZ = Int(context.info.maxComputeWorkGroupCount[2])
-        let maxGemmK = 1 << 18
+        // The direct kernel runs one loop iteration per k, the tiled one per 16.
+        let maxGemmK = useDirectKernels ? 1 << 15 : 1 << 18
 
         // Dims: batch..., M, N, K with each operand's element stride (0 = not involved).
         let nb = p.batch.count
