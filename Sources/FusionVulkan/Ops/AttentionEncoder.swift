@@ -59,19 +59,7 @@ extension EncodeContext {
         let spec: [UInt32] = [UInt32(wg), UInt32(bq), UInt32(bk), UInt32(dc), UInt32(dvt),
                               bias != nil ? 1 : 0, causal ? 1 : 0, partial ? 1 : 0]
 
-        // Bias strides over [B, H, Nq, Nk] (0 on broadcast dims).
-        var biasStrides = [0, 0, 0, 0]
-        var biasBinding: BufferBinding?
-        var biasOff = 0
-        if let bias {
-            let shape = Array(repeating: 1, count: 4 - bias.shape.count) + bias.shape
-            var running = 1
-            for i in stride(from: 3, through: 0, by: -1) {
-                biasStrides[i] = shape[i] == 1 ? 0 : running
-                running *= shape[i]
-            }
-            (biasBinding, biasOff) = try bindElements(bias, .read, start: 0, elements: bias.count)
-        }
+        let (biasBinding, biasOff, biasStrides) = try bindAttentionBias(bias)
 
         let perQ = Nq * d, perK = Nk * d, perV = Nk * dv, perO = Nq * dv
         let perPartial = partial ? splits * perO : 0
@@ -136,18 +124,7 @@ extension EncodeContext {
         let rowsPerSlab = max(1, min(Nq, slabElements / max(Nk * bhChunk, 1)))
         let slab = try scratch(shape: [bhChunk * rowsPerSlab * Nk])
 
-        var biasStrides = [0, 0, 0, 0]
-        var biasBinding: BufferBinding?
-        var biasOff = 0
-        if let bias {
-            let shape = Array(repeating: 1, count: 4 - bias.shape.count) + bias.shape
-            var running = 1
-            for i in stride(from: 3, through: 0, by: -1) {
-                biasStrides[i] = shape[i] == 1 ? 0 : running
-                running *= shape[i]
-            }
-            (biasBinding, biasOff) = try bindElements(bias, .read, start: 0, elements: bias.count)
-        }
+        let (biasBinding, biasOff, biasStrides) = try bindAttentionBias(bias)
         let wg = 64
         for bh0 in stride(from: 0, to: bhTotal, by: bhChunk) {
             let count = min(bhChunk, bhTotal - bh0)
@@ -175,6 +152,23 @@ extension EncodeContext {
                     batch: count > 1 ? [GemmBatchDim(size: count, a: rows * Nk, b: Nk * dv, c: Nq * dv)] : []))
             }
         }
+    }
+}
+
+extension EncodeContext {
+    /// Binds an attention bias whole, with its element strides over [B, H, Nq, Nk] (0 on
+    /// broadcast dimensions); nil binding and zero strides without a bias.
+    func bindAttentionBias(_ bias: DeviceTensor?) throws -> (binding: BufferBinding?, offset: Int, strides: [Int]) {
+        guard let bias else { return (nil, 0, [0, 0, 0, 0]) }
+        var strides = [0, 0, 0, 0]
+        let shape = Array(repeating: 1, count: 4 - bias.shape.count) + bias.shape
+        var running = 1
+        for i in stride(from: 3, through: 0, by: -1) {
+            strides[i] = shape[i] == 1 ? 0 : running
+            running *= shape[i]
+        }
+        let (binding, offset) = try bindElements(bias, .read, start: 0, elements: bias.count)
+        return (binding, offset, strides)
     }
 }
 
