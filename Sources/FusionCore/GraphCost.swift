@@ -30,10 +30,13 @@ public enum GraphCost {
             let windows = Double(q[0]) * Double(q[2] / window) * Double(q[3] / window)
             let d = Double(q[1] / heads), dv = Double(v[1] / heads)
             return windows * Double(heads) * tokens * tokens * (2 * d + 6 + 2 * dv)
-        case .channelAttention:
+        case let .channelAttention(heads):
+            // Norms of q and k, then per head a (C/h x HW)(HW x C/h) product and the
+            // (C/h x C/h)(C/h x HW) application: 2 * C * (C/h) * HW each.
             let q = shapes[0]
             let c = Double(q[1]), hw = Double(q[2] * q[3]), n = Double(q[0])
-            return n * (4 * c * hw + 2 * c * c * hw + 2 * c * c * hw)
+            let perHead = c / Double(max(heads, 1))
+            return n * (4 * c * hw + 2 * c * perHead * hw + 2 * c * perHead * hw)
         case .layerNormChannels, .layerNorm, .groupNorm, .globalNorm, .softmax:
             return 5 * out
         case .globalStats:

@@ -68,4 +68,20 @@ final class GraphTests: XCTestCase {
             guard case .limitExceeded? = $0 as? FusionError else { return XCTFail("\($0)") }
         }
     }
+
+    /// Operation counts against hand counts (multiply-add = 2 FLOP).
+    func testGraphCostCountsByHand() throws {
+        let g = Graph()
+        let x = g.input("x", shape: [1, 8, 4, 5])
+        let conv = try g.conv2d(x, weight: g.constant(Tensor(shape: [6, 8, 3, 3])), bias: g.constant(Tensor(shape: [6])), .init(padding: 1))
+        let q = g.input("q", shape: [1, 12, 4, 5])
+        // 3 heads of 4 channels over 20 pixels: norms 4*C*HW, then 2*C*(C/h)*HW twice.
+        let attention = try g.channelAttention(q: q, k: q, v: q, temperature: g.constant(Tensor(shape: [3])), heads: 3)
+        let matmul = try g.matmul(g.input("a", shape: [2, 3, 7]), g.input("b", shape: [7, 5]))
+        g.output("c", conv); g.output("att", attention); g.output("mm", matmul)
+        let cost = Dictionary(uniqueKeysWithValues: g.nodes.map { ($0.output.id, GraphCost.flops(of: $0)) })
+        XCTAssertEqual(cost[conv.id], Double(6 * 20 * (2 * 8 * 9 + 1)))
+        XCTAssertEqual(cost[attention.id], Double(4 * 12 * 20 + 2 * (2 * 12 * 4 * 20)))
+        XCTAssertEqual(cost[matmul.id], Double(2 * 3 * 5 * 2 * 7))
+    }
 }
