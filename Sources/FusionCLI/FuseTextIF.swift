@@ -4,6 +4,7 @@ import FusionCore
 import FusionEngine
 import FusionIO
 import FusionModels
+import FusionVulkan
 
 extension TextIFImages.Post: ExpressibleByArgument {}
 extension TextIFImages.Fit: ExpressibleByArgument {}
@@ -33,6 +34,17 @@ extension FuseCommand {
         let url = URL(fileURLWithPath: output)
         let ext = url.pathExtension
         return url.deletingPathExtension().path + "_" + label + "." + ext
+    }
+
+    /// On Vulkan, the bytes one Text-IF executable may plan: the device-local heap (the
+    /// largest heap if none is) less an eighth of it (at least 256 MiB) for scratch and
+    /// everything else the process holds; nil on the CPU.
+    static func textIFMemoryBudget(_ backend: Backend) -> Int? {
+        guard let vulkan = backend as? VulkanBackend else { return nil }
+        let heaps = vulkan.context.info.memoryHeaps
+        guard let heap = (heaps.filter(\.deviceLocal).isEmpty ? heaps : heaps.filter(\.deviceLocal)).map(\.size).max() else { return nil }
+        let bytes = Int(min(heap, UInt64(Int.max / 2)))
+        return bytes - max(bytes / 8, 256 << 20)
     }
 
     func fuseTextIF() throws {
@@ -66,7 +78,7 @@ extension FuseCommand {
         let loadSeconds = Date().timeIntervalSince(loadStart)
 
         let (visTensor, irTensor, outWidth, outHeight) = try TextIFImages.inputs(infrared: infrared, visible: visible, fit: fit)
-        let model = TextIFModel(weights: textIF, backend: selected.backend)
+        let model = TextIFModel(weights: textIF, backend: selected.backend, memoryBudget: Self.textIFMemoryBudget(selected.backend))
         let h8 = visTensor.shape[2], w8 = visTensor.shape[3]
         var times: [Double] = []
         var outputs: [Tensor] = []
@@ -92,6 +104,10 @@ extension FuseCommand {
         let total = encoderFLOP + decoderFLOP * Double(features.count)
         print(String(format: "work: %.1f GFLOP per run (encoders %.1f, decoder %.1f per prompt), %.2f GFLOP/s", total / 1e9,
                      encoderFLOP / 1e9, decoderFLOP / 1e9, total / 1e9 / median))
+        if let budget = model.memoryBudget {
+            func bands(_ b: Int?) -> String { b.map { "banded (\($0 >> 20) MiB bands)" } ?? "unbanded" }
+            print("memory: budget \(budget >> 20) MiB per executable; encoders \(bands(model.encoderBandBytes[[h8, w8]] ?? nil)), decoder \(bands(model.decoderBandBytes[[h8, w8]] ?? nil)); \(model.preparedExecutables == 1 ? "one executable alive at a time" : "both kept prepared")")
+        }
         for k in outputs.indices { print("output: \(outputPath(features[k].label, count: outputs.count))") }
     }
 }

@@ -9,7 +9,16 @@ import FusionCore
 /// The packed q/k/v 1x1 convs (and their depthwise 3x3) are built as three convs each, so
 /// no 3C-channel tensor exists at full resolution, and the full spatial attentions at 1/8
 /// resolution use the attention op, which never materialises the N x N matrix.
+///
+/// Band tiling (`bandBytes`): a level whose tensor is larger than `bandBytes` is built over
+/// row bands of at most `bandBytes` each (see `TextIFBands.swift`), so that no
+/// full-resolution temporary exists and a level holds about one whole tensor at a time.
+/// The result equals the unbanded graph within float rounding; nil (the default) never
+/// bands.
 public enum TextIFGraph {
+    /// The band size memory-limited runs start from.
+    public static let defaultBandBytes = 32 << 20
+
     static func checkSize(_ height: Int, _ width: Int) throws {
         guard height >= 8, width >= 8, height % 8 == 0, width % 8 == 0 else {
             throw FusionError.invalidArgument(op: "Text-IF", detail: "input is \(width)x\(height); the network needs both sides to be multiples of 8 (pad or resize first)")
@@ -17,54 +26,73 @@ public enum TextIFGraph {
     }
 
     /// The whole network in one graph (inputs `vis`, `ir`, `text`; output `fused`).
-    public static func build(_ w: TextIFWeights, height: Int, width: Int) throws -> Graph {
+    public static func build(_ w: TextIFWeights, height: Int, width: Int, bandBytes: Int? = nil) throws -> Graph {
         try checkSize(height, width)
         let g = Graph()
         let vis = g.input("vis", shape: [1, 3, height, width])
         let ir = g.input("ir", shape: [1, 3, height, width])
         let text = g.input("text", shape: [1, w.guidance[0].w1.shape[1]])
-        let parts = Parts(g: g, w: w)
-        let a = try parts.encoder(vis, w.encoderA, "encoder_A")
-        let b = try parts.encoder(ir, w.encoderB, "encoder_B")
-        g.output("fused", try parts.decoder(a: a, b: b, text: text, height: height, width: width))
+        let parts = Parts(g: g, w: w, bandBytes: bandBytes, height: height, width: width)
+        let e = try parts.encoders(vis, ir)
+        g.output("fused", try parts.decoder(skips: e.skips, a4: e.a4, b4: e.b4, text: text))
         return g
     }
 
-    /// The two encoders alone (they do not depend on the text): outputs `a1...a4`, `b1...b4`.
-    public static func buildEncoders(_ w: TextIFWeights, height: Int, width: Int) throws -> Graph {
+    /// The two encoders and the skip fusions (none depends on the text): outputs `f1`, `f2`,
+    /// `f3` (`feature_fusion_k` of the level-k features of both encoders) and `a4`, `b4`
+    /// (the level-4 features, which the cross attention takes apart).
+    public static func buildEncoders(_ w: TextIFWeights, height: Int, width: Int, bandBytes: Int? = nil) throws -> Graph {
         try checkSize(height, width)
         let g = Graph()
-        let parts = Parts(g: g, w: w)
-        let a = try parts.encoder(g.input("vis", shape: [1, 3, height, width]), w.encoderA, "encoder_A")
-        let b = try parts.encoder(g.input("ir", shape: [1, 3, height, width]), w.encoderB, "encoder_B")
-        for k in 0..<4 {
-            g.output("a\(k + 1)", a[k])
-            g.output("b\(k + 1)", b[k])
-        }
+        let parts = Parts(g: g, w: w, bandBytes: bandBytes, height: height, width: width)
+        let e = try parts.encoders(g.input("vis", shape: [1, 3, height, width]), g.input("ir", shape: [1, 3, height, width]))
+        for k in 0..<3 { g.output("f\(k + 1)", try parts.whole(e.skips[k])) }
+        g.output("a4", e.a4)
+        g.output("b4", e.b4)
         return g
     }
 
-    /// Shapes of the encoder features at level k (1...4).
+    /// Shapes of the encoder features at level k (1...4); the fused skip `f<k>` has the same.
     public static func featureShape(_ w: TextIFWeights, level k: Int, height: Int, width: Int) -> [Int] {
         [1, w.dim << (k - 1), height >> (k - 1), width >> (k - 1)]
     }
 
-    /// Everything after the encoders: inputs `a1...a4`, `b1...b4`, `text`; output `fused`.
-    public static func buildDecoder(_ w: TextIFWeights, height: Int, width: Int) throws -> Graph {
+    /// Everything after the encoders: inputs `f1`, `f2`, `f3`, `a4`, `b4`, `text`; output `fused`.
+    public static func buildDecoder(_ w: TextIFWeights, height: Int, width: Int, bandBytes: Int? = nil) throws -> Graph {
         try checkSize(height, width)
         let g = Graph()
-        let a = (1...4).map { g.input("a\($0)", shape: featureShape(w, level: $0, height: height, width: width)) }
-        let b = (1...4).map { g.input("b\($0)", shape: featureShape(w, level: $0, height: height, width: width)) }
+        let skips = (1...3).map { Banded(g.input("f\($0)", shape: featureShape(w, level: $0, height: height, width: width))) }
+        let a4 = g.input("a4", shape: featureShape(w, level: 4, height: height, width: width))
+        let b4 = g.input("b4", shape: featureShape(w, level: 4, height: height, width: width))
         let text = g.input("text", shape: [1, w.guidance[0].w1.shape[1]])
-        g.output("fused", try Parts(g: g, w: w).decoder(a: a, b: b, text: text, height: height, width: width))
+        let parts = Parts(g: g, w: w, bandBytes: bandBytes, height: height, width: width)
+        g.output("fused", try parts.decoder(skips: skips, a4: a4, b4: b4, text: text))
         return g
+    }
+
+    /// Device bytes an executable of `graph` holds besides scratch: the planned
+    /// intermediates (alignment 256, blocks of at most 2 GiB) plus the input and constant
+    /// buffers. Plans only; nothing runs.
+    public static func plannedBytes(_ graph: Graph) throws -> (arena: Int, inputs: Int, constants: Int, total: Int) {
+        let arena = try MemoryPlanner.plan(graph, alignment: 256, maxBlockBytes: 1 << 31).arenaBytes
+        var inputs = 0, constants = 0
+        for info in graph.values {
+            switch info.kind {
+            case .input: inputs += info.value.byteCount
+            case .constant: constants += info.value.byteCount
+            case .intermediate: break
+            }
+        }
+        return (arena, inputs, constants, arena + inputs + constants)
     }
 }
 
 /// The network's pieces, added to one graph.
-private struct Parts {
+struct Parts {
     let g: Graph
     let w: TextIFWeights
+    let bandBytes: Int?
+    let height: Int, width: Int
 
     func const(_ t: Tensor, _ name: String) -> Value { g.constant(t, name: name) }
     var same3: Conv2DAttributes { Conv2DAttributes(padding: 1) }
@@ -84,50 +112,125 @@ private struct Parts {
         return y
     }
 
-    func level(_ x: Value, _ blocks: [TextIFWeights.Block], _ name: String) throws -> Value {
+    /// A level of Restormer blocks at `channels` channels and `h` x `w` pixels; banded when
+    /// its tensor is larger than `bandBytes` (band rows a multiple of `multiple`). A banded
+    /// input keeps its bands; a whole one is cut.
+    func level(_ x: Banded, _ blocks: [TextIFWeights.Block], _ name: String, multiple: Int) throws -> Banded {
+        let shape = x.shape
         var y = x
-        for (i, b) in blocks.enumerated() { y = try g.scope("\(name).\(i)") { try restormer(y, b) } }
+        if let rows = partition(channels: shape[1], height: shape[2], width: shape[3], multiple: multiple) {
+            if y.pieces.count == 1 { y = try split(y.pieces[0], rows: rows) }
+        } else if y.pieces.count > 1 {
+            y = Banded(try whole(y))
+        }
+        for (i, b) in blocks.enumerated() {
+            y = try g.scope("\(name).\(i)") {
+                y.pieces.count == 1 ? Banded(try restormer(y.pieces[0], b)) : try restormerBanded(y, b)
+            }
+        }
         return y
     }
 
-    /// Features e1...e4 of one encoder.
-    func encoder(_ input: Value, _ e: TextIFWeights.Encoder, _ name: String) throws -> [Value] {
+    /// Features e1...e4 of one encoder (level k banded when large, band rows a multiple of
+    /// 2^(4-k) so that each downsample keeps the bands).
+    func encoder(_ input: Value, _ e: TextIFWeights.Encoder, _ name: String) throws -> [Banded] {
         try g.scope(name) {
-            var x = try g.conv2d(input, weight: const(e.patchEmbed, "patch_embed"), same3)
-            var features: [Value] = []
+            let embed = const(e.patchEmbed, "patch_embed")
+            var x: Banded
+            if let rows = partition(channels: w.dim, height: height, width: width, multiple: 8) {
+                x = try conv3x3(whole: input, weight: embed, rows: rows)
+            } else {
+                x = Banded(try g.conv2d(input, weight: embed, same3))
+            }
+            var features: [Banded] = []
             for k in 0..<4 {
-                if k > 0 { x = try g.pixelUnshuffle(g.conv2d(x, weight: const(e.downsample[k - 1], "down"), same3), factor: 2) }
-                x = try level(x, e.levels[k], "level\(k + 1)")
+                if k > 0 { x = try downsample(x, const(e.downsample[k - 1], "down")) }
+                x = try level(x, e.levels[k], "level\(k + 1)", multiple: 8 >> k)
                 features.append(x)
             }
             return features
         }
     }
 
-    func fuse(_ x: Value, _ y: Value, _ k: Int) throws -> Value {
-        try g.scope("feature_fusion_\(k + 1)") { try g.conv2d(g.concat([x, y], axis: 1), weight: const(w.fusion[k], "fusion_proj")) }
+    /// Both encoders, the level 1-3 skip fusions, and the level-4 features.
+    func encoders(_ vis: Value, _ ir: Value) throws -> (skips: [Banded], a4: Value, b4: Value) {
+        let a = try encoder(vis, w.encoderA, "encoder_A")
+        let b = try encoder(ir, w.encoderB, "encoder_B")
+        let skips = try (0..<3).map { try fuse(a[$0], b[$0], $0) }
+        return (skips, try whole(a[3]), try whole(b[3]))
     }
 
-    /// FiLM from the text: `(1 + gamma) * x + beta`.
-    func guide(_ x: Value, _ text: Value, _ k: Int) throws -> Value {
+    /// `feature_fusion_k`: 1x1 on concat(x, y), band by band when both share their bands.
+    func fuse(_ x: Banded, _ y: Banded, _ k: Int) throws -> Banded {
+        try g.scope("feature_fusion_\(k + 1)") {
+            let weight = const(w.fusion[k], "fusion_proj")
+            if x.rows == y.rows {
+                return Banded(try zip(x.pieces, y.pieces).map { try g.conv2d(g.concat([$0, $1], axis: 1), weight: weight) })
+            }
+            return Banded(try g.conv2d(g.concat([whole(x), whole(y)], axis: 1), weight: weight))
+        }
+    }
+
+    /// `prompt_guidance_k`'s gamma and beta from the text.
+    func guidance(_ text: Value, _ k: Int) throws -> (gamma: Value, beta: Value) {
         try g.scope("prompt_guidance_\(k + 1)") {
             let p = w.guidance[k]
             let hidden = try g.leakyReLU(g.linear(text, weight: const(p.w1, "MLP.0.w"), bias: const(p.b1, "MLP.0.b")), slope: 0.01)
             let gb = try g.linear(hidden, weight: const(p.w2, "MLP.2.w"), bias: const(p.b2, "MLP.2.b"))
             let c = p.w2.shape[0] / 2
-            return try g.film(x, gamma: g.slice(gb, axis: 1, start: 0, length: c), beta: g.slice(gb, axis: 1, start: c, length: c))
+            return (try g.slice(gb, axis: 1, start: 0, length: c), try g.slice(gb, axis: 1, start: c, length: c))
         }
     }
 
-    func decoder(a: [Value], b: [Value], text: Value, height: Int, width: Int) throws -> Value {
+    /// FiLM from the text: `(1 + gamma) * x + beta`.
+    func guide(_ x: Value, _ text: Value, _ k: Int) throws -> Value {
+        let (gamma, beta) = try guidance(text, k)
+        return try g.scope("prompt_guidance_\(k + 1)") { try g.film(x, gamma: gamma, beta: beta) }
+    }
+
+    /// Upsample (3x3 n->2n, PixelShuffle) of the level below, FiLM `k`, concat with the
+    /// skip, then `reduce` (1x1) if given: the input of decoder level k+1, at `channels`
+    /// channels. Built band by band when that level is banded.
+    func upLevel(_ x: Banded, up: Tensor, upName: String, text: Value, guide k: Int, skip: Banded, reduce: Tensor?, reduceName: String,
+                 channels: Int) throws -> Banded {
+        let h = height >> k, wd = width >> k
+        let upWeight = const(up, upName)
+        let reduceWeight = reduce.map { const($0, reduceName) }
+        let prev = try whole(x)
+        let (gamma, beta) = try guidance(text, k)
+        guard let rows = partition(channels: channels, height: h, width: wd, multiple: 2) else {
+            var y = try g.scope("prompt_guidance_\(k + 1)") { try g.film(g.pixelShuffle(g.conv2d(prev, weight: upWeight, same3), factor: 2), gamma: gamma, beta: beta) }
+            y = try g.concat([y, whole(skip)], axis: 1)
+            if let reduceWeight { y = try g.conv2d(y, weight: reduceWeight) }
+            return Banded(y)
+        }
+        let skipWhole = skip.rows == rows ? nil : try whole(skip)
+        var pieces: [Value] = []
+        var r0 = 0
+        for (i, n) in rows.enumerated() {
+            // Rows r0/2 ..< (r0+n)/2 of the level below, with a halo row inside the image.
+            let lo = max(0, r0 / 2 - 1), hi = min(h / 2, (r0 + n) / 2 + 1)
+            let src = lo == 0 && hi == h / 2 ? prev : try g.slice(prev, axis: 2, start: lo, length: hi - lo)
+            let conv = try g.conv2d(src, weight: upWeight, Conv2DAttributes(stride: (1, 1), padding: (r0 == 0 ? 1 : 0, r0 + n == h ? 1 : 0, 1, 1)))
+            var y = try g.scope("prompt_guidance_\(k + 1)") { try g.film(g.pixelShuffle(conv, factor: 2), gamma: gamma, beta: beta) }
+            let s = try skipWhole.map { try g.slice($0, axis: 2, start: r0, length: n) } ?? skip.pieces[i]
+            y = try g.concat([y, s], axis: 1)
+            if let reduceWeight { y = try g.conv2d(y, weight: reduceWeight) }
+            pieces.append(y)
+            r0 += n
+        }
+        return Banded(pieces)
+    }
+
+    func decoder(skips: [Banded], a4: Value, b4: Value, text: Value) throws -> Value {
         // Full spatial attention at 1/8: [1,C,h,w] <-> [1,1,N,C].
         let c4 = 8 * w.dim, h8 = height / 8, w8 = width / 8, n = h8 * w8
         func tokens(_ x: Value) throws -> Value { try g.permute(g.reshape(x, [1, 1, c4, n]), [0, 1, 3, 2]) }
         func image(_ x: Value) throws -> Value { try g.reshape(g.permute(x, [0, 1, 3, 2]), [1, c4, h8, w8]) }
         let scale = 1 / Float(c4).squareRoot()
         let (aPrime, bPrime) = try g.scope("cross_attention") { () -> (Value, Value) in
-            let na = try g.groupNorm(a[3], groups: 16, weight: const(w.crossNormA.0, "norm_A.w"), bias: const(w.crossNormA.1, "norm_A.b"), eps: 1e-5)
-            let nb = try g.groupNorm(b[3], groups: 16, weight: const(w.crossNormB.0, "norm_B.w"), bias: const(w.crossNormB.1, "norm_B.b"), eps: 1e-5)
+            let na = try g.groupNorm(a4, groups: 16, weight: const(w.crossNormA.0, "norm_A.w"), bias: const(w.crossNormA.1, "norm_A.b"), eps: 1e-5)
+            let nb = try g.groupNorm(b4, groups: 16, weight: const(w.crossNormB.0, "norm_B.w"), bias: const(w.crossNormB.1, "norm_B.b"), eps: 1e-5)
             let qkvA = try w.crossQKVA.enumerated().map { try tokens(g.conv2d(na, weight: const($0.element, "qkv_A\($0.offset)"))) }
             let qkvB = try w.crossQKVB.enumerated().map { try tokens(g.conv2d(nb, weight: const($0.element, "qkv_B\($0.offset)"))) }
             // Queries from the other stream: A' attends from B's queries to A's keys and values.
@@ -137,7 +240,7 @@ private struct Parts {
             let outB = try g.add(g.conv2d(attB, weight: const(w.crossOutB.0, "out_B.w"), bias: const(w.crossOutB.1, "out_B.b")), nb)
             return (outA, outB)
         }
-        var x = try fuse(aPrime, bPrime, 3)
+        var x = try whole(fuse(Banded(aPrime), Banded(bPrime), 3))
         x = try g.scope("attention_spatial") {
             let normed = try g.groupNorm(x, groups: 16, weight: const(w.spatialNorm.0, "norm.w"), bias: const(w.spatialNorm.1, "norm.b"), eps: 1e-5)
             let qkv = try w.spatialQKV.enumerated().map { try tokens(g.conv2d(normed, weight: const($0.element, "qkv\($0.offset)"))) }
@@ -145,20 +248,15 @@ private struct Parts {
             return try g.add(g.conv2d(att, weight: const(w.spatialOut.0, "out.w"), bias: const(w.spatialOut.1, "out.b")), x)
         }
         x = try guide(x, text, 3)
-        x = try level(x, w.decoder4, "decoder_level4")
+        var y = try level(Banded(x), w.decoder4, "decoder_level4", multiple: 1)
 
-        x = try guide(g.pixelShuffle(g.conv2d(x, weight: const(w.up43, "up4_3"), same3), factor: 2), text, 2)
-        x = try g.conv2d(g.concat([x, fuse(a[2], b[2], 2)], axis: 1), weight: const(w.reduce3, "reduce_chan_level3"))
-        x = try level(x, w.decoder3, "decoder_level3")
-
-        x = try guide(g.pixelShuffle(g.conv2d(x, weight: const(w.up32, "up3_2"), same3), factor: 2), text, 1)
-        x = try g.conv2d(g.concat([x, fuse(a[1], b[1], 1)], axis: 1), weight: const(w.reduce2, "reduce_chan_level2"))
-        x = try level(x, w.decoder2, "decoder_level2")
-
-        x = try guide(g.pixelShuffle(g.conv2d(x, weight: const(w.up21, "up2_1"), same3), factor: 2), text, 0)
-        x = try g.concat([x, fuse(a[0], b[0], 0)], axis: 1)
-        x = try level(x, w.decoder1, "decoder_level1")
-        x = try level(x, w.refinement, "refinement")
-        return try g.conv2d(x, weight: const(w.output, "output"), same3)
+        y = try upLevel(y, up: w.up43, upName: "up4_3", text: text, guide: 2, skip: skips[2], reduce: w.reduce3, reduceName: "reduce_chan_level3", channels: 4 * w.dim)
+        y = try level(y, w.decoder3, "decoder_level3", multiple: 2)
+        y = try upLevel(y, up: w.up32, upName: "up3_2", text: text, guide: 1, skip: skips[1], reduce: w.reduce2, reduceName: "reduce_chan_level2", channels: 2 * w.dim)
+        y = try level(y, w.decoder2, "decoder_level2", multiple: 2)
+        y = try upLevel(y, up: w.up21, upName: "up2_1", text: text, guide: 0, skip: skips[0], reduce: nil, reduceName: "", channels: 2 * w.dim)
+        y = try level(y, w.decoder1, "decoder_level1", multiple: 2)
+        y = try level(y, w.refinement, "refinement", multiple: 2)
+        return try whole(conv3x3(y, weight: const(w.output, "output")))
     }
 }

@@ -3,11 +3,27 @@ import FusionCore
 
 /// Text-IF on one backend, split where the text enters: the two encoders run once per
 /// image pair, the decoder once per prompt, so re-prompting a pair skips the encoders.
+///
+/// With a `memoryBudget` (a memory-limited device), each graph is built with band tiling
+/// (`TextIFGraph`'s `bandBytes`) when its unbanded plan would not fit the budget, and the
+/// two executables stay prepared together only when their plans fit it together: else
+/// the one not needed is released before the other is prepared (the features are host
+/// tensors, so re-prompting still runs the encoders once).
 public final class TextIFModel {
     public let weights: TextIFWeights
     public let backend: Backend
+    /// Bytes one executable may hold (planned intermediates, inputs and constants; the
+    /// backend's scratch comes on top, so leave room for it); nil: unlimited, both halves
+    /// stay prepared.
+    public var memoryBudget: Int?
+    /// The band size of each prepared half (nil: unbanded), by size; for reports and tests.
+    public private(set) var encoderBandBytes: [[Int]: Int?] = [:], decoderBandBytes: [[Int]: Int?] = [:]
     private var encoders: [[Int]: Executable] = [:]
     private var decoders: [[Int]: Executable] = [:]
+    /// Planned bytes of the prepared encoder / decoder executable (with a budget).
+    private var encoderBytes = 0, decoderBytes = 0
+    /// Executables prepared now (1 when a budget keeps only one alive).
+    public var preparedExecutables: Int { encoders.count + decoders.count }
     /// Runs and seconds of each half since creation (re-prompting shows here).
     public private(set) var encoderRuns = 0, decoderRuns = 0
     public private(set) var encoderSeconds = 0.0, decoderSeconds = 0.0
@@ -19,9 +35,27 @@ public final class TextIFModel {
         let tensors: [String: Tensor]
     }
 
-    public init(weights: TextIFWeights, backend: Backend) {
+    public init(weights: TextIFWeights, backend: Backend, memoryBudget: Int? = nil) {
         self.weights = weights
         self.backend = backend
+        self.memoryBudget = memoryBudget
+    }
+
+    /// The band sizes tried, in order, when a budget is set (nil: unbanded).
+    public var bandCandidates: [Int?] = [nil, TextIFGraph.defaultBandBytes, 16 << 20, 8 << 20, 4 << 20]
+
+    /// The first graph of `make(bandBytes)` whose plan fits the budget (unbanded when there
+    /// is no budget), its band size and planned bytes (0 without a budget).
+    func fitting(_ what: String, height: Int, width: Int, _ make: (Int?) throws -> Graph) throws -> (Graph, Int?, Int) {
+        guard let budget = memoryBudget else { return (try make(nil), nil, 0) }
+        var smallest = Int.max
+        for bandBytes in bandCandidates {
+            let graph = try make(bandBytes)
+            let bytes = try TextIFGraph.plannedBytes(graph).total
+            if bytes <= budget { return (graph, bandBytes, bytes) }
+            smallest = min(smallest, bytes)
+        }
+        throw FusionError.limitExceeded(op: "Text-IF", detail: "the \(what) at \(width)x\(height) need at least \(smallest >> 20) MiB (band-tiled), more than the memory budget of \(budget >> 20) MiB")
     }
 
     /// Runs both encoders on `visible` and `infrared` ([1,3,H,W], H and W multiples of 8).
@@ -35,9 +69,15 @@ public final class TextIFModel {
         let key = [visible.shape[2], visible.shape[3]]
         let e: Executable
         if let cached = encoders[key] { e = cached } else {
-            let graph = try TextIFGraph.buildEncoders(weights, height: key[0], width: key[1])
+            encoders = [:]
+            let (graph, bandBytes, bytes) = try fitting("encoders", height: key[0], width: key[1]) {
+                try TextIFGraph.buildEncoders(weights, height: key[0], width: key[1], bandBytes: $0)
+            }
+            if let budget = memoryBudget, !decoders.isEmpty, bytes + decoderBytes > budget { decoders = [:] }
             e = try backend.prepare(graph)
             encoders = [key: e]
+            encoderBytes = bytes
+            encoderBandBytes[key] = bandBytes
             encoderFLOPs = [key: GraphCost.flops(graph)]
         }
         let start = Date()
@@ -56,9 +96,15 @@ public final class TextIFModel {
         let key = [features.height, features.width]
         let d: Executable
         if let cached = decoders[key] { d = cached } else {
-            let graph = try TextIFGraph.buildDecoder(weights, height: key[0], width: key[1])
+            decoders = [:]
+            let (graph, bandBytes, bytes) = try fitting("decoder", height: key[0], width: key[1]) {
+                try TextIFGraph.buildDecoder(weights, height: key[0], width: key[1], bandBytes: $0)
+            }
+            if let budget = memoryBudget, !encoders.isEmpty, bytes + encoderBytes > budget { encoders = [:] }
             d = try backend.prepare(graph)
             decoders = [key: d]
+            decoderBytes = bytes
+            decoderBandBytes[key] = bandBytes
             decoderFLOPs = [key: GraphCost.flops(graph)]
         }
         var inputs = features.tensors
