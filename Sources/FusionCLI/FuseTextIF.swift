@@ -108,6 +108,11 @@ extension FuseCommand {
             func bands(_ b: Int?) -> String { b.map { "banded (\($0 >> 20) MiB bands)" } ?? "unbanded" }
             print("memory: budget \(budget >> 20) MiB per executable; encoders \(bands(model.encoderBandBytes[[h8, w8]] ?? nil)), decoder \(bands(model.decoderBandBytes[[h8, w8]] ?? nil)); \(model.preparedExecutables == 1 ? "one executable alive at a time" : "both kept prepared")")
         }
+        if let vulkan = selected.backend as? VulkanBackend {
+            let stats = vulkan.context.stats
+            let heap = vulkan.context.info.memoryHeaps.map(\.size).max() ?? 0
+            print("device memory: peak \(stats.peakBytesAllocated >> 20) MiB in live buffers, \(stats.deviceMemoryBytes >> 20) MiB held by the pools; largest heap \(heap >> 20) MiB")
+        }
         for k in outputs.indices { print("output: \(outputPath(features[k].label, count: outputs.count))") }
     }
 }
