@@ -1,7 +1,7 @@
 #version 450
 // Row softmax of an attention score slab, for the GEMM-based attention of CPU drivers:
 //   S[r, j] = softmax_j(S[r, j] + bias[b, h, i, j])   with key j masked when CAUSAL and
-//   j > i + causalShift; a row with no visible key becomes all zeros.
+//   j > i + causalShift; a row with no visible key (or only -inf scores) becomes all zeros.
 // Row r of the slab is query i = q0 + (r % rows) of (batch, head) bh = bhBase + r / rows,
 // b = bh / H, h = bh % H. The scores arrive already scaled (the GEMM's alpha). One workgroup
 // per row; each thread strides over the keys, and the row max and sum are reduced in shared
@@ -57,10 +57,13 @@ void main() {
     }
     m = red[0];
     barrier();
+    // Every visible score -inf (a masking bias): the row has no key, like a causal row
+    // without one, and must come out as zeros rather than NaN.
+    const bool empty = m == NEG_INF;
 
     float sum = 0.0;
     for (int j = int(t); j <= lastKey; j += int(WG)) {
-        const float e = exp(s[base + j] - m);
+        const float e = empty ? 0.0 : exp(s[base + j] - m);
         s[base + j] = e;
         sum += e;
     }
@@ -72,7 +75,7 @@ void main() {
         }
         barrier();
     }
-    const float inv = lastKey >= 0 && red[0] > 0.0 ? 1.0 / red[0] : 0.0;
+    const float inv = !empty && lastKey >= 0 && red[0] > 0.0 ? 1.0 / red[0] : 0.0;
     for (int j = int(t); j < p.Nk; j += int(WG)) {
         s[base + j] = j <= lastKey ? s[base + j] * inv : 0.0;
     }
