@@ -17,9 +17,17 @@ public enum ModelBenchCases {
     }
 
     /// Text-IF, encoders and decoder in one graph, at `height` x `width` (multiples of 8).
-    public static func textIF(_ weights: TextIFWeights, height: Int, width: Int) throws -> BenchCase {
-        let graph = try TextIFGraph.build(weights, height: height, width: width)
-        return BenchCase(name: "textif (dim \(weights.dim))", kind: .model, size: "\(height)x\(width)", graph: graph)
+    /// A graph whose plan (intermediates, inputs, weights) exceeds `bandAbove` bytes is
+    /// built band-tiled (`TextIFGraph.defaultBandBytes`), as `fuse` does on small heaps, so
+    /// that 1280x1024 fits a 2 GiB device; the name then says so.
+    public static func textIF(_ weights: TextIFWeights, height: Int, width: Int, bandAbove: Int = 1536 << 20) throws -> BenchCase {
+        var graph = try TextIFGraph.build(weights, height: height, width: width)
+        var name = "textif (dim \(weights.dim))"
+        if try TextIFGraph.plannedBytes(graph).total > bandAbove {
+            graph = try TextIFGraph.build(weights, height: height, width: width, bandBytes: TextIFGraph.defaultBandBytes)
+            name = "textif (dim \(weights.dim), banded)"
+        }
+        return BenchCase(name: name, kind: .model, size: "\(height)x\(width)", graph: graph)
     }
 
     /// The CLIP text tower on one 77-token prompt; ViT-B/32 shape unless weights are given.
