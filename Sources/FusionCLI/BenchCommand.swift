@@ -150,13 +150,8 @@ struct BenchCommand: ParsableCommand {
 func modelBenchCase(_ model: String, height: Int, width: Int, weights: String?, textIFWeights: String?) throws -> BenchCase {
     switch model {
     case "textfusion":
-        let path: String
-        if let weights { path = weights } else {
-            var store = WeightsStore()
-            store.log = { printError($0) }
-            path = try store.resolve(.textFusionLLVIP)
-        }
-        return try ModelBenchCases.textFusion(TextFusionWeights(CheckpointReader.read(path: path).archive), height: height, width: width)
+        return try ModelBenchCases.textFusion(TextFusionWeights(CheckpointReader.read(path: textFusionWeightsPath(weights)).archive),
+                                              height: height, width: width)
     case "textif":
         let w = try textIFWeights.map { try TextIFWeights(CheckpointReader.read(path: $0).archive) } ?? TextIFWeights(randomDim: 48, seed: 7)
         return try ModelBenchCases.textIF(w, height: height, width: width)

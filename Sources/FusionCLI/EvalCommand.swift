@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FusionIO
 import FusionMetrics
 #if canImport(Glibc)
 import Glibc
@@ -99,30 +100,15 @@ func evalCSV(_ report: EvaluationReport) -> String {
 /// `{"profile": ..., "images": [{"name": ..., "metrics": {KEY: value}}], "mean": {KEY: value}}`,
 /// keys in the profile's order, values at full precision (NaN and infinities as null).
 func evalJSON(_ report: EvaluationReport) -> String {
-    func string(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
     func object(_ values: [String: Double]) -> String {
         "{" + report.metrics.compactMap { key in
-            values[key].map { string(key) + ": " + ($0.isFinite ? "\($0)" : "null") }
+            values[key].map { jsonStringLiteral(key) + ": " + ($0.isFinite ? "\($0)" : "null") }
         }.joined(separator: ", ") + "}"
     }
-    let images = report.images.map { "    {\"name\": \(string($0.name)), \"metrics\": \(object($0.values))}" }
+    let images = report.images.map { "    {\"name\": \(jsonStringLiteral($0.name)), \"metrics\": \(object($0.values))}" }
     return """
     {
-      "profile": \(string(report.profile.rawValue)),
+      "profile": \(jsonStringLiteral(report.profile.rawValue)),
       "images": [
     \(images.joined(separator: ",\n"))
       ],

@@ -115,14 +115,7 @@ struct FuseCommand: ParsableCommand {
         } else {
             features = try TextFeatures.read(path: textFeatures!)
         }
-        let weightsPath: String
-        if let weights {
-            weightsPath = weights
-        } else {
-            var store = WeightsStore()
-            store.log = { printError($0) }
-            weightsPath = try store.resolve(.textFusionLLVIP)
-        }
+        let weightsPath = try textFusionWeightsPath(weights)
         let textFusionWeights = try TextFusionWeights(CheckpointReader.read(path: weightsPath).archive)
         var infrared = try Image.read(path: ir)
         let visible = try Image.read(path: vis)
@@ -170,4 +163,13 @@ struct FuseCommand: ParsableCommand {
         return Image(planes: (0..<image.channels).map { Array(values[($0 * n)..<(($0 + 1) * n)]) }, width: width, height: height,
                      bitDepth: image.bitDepth, scaledFrom: 1)
     }
+}
+
+/// `--weights` when given, else the published TextFusion weights (cache, the shared test
+/// data, or a verified download), reporting what it does on stderr.
+func textFusionWeightsPath(_ weights: String?) throws -> String {
+    if let weights { return weights }
+    var store = WeightsStore()
+    store.log = { printError($0) }
+    return try store.resolve(.textFusionLLVIP)
 }

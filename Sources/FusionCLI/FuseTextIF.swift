@@ -36,15 +36,12 @@ extension FuseCommand {
         return url.deletingPathExtension().path + "_" + label + "." + ext
     }
 
-    /// On Vulkan, the bytes one Text-IF executable may plan: the device-local heap (the
-    /// largest heap if none is) less an eighth of it (at least 256 MiB) for scratch and
-    /// everything else the process holds; nil on the CPU.
+    /// On Vulkan, the bytes one Text-IF executable may plan (`TextIFModel.memoryBudget` of
+    /// the device-local heap); nil on the CPU.
     static func textIFMemoryBudget(_ backend: Backend) -> Int? {
         guard let vulkan = backend as? VulkanBackend else { return nil }
-        let heaps = vulkan.context.info.memoryHeaps
-        guard let heap = (heaps.filter(\.deviceLocal).isEmpty ? heaps : heaps.filter(\.deviceLocal)).map(\.size).max() else { return nil }
-        let bytes = Int(min(heap, UInt64(Int.max / 2)))
-        return bytes - max(bytes / 8, 256 << 20)
+        let heap = vulkan.context.info.deviceLocalHeapBytes
+        return heap > 0 ? TextIFModel.memoryBudget(heapBytes: Int(min(heap, UInt64(Int.max / 2)))) : nil
     }
 
     func fuseTextIF() throws {
@@ -110,8 +107,8 @@ extension FuseCommand {
         }
         if let vulkan = selected.backend as? VulkanBackend {
             let stats = vulkan.context.stats
-            let heap = vulkan.context.info.memoryHeaps.map(\.size).max() ?? 0
-            print("device memory: peak \(stats.peakBytesAllocated >> 20) MiB in live buffers, \(stats.deviceMemoryBytes >> 20) MiB held by the pools; largest heap \(heap >> 20) MiB")
+            let heap = vulkan.context.info.deviceLocalHeapBytes
+            print("device memory: peak \(stats.peakBytesAllocated >> 20) MiB in live buffers, \(stats.deviceMemoryBytes >> 20) MiB held by the pools; device-local heap \(heap >> 20) MiB")
         }
         for k in outputs.indices { print("output: \(outputPath(features[k].label, count: outputs.count))") }
     }

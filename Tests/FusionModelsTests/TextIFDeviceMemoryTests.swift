@@ -14,9 +14,9 @@ final class TextIFDeviceMemoryTests: XCTestCase {
         }
         let selected = try VulkanTestBackend.open()
         let vulkan = try XCTUnwrap(selected.backend as? VulkanBackend)
-        let heaps = vulkan.context.info.memoryHeaps
-        let heap = Int(try XCTUnwrap((heaps.filter(\.deviceLocal).isEmpty ? heaps : heaps.filter(\.deviceLocal)).map(\.size).max()))
-        let budget = heap - max(heap / 8, 256 << 20)
+        let heap = Int(vulkan.context.info.deviceLocalHeapBytes)
+        XCTAssertGreaterThan(heap, 0)
+        let budget = TextIFModel.memoryBudget(heapBytes: heap)
         let weights = TextIFWeights(randomDim: 48, seed: 7)
         let (h, w) = (1024, 1280)
         for (name, build) in [("encoders", { try TextIFGraph.buildEncoders(weights, height: h, width: w, bandBytes: $0) }),

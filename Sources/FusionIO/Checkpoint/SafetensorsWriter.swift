@@ -174,7 +174,7 @@ extension SafetensorsWriter {
             var json = "{"
             if !metadata.isEmpty {
                 json += "\"__metadata__\":{"
-                json += metadata.keys.sorted().map { JSONHeader.quoted($0) + ":" + JSONHeader.quoted(metadata[$0] ?? "") }.joined(separator: ",")
+                json += metadata.keys.sorted().map { jsonStringLiteral($0) + ":" + jsonStringLiteral(metadata[$0] ?? "") }.joined(separator: ",")
                 json += "}"
                 if !items.isEmpty { json += "," }
             }
@@ -185,7 +185,7 @@ extension SafetensorsWriter {
                 let (end, overflow) = offset.addingReportingOverflow(item.byteCount)
                 guard !overflow else { throw failure("the tensors' total size overflows") }
                 let shape = item.tensor.shape.map(String.init).joined(separator: ",")
-                entries.append(JSONHeader.quoted(item.tensor.name)
+                entries.append(jsonStringLiteral(item.tensor.name)
                     + ":{\"dtype\":\"\(item.dtype.safetensorsName)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
                 offset = end
             }

@@ -35,6 +35,13 @@ public final class TextIFModel {
         let tensors: [String: Tensor]
     }
 
+    /// The budget for one executable on a device whose heap has `heapBytes`: the heap less
+    /// an eighth of it (at least 256 MiB) for per-op scratch and everything else the process
+    /// holds there.
+    public static func memoryBudget(heapBytes: Int) -> Int {
+        heapBytes - max(heapBytes / 8, 256 << 20)
+    }
+
     public init(weights: TextIFWeights, backend: Backend, memoryBudget: Int? = nil) {
         self.weights = weights
         self.backend = backend

@@ -78,7 +78,7 @@ extension EncodeContext {
             // CPU drivers: 64 pixels x up to 4 subgroups' worth of output channels per
             // workgroup, no shared memory (32 channels measured fastest on llvmpipe).
             let sg = Int(context.info.subgroupSize)
-            let ob = g.Og > 2 * sg ? 4 * sg : g.Og > sg ? 2 * sg : sg
+            let ob = directRowsPerInvocation(g.Og)
             shader = "conv2d_direct.comp"
             let fixed = (g.kh == 1 && g.kw == 1) || (g.kh == 3 && g.kw == 3)
             spec = [64, UInt32(ob), bias != nil ? 1 : 0, g.reflect ? 1 : 0, UInt32(sg),
@@ -103,9 +103,8 @@ extension EncodeContext {
                          bindings: [xb, wBinding, yb, bBinding], arguments: args, groups: (tiles, 1, batches))
         }
 
-        // K = Cg * kh * kw per dispatch stays within `maxConvK` (lavapipe ends an invocation
-        // after 65535 loop iterations; one K slice of 16 is one iteration).
-        let maxConvK = useDirectKernels ? 1 << 15 : 1 << 18   // direct: one iteration per k
+        // K = Cg * kh * kw per dispatch stays within `maxConvK` (see maxReductionPerDispatch).
+        let maxConvK = maxReductionPerDispatch
         let planeIn = g.HW, planeOut = g.P
         if heavyFits(elements: x.count), heavyFits(elements: out.count), g.Cg * g.khw <= maxConvK {
             // Everything in one binding: one dispatch (per maxZ batches).

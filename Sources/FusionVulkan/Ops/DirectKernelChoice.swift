@@ -14,6 +14,18 @@ extension EncodeContext {
         }
     }
 
+    /// Rows (output channels) one invocation of a direct kernel keeps in registers for a
+    /// problem of `rows` rows: 1, 2 or 4 subgroups' worth (32 measured fastest on llvmpipe).
+    func directRowsPerInvocation(_ rows: Int) -> Int {
+        let sg = Int(context.info.subgroupSize)
+        return rows > 2 * sg ? 4 * sg : rows > sg ? 2 * sg : sg
+    }
+
+    /// The longest reduction (GEMM K, conv Cg x kh x kw) one dispatch may run: llvmpipe ends
+    /// an invocation silently after 65,535 loop iterations, and the direct kernels take one
+    /// iteration per k where the tiled ones take one per slice of 16.
+    var maxReductionPerDispatch: Int { useDirectKernels ? 1 << 15 : 1 << 18 }
+
     /// The direct kernels shuffle within subgroups of 1 to 64 lanes that tile a 64-wide
     /// workgroup.
     private var directKernelsSupported: Bool {

@@ -160,8 +160,7 @@ extension EncodeContext {
             return
         }
         let maxZ = Int(context.info.maxComputeWorkGroupCount[2])
-        // The direct kernel runs one loop iteration per k, the tiled one per 16.
-        let maxGemmK = useDirectKernels ? 1 << 15 : 1 << 18
+        let maxGemmK = maxReductionPerDispatch
 
         // Dims: batch..., M, N, K with each operand's element stride (0 = not involved).
         let nb = p.batch.count
@@ -277,7 +276,7 @@ extension EncodeContext {
         if useDirectKernels {
             // CPU drivers: 64 columns x up to 4 subgroups' worth of rows per workgroup.
             let sg = Int(context.info.subgroupSize)
-            let ob = p.M > 2 * sg ? 4 * sg : p.M > sg ? 2 * sg : sg
+            let ob = directRowsPerInvocation(p.M)
             let tiles = ((p.M + ob - 1) / ob) * ((p.N + 63) / 64)
             try dispatch("matmul_direct.comp", specialization: [64, UInt32(ob), p.bias != nil ? 1 : 0, UInt32(sg)],
                          bindings: [aBinding, bBinding, cBinding, biasBinding],

@@ -56,6 +56,12 @@ public struct VulkanDeviceInfo {
     /// VK_KHR_cooperative_matrix or VK_NV_cooperative_matrix is exposed.
     public var cooperativeMatrix: Bool
     public var memoryHeaps: [(size: UInt64, deviceLocal: Bool)]
+    /// Bytes of the largest device-local heap (of the largest heap when none is device-local):
+    /// what one process can count on for device buffers.
+    public var deviceLocalHeapBytes: UInt64 {
+        let local = memoryHeaps.filter(\.deviceLocal)
+        return (local.isEmpty ? memoryHeaps : local).map(\.size).max() ?? 0
+    }
     /// Device extension names, sorted.
     public var extensions: [String]
 
