@@ -35,8 +35,12 @@ let package = Package(
             linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]
         ),
 
+        // Signal handlers that unlink temporary files on interrupts, report a truncated
+        // memory-mapped input as an I/O error, and end the process cleanly on a fatal fault.
+        .target(name: "CProcessGuard", path: "Sources/CProcessGuard"),
+
         // Checkpoints (safetensors, PyTorch zip, TorchScript) and images (PNG, JPEG).
-        .target(name: "FusionIO", dependencies: ["FusionCore", "CImageCodecs", "CZlib"], path: "Sources/FusionIO"),
+        .target(name: "FusionIO", dependencies: ["FusionCore", "CImageCodecs", "CZlib", "CProcessGuard", .product(name: "Crypto", package: "swift-crypto")], path: "Sources/FusionIO"),
 
         // The published networks as backend-neutral graphs, with their weight loaders.
         .target(name: "FusionModels", dependencies: ["FusionCore", "FusionIO"], path: "Sources/FusionModels"),
@@ -51,7 +55,7 @@ let package = Package(
         // Vulkan runtime and backend.
         .target(
             name: "FusionVulkan",
-            dependencies: ["FusionCore", "CVulkan", "CShaderc"],
+            dependencies: ["FusionCore", "FusionIO", "CVulkan", "CShaderc"],
             path: "Sources/FusionVulkan",
             plugins: ["EmbedShaders"]
         ),
@@ -81,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "FusionCLI",
             dependencies: [
-                "FusionCore", "FusionCPU", "FusionVulkan", "FusionParity", "FusionIO", "FusionModels", "FusionEngine", "FusionMetrics", "FusionBench",
+                "FusionCore", "FusionCPU", "FusionVulkan", "FusionParity", "FusionIO", "FusionModels", "FusionEngine", "FusionMetrics", "FusionBench", "CProcessGuard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/FusionCLI"

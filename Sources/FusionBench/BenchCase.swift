@@ -39,10 +39,22 @@ public struct BenchCase {
         return inputs
     }
 
-    /// "512x640" -> (512, 640).
+    /// The largest benchmark size: 16384 pixels a side and 50 megapixels (the image reader's
+    /// default limit), so an absurd `--size` is refused before anything is allocated.
+    public static let maxSide = 16384
+    public static let maxPixels = 50_000_000
+
+    /// "512x640" -> (512, 640); nil when the text is not HxW with both sides positive and
+    /// within `maxSide` and `maxPixels`.
     public static func parseSize(_ text: String) -> (height: Int, width: Int)? {
-        let parts = text.lowercased().split(separator: "x")
-        guard parts.count == 2, let h = Int(parts[0]), let w = Int(parts[1]), h > 0, w > 0 else { return nil }
+        let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+        guard parts.count == 2, let h = Int(parts[0]), let w = Int(parts[1]), h > 0, w > 0,
+              h <= maxSide, w <= maxSide, h * w <= maxPixels else { return nil }
         return (h, w)
+    }
+
+    /// The message for a `--size` that `parseSize` refuses.
+    public static func sizeError(_ text: String) -> String {
+        "--size \(text): expected HxW with 1 <= H, W <= \(maxSide) and H x W <= \(maxPixels) pixels, e.g. 512x640"
     }
 }

@@ -36,13 +36,13 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Backends: cpu, vulkan or all.")
     var backend: BackendSet = .all
 
-    @Option(help: "Vulkan device index (see `fusion devices`).")
+    @Option(parsing: .unconditional, help: "Vulkan device index (see `fusion devices`).")
     var device: Int?
 
-    @Option(name: .customLong("repeat"), help: "Timed runs per case.")
+    @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Timed runs per case.")
     var repeatCount = 5
 
-    @Option(help: "Untimed runs before timing.")
+    @Option(parsing: .unconditional, help: "Untimed runs before timing.")
     var warmup = 1
 
     @Flag(help: "Measure and print the devices' peak FLOP/s and copy bandwidth only.")
@@ -61,7 +61,8 @@ struct BenchCommand: ParsableCommand {
     var textIFWeights: String?
 
     func validate() throws {
-        guard BenchCase.parseSize(size) != nil else { throw ValidationError("--size \(size): expected HxW, e.g. 512x640") }
+        guard BenchCase.parseSize(size) != nil else { throw ValidationError(BenchCase.sizeError(size)) }
+        if let device, device < 0 { throw ValidationError("--device must be a device index (0, 1, ...; see `fusion devices`), got \(device)") }
         if repeatCount < 1 { throw ValidationError("--repeat must be at least 1") }
         if warmup < 0 { throw ValidationError("--warmup must not be negative") }
         if peak, noPeak { throw ValidationError("--peak and --no-peak contradict each other") }

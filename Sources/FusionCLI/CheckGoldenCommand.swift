@@ -17,8 +17,14 @@ struct CheckGoldenCommand: ParsableCommand {
     @Option(help: "Backend: auto, cpu or vulkan.")
     var backend: BackendChoice = .auto
 
-    @Option(help: "Vulkan device index (see `fusion devices`).")
+    @Option(parsing: .unconditional, help: "Vulkan device index (see `fusion devices`).")
     var device: Int?
+
+    func validate() throws {
+        if cases.isEmpty { throw ValidationError("give at least one golden case file") }
+        if let device, device < 0 { throw ValidationError("--device must be a device index (0, 1, ...; see `fusion devices`), got \(device)") }
+        if device != nil, backend == .cpu { throw ValidationError("--device selects a Vulkan device; it does not apply to --backend cpu") }
+    }
 
     func run() throws {
         let selected = try openBackend(backend, device: device)

@@ -24,7 +24,7 @@ struct EncodeTextCommand: ParsableCommand {
     @Option(help: "Backend: auto, cpu or vulkan.")
     var backend: BackendChoice = .auto
 
-    @Option(help: "Vulkan device index (see `fusion devices`).")
+    @Option(parsing: .unconditional, help: "Vulkan device index (see `fusion devices`).")
     var device: Int?
 
     @Flag(help: "Cut prompts longer than the 77-token context (the last kept token is end-of-text) instead of failing.")
@@ -38,10 +38,16 @@ struct EncodeTextCommand: ParsableCommand {
 
     func validate() throws {
         if prompts.isEmpty { throw ValidationError("give at least one prompt") }
+        if let device, device < 0 { throw ValidationError("--device must be a device index (0, 1, ...; see `fusion devices`), got \(device)") }
+        if device != nil, backend == .cpu { throw ValidationError("--device selects a Vulkan device; it does not apply to --backend cpu") }
+        if URL(fileURLWithPath: output).pathExtension.lowercased() != "safetensors" {
+            throw ValidationError("--output \(output): encode-text writes safetensors; name the file *.safetensors")
+        }
     }
 
     func run() throws {
         do {
+            try OutputChecks.check(output, distinctFrom: [("--clip", clip), ("--vocab", vocab)])
             let selected = try openBackend(backend, device: device)
             let encoder = try PromptEncoder(clipPath: clip, vocabularyPath: vocab, backend: selected, useCache: !noCache)
             let start = Date()

@@ -40,7 +40,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Output: table, csv or json.")
     var format: Format = .table
 
-    @Option(help: "Images evaluated at once (default: the number of CPU cores).")
+    @Option(parsing: .unconditional, help: "Images evaluated at once (default: the number of CPU cores).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func run() throws {
@@ -73,7 +73,7 @@ struct EvalCommand: ParsableCommand {
 /// One row per image and the mean, 4 decimals.
 func printEvalTable(_ report: EvaluationReport) {
     func cells(_ values: [String: Double]) -> [String] {
-        report.metrics.map { values[$0].map { String(format: "%.4f", $0) } ?? "-" }
+        report.metrics.map { values[$0].map { $0.isFinite ? String(format: "%.4f", $0) : exact($0) } ?? "-" }
     }
     var rows = report.images.map { [$0.name] + cells($0.values) }
     rows.append(["mean"] + cells(report.mean))

@@ -45,44 +45,74 @@ struct FuseCommand: ParsableCommand {
     @Option(help: "Backend: auto (a Vulkan GPU if any, else the CPU), cpu or vulkan.")
     var backend: BackendChoice = .auto
 
-    @Option(help: "Vulkan device index (see `fusion devices`).")
+    @Option(parsing: .unconditional, help: "Vulkan device index (see `fusion devices`).")
     var device: Int?
 
     @Flag(help: "Grey mode: visible read as grey, grey output.")
     var grey = false
 
-    @Option(name: .customLong("repeat"), help: "Run the network this many times and report the median (benchmarking).")
+    @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Run the network this many times and report the median (benchmarking).")
     var repeatCount: Int = 1
 
     @Option(help: "Text-IF: a published prompt by task (repeatable): \(TextIFImages.taskPrompts.map(\.task).joined(separator: ", ")). Several prompts run the encoders once.")
     var task: [String] = []
 
-    @Option(help: "Text-IF output: clamp (to [0,1]) or original (clamp, then min-max stretch as the original script).")
-    var post: TextIFImages.Post = .clamp
+    @Option(help: "Text-IF output: clamp (to [0,1]; the default) or original (clamp, then min-max stretch as the original script).")
+    var post: TextIFImages.Post?
 
-    @Option(help: "Text-IF sizing: pad (reflect-pad to a multiple of 8, crop back; same size out) or original (the script's PIL bicubic resize to the visible size floored to a multiple of 16).")
-    var fit: TextIFImages.Fit = .pad
+    @Option(help: "Text-IF sizing: pad (reflect-pad to a multiple of 8, crop back; same size out; the default) or original (the script's PIL bicubic resize to the visible size floored to a multiple of 16).")
+    var fit: TextIFImages.Fit?
 
-    @Option(name: .customLong("random-weights"), help: "Text-IF: the released configuration with random weights from this seed (benchmarking without a checkpoint).")
+    @Option(name: .customLong("random-weights"), parsing: .unconditional, help: "Text-IF: the released configuration with random weights from this seed (benchmarking without a checkpoint).")
     var randomWeights: UInt64?
 
     @Flag(name: .customLong("resize-ir"), help: "Resize the infrared image to the visible image's size (bilinear) when they differ.")
     var resizeIR = false
 
+    @Flag(help: "Cut a --text prompt longer than CLIP's 77-token context (the last kept token is end-of-text) instead of failing.")
+    var truncate = false
+
+    @Option(name: .customLong("max-pixels"), parsing: .unconditional, help: "Largest image accepted, in pixels (width x height; default \(Image.defaultPixelLimit)). Images are checked from their header before any pixel is decoded.")
+    var maxPixels: Int?
+
+    /// Checks shared by both models: options that do not apply, values out of range, and
+    /// an output that would overwrite an input.
+    func validateCommon() throws {
+        if repeatCount < 1 { throw ValidationError("--repeat must be at least 1 (got \(repeatCount))") }
+        if let device, device < 0 { throw ValidationError("--device must be a device index (0, 1, ...; see `fusion devices`), got \(device)") }
+        if device != nil, backend == .cpu { throw ValidationError("--device selects a Vulkan device; it does not apply to --backend cpu") }
+        if let maxPixels, maxPixels < 1 { throw ValidationError("--max-pixels must be positive (got \(maxPixels))") }
+        if textFeatures != nil {
+            if clip != nil, model == .textfusion { throw ValidationError("--clip applies to --text; with --text-features the prompt is already encoded") }
+            if vocab != nil { throw ValidationError("--vocab applies to --text; with --text-features the prompt is already encoded") }
+            if truncate { throw ValidationError("--truncate applies to --text; with --text-features the prompt is already encoded") }
+        }
+        if text == nil, task.isEmpty, truncate { throw ValidationError("--truncate applies to --text") }
+        if ImageFormat(pathExtension: output) == nil {
+            throw ValidationError("--output \(output): unknown image type; use .png or .jpg")
+        }
+    }
+
+    /// The output path(s) may not be any input, and must be writable: checked before any work.
+    func checkOutputs(_ outputs: [String]) throws {
+        let inputs: [(String, String?)] = [("--ir", ir), ("--vis", vis), ("--weights", weights), ("--text-features", textFeatures),
+                                           ("--clip", clip), ("--vocab", vocab)]
+        for path in outputs { try OutputChecks.check(path, distinctFrom: inputs) }
+    }
+
     func validate() throws {
+        try validateCommon()
         if model == .textif {
             try validateTextIF()
             return
         }
         if !task.isEmpty || randomWeights != nil { throw ValidationError("--task and --random-weights apply to --model textif") }
+        if post != nil { throw ValidationError("--post applies to --model textif") }
+        if fit != nil { throw ValidationError("--fit applies to --model textif (TextFusion runs at the image's own size)") }
         if text == nil, textFeatures == nil { throw ValidationError("give the prompt with --text or its features with --text-features") }
         if text != nil, textFeatures != nil { throw ValidationError("give either --text or --text-features, not both") }
         if text != nil, clip == nil {
             throw ValidationError("--text needs a CLIP text encoder: give its weights with --clip FILE (e.g. OpenAI's ViT-B-32.pt), or pass --text-features FILE")
-        }
-        if repeatCount < 1 { throw ValidationError("--repeat must be at least 1") }
-        if ImageFormat(pathExtension: output) == nil {
-            throw ValidationError("--output \(output): unknown image type; use .png or .jpg")
         }
     }
 
@@ -97,28 +127,24 @@ struct FuseCommand: ParsableCommand {
         }
     }
 
-    /// Fails before any work when the output's folder is missing.
-    func checkOutputFolder() throws {
-        let folder = URL(fileURLWithPath: output).deletingLastPathComponent().path
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
-            throw CLIError("--output \(output): the folder \(folder) does not exist")
-        }
+    /// Reads an input image within the --max-pixels limit.
+    func readImage(_ path: String) throws -> Image {
+        try Image.read(path: path, pixelLimit: maxPixels ?? Image.defaultPixelLimit)
     }
 
     private func fuse() throws {
-        try checkOutputFolder()
+        try checkOutputs([output])
         let selected = try openBackend(backend, device: device)
         let features: [Float]
         if let text, let clip {
-            features = try PromptEncoder(clipPath: clip, vocabularyPath: vocab, backend: selected).encode([text])[0]
+            features = try PromptEncoder(clipPath: clip, vocabularyPath: vocab, backend: selected).encode([text], truncate: truncate)[0]
         } else {
             features = try TextFeatures.read(path: textFeatures!)
         }
         let weightsPath = try textFusionWeightsPath(weights)
         let textFusionWeights = try TextFusionWeights(CheckpointReader.read(path: weightsPath).archive)
-        var infrared = try Image.read(path: ir)
-        let visible = try Image.read(path: vis)
+        var infrared = try readImage(ir)
+        let visible = try readImage(vis)
         if infrared.width != visible.width || infrared.height != visible.height {
             guard resizeIR else {
                 throw CLIError("\(ir) is \(infrared.width)x\(infrared.height) but \(vis) is \(visible.width)x\(visible.height); pass --resize-ir to resize the infrared image")

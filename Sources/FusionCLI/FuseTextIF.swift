@@ -15,6 +15,11 @@ extension FuseCommand {
         if weights == nil, randomWeights == nil { throw ValidationError("--model textif needs --weights FILE (a released checkpoint) or --random-weights SEED") }
         if weights != nil, randomWeights != nil { throw ValidationError("give either --weights or --random-weights, not both") }
         if grey { throw ValidationError("--grey applies to --model textfusion") }
+        if resizeIR { throw ValidationError("--resize-ir applies to --model textfusion; Text-IF needs a registered pair of one size") }
+        if let repeated = Dictionary(grouping: task, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+            throw ValidationError("--task \(repeated) is given more than once")
+        }
+        if textFeatures != nil, clip != nil { throw ValidationError("--clip applies to prompts (--text / --task); with --text-features the prompt is already encoded") }
         let known = Set(TextIFImages.taskPrompts.map(\.task))
         if let bad = task.first(where: { !known.contains($0) }) {
             throw ValidationError("--task \(bad): unknown task; known: \(TextIFImages.taskPrompts.map(\.task).joined(separator: ", "))")
@@ -24,8 +29,6 @@ extension FuseCommand {
         if randomWeights != nil, clip == nil, textFeatures == nil {
             throw ValidationError("with --random-weights, prompts need a CLIP tower: --clip FILE (or pass --text-features)")
         }
-        if repeatCount < 1 { throw ValidationError("--repeat must be at least 1") }
-        if ImageFormat(pathExtension: output) == nil { throw ValidationError("--output \(output): unknown image type; use .png or .jpg") }
     }
 
     /// Output path of prompt `index` of `count`: `out.png`, or `out_<label>.png` when several.
@@ -45,8 +48,10 @@ extension FuseCommand {
     }
 
     func fuseTextIF() throws {
-        try checkOutputFolder()
-        let infrared = try Image.read(path: ir), visible = try Image.read(path: vis)
+        let promptCount = textFeatures != nil ? 1 : task.count + (text == nil ? 0 : 1)
+        let labels = textFeatures != nil ? ["features"] : task + (text == nil ? [] : ["text"])
+        try checkOutputs(labels.map { outputPath($0, count: promptCount) })
+        let infrared = try readImage(ir), visible = try readImage(vis)
         if infrared.width != visible.width || infrared.height != visible.height {
             throw CLIError("\(ir) is \(infrared.width)x\(infrared.height) but \(vis) is \(visible.width)x\(visible.height); Text-IF needs a registered pair of one size")
         }
@@ -69,12 +74,12 @@ extension FuseCommand {
             features = [("features", try TextFeatures.read(path: textFeatures))]
         } else {
             let encoder = try PromptEncoder(clipPath: clip ?? weights!, vocabularyPath: vocab, backend: selected)
-            let values = try encoder.encode(prompts.map(\.text))
+            let values = try encoder.encode(prompts.map(\.text), truncate: truncate)
             features = zip(prompts, values).map { ($0.label, $1) }
         }
         let loadSeconds = Date().timeIntervalSince(loadStart)
 
-        let (visTensor, irTensor, outWidth, outHeight) = try TextIFImages.inputs(infrared: infrared, visible: visible, fit: fit)
+        let (visTensor, irTensor, outWidth, outHeight) = try TextIFImages.inputs(infrared: infrared, visible: visible, fit: fit ?? .pad)
         let model = TextIFModel(weights: textIF, backend: selected.backend, memoryBudget: Self.textIFMemoryBudget(selected.backend))
         let h8 = visTensor.shape[2], w8 = visTensor.shape[3]
         var times: [Double] = []
@@ -85,14 +90,14 @@ extension FuseCommand {
             times.append(Date().timeIntervalSince(start))
         }
         for (k, out) in outputs.enumerated() {
-            try TextIFImages.image(fused: out, width: outWidth, height: outHeight, post: post)
+            try TextIFImages.image(fused: out, width: outWidth, height: outHeight, post: post ?? .clamp)
                 .write(to: outputPath(features[k].label, count: outputs.count))
         }
         let (encoderFLOP, decoderFLOP) = model.flops(height: h8, width: w8)
         let median = times.sorted()[times.count / 2]
         print("model: textif (\(weightsLabel); dim \(textIF.dim), blocks \(textIF.blocksPerLevel), heads \(textIF.headsPerLevel), \(textIF.parameterCount) parameters)")
         print("backend: \(selected.name) — \(selected.device)")
-        print("size: \(visible.width)x\(visible.height) (network \(w8)x\(h8), --fit \(fit.rawValue), output \(outWidth)x\(outHeight)), prompts: \(features.count)")
+        print("size: \(visible.width)x\(visible.height) (network \(w8)x\(h8), --fit \((fit ?? .pad).rawValue), output \(outWidth)x\(outHeight)), prompts: \(features.count)")
         print(String(format: "load: %.3f s (weights and text features)", loadSeconds))
         print(String(format: "time: %.3f s%@ for the pair and %d prompt(s), first run including preparation %.3f s", median,
                      times.count > 1 ? String(format: " (median of %d)", times.count) : "", features.count, times[0]))

@@ -14,10 +14,10 @@ struct ParityCommand: ParsableCommand {
     @Flag(name: .long, help: "Check every op of the op set on randomised shapes.")
     var ops = false
 
-    @Option(name: .long, help: "Vulkan device index (see `fusion devices`); default: FUSIONKIT_DEVICE or the first GPU.")
+    @Option(name: .long, parsing: .unconditional, help: "Vulkan device index (see `fusion devices`); default: FUSIONKIT_DEVICE or the first GPU.")
     var device: Int?
 
-    @Option(name: .long, help: "Seed of the randomised shapes and values.")
+    @Option(name: .long, parsing: .unconditional, help: "Seed of the randomised shapes and values.")
     var seed: UInt64 = 1
 
     @Option(name: .long, help: "Only this op (repeatable), e.g. --op conv2d --op softmax.")
@@ -29,11 +29,12 @@ struct ParityCommand: ParsableCommand {
     @Flag(name: .long, help: "Print shader and pipeline cache statistics after the run.")
     var cacheStats = false
 
-    @Option(name: .long, help: "Allowed max |err| as a fraction of the output's scale.")
+    @Option(name: .long, parsing: .unconditional, help: "Allowed max |err| as a fraction of the output's scale.")
     var tolerance: Float = 1e-5
 
     func validate() throws {
         guard ops else { throw ValidationError("nothing to check: pass --ops") }
+        if let device, device < 0 { throw ValidationError("--device must be a device index (0, 1, ...; see `fusion devices`), got \(device)") }
         guard tolerance > 0 else { throw ValidationError("--tolerance must be positive") }
     }
 

@@ -21,13 +21,13 @@ struct ProfileCommand: ParsableCommand {
     @Option(help: "Image size HxW.")
     var size: String = "512x640"
 
-    @Option(help: "Vulkan device index (see `fusion devices`).")
+    @Option(parsing: .unconditional, help: "Vulkan device index (see `fusion devices`).")
     var device: Int?
 
-    @Option(help: "How many ops to list.")
+    @Option(parsing: .unconditional, help: "How many ops to list.")
     var top = 20
 
-    @Option(help: "Untimed runs before the profiled one (the first run pays for first-touch of memory).")
+    @Option(parsing: .unconditional, help: "Untimed runs before the profiled one (the first run pays for first-touch of memory).")
     var warmup = 1
 
     @Option(help: "TextFusion checkpoint. Default: the published weights.")
@@ -40,7 +40,10 @@ struct ProfileCommand: ParsableCommand {
         guard ModelBenchCases.names.contains(model) else {
             throw ValidationError("--model \(model): unknown model; known: \(ModelBenchCases.names.joined(separator: ", "))")
         }
-        guard BenchCase.parseSize(size) != nil else { throw ValidationError("--size \(size): expected HxW, e.g. 512x640") }
+        guard BenchCase.parseSize(size) != nil else { throw ValidationError(BenchCase.sizeError(size)) }
+        if let device, device < 0 { throw ValidationError("--device must be a device index (0, 1, ...; see `fusion devices`), got \(device)") }
+        if top < 1 { throw ValidationError("--top must be at least 1") }
+        if warmup < 0 { throw ValidationError("--warmup must not be negative") }
         if top < 1 { throw ValidationError("--top must be at least 1") }
         if warmup < 0 { throw ValidationError("--warmup must not be negative") }
     }

@@ -74,27 +74,36 @@ public final class PromptEncoder {
         return d
     }
 
-    /// The cache file of one token sequence: <cache>/<weights sha>/<sha of the ids>.safetensors.
-    private func cacheFile(_ row: [Int32]) throws -> URL? {
+    /// The cache file of one token sequence: <cache>/<weights sha>/<sha of the ids>.features,
+    /// a `CacheEntry` (checksummed, keyed by both hashes) holding a small safetensors file.
+    private func cacheFile(_ row: [Int32]) throws -> (path: String, key: String)? {
         guard let cacheDirectory else { return nil }
-        let key = row.withUnsafeBytes { SHA256.hash(data: Data($0)) }.map { String(format: "%02x", $0) }.joined()
-        return cacheDirectory.appendingPathComponent(try digest()).appendingPathComponent(key + ".safetensors")
+        let ids = row.withUnsafeBytes { SHA256.hash(data: Data($0)) }.map { String(format: "%02x", $0) }.joined()
+        let weights = try digest()
+        return (cacheDirectory.appendingPathComponent(weights).appendingPathComponent(ids + ".features").path,
+                "text-features \(weights) \(ids)")
     }
 
     private func cached(_ row: [Int32]) throws -> [Float]? {
-        guard let url = try cacheFile(row), FileManager.default.fileExists(atPath: url.path) else { return nil }
-        // A damaged cache entry is ignored (and rewritten), never trusted.
-        guard let archive = try? SafetensorsReader.read(path: url.path), let t = archive.tensor(named: "text_features"),
-              let ids = archive.tensor(named: "tokens"), ids.integerValues().map(Int32.init) == row else { return nil }
+        guard let (path, key) = try cacheFile(row), let payload = CacheEntry.read(path, key: key) else { return nil }
+        // The checksum vouches for the bytes; the stored ids must still be the prompt's.
+        guard let archive = try? SafetensorsReader.read(file: MappedFile(data: payload, path: path)),
+              let t = archive.tensor(named: "text_features"), let ids = archive.tensor(named: "tokens"),
+              let stored = try? ids.integerValues(), stored.map(Int32.init) == row,
+              let values = try? t.floatValues(), values.allSatisfy(\.isFinite) else {
+            CacheEntry.warn("discarded the cache entry \(path): it does not hold these tokens' features")
+            unlink(path)
+            return nil
+        }
         diskHits += 1
-        return t.floatValues()
+        return values
     }
 
     private func store(_ row: [Int32], _ features: [Float]) throws {
-        guard let url = try cacheFile(row) else { return }
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try SafetensorsWriter.write([(name: "text_features", tensor: Tensor(shape: [features.count], floats: features)),
-                                     (name: "tokens", tensor: Tensor(shape: [row.count], ints: row))],
-                                    metadata: ["weights": clipPath], to: url.path)
+        guard let (path, key) = try cacheFile(row) else { return }
+        let payload = try SafetensorsWriter.encode([(name: "text_features", tensor: Tensor(shape: [features.count], floats: features)),
+                                                    (name: "tokens", tensor: Tensor(shape: [row.count], ints: row))],
+                                                   metadata: ["weights": clipPath])
+        CacheEntry.write(payload, key: key, to: path)
     }
 }

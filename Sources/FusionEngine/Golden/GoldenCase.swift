@@ -1,4 +1,5 @@
 import Foundation
+import FusionCore
 import FusionIO
 
 /// One golden case file (`../shared/golden/README.md`): tensors plus a JSON description in
@@ -40,4 +41,28 @@ public struct GoldenCase {
     }
 
     public func floats(_ name: String) throws -> [Float] { try archive.require(name).floatValues() }
+
+    /// An error naming this case and what is wrong with it.
+    public func malformed(_ message: String) -> FileFormatError {
+        FileFormatError(path: path, format: "golden case", message)
+    }
+
+    /// Tensor `name` as an image batch [1, C, H, W] with C in `channels`, checked before use.
+    public func imageTensor(_ name: String, channels: Set<Int>) throws -> Tensor {
+        let stored = try archive.require(name)
+        let s = stored.shape
+        guard s.count == 4, s[0] == 1, channels.contains(s[1]), s[2] > 0, s[3] > 0 else {
+            throw malformed("'\(name)' has shape \(s); expected [1, C, H, W] with C in \(channels.sorted())")
+        }
+        return try stored.toTensor()
+    }
+
+    /// The stored expected output `name`, which must hold exactly `shape`'s elements.
+    public func expected(_ name: String, shape: [Int]) throws -> [Float] {
+        let stored = try archive.require(name)
+        guard stored.elementCount == shape.reduce(1, *) else {
+            throw malformed("'\(name)' has shape \(stored.shape) (\(stored.elementCount) values); the engine's output is \(shape)")
+        }
+        return try stored.floatValues()
+    }
 }

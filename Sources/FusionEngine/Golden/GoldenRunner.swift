@@ -47,10 +47,11 @@ public final class GoldenRunner {
 
     private func runTextFusion(_ golden: GoldenCase, start: Date) throws -> GoldenResult {
         let model = try textFusion(weights: golden.resolve("weights"))
-        let vis = try golden.archive.require("vis").toTensor()
-        let ir = try golden.archive.require("ir").toTensor()
-        let expected = try golden.floats("output")
+        let vis = try golden.imageTensor("vis", channels: [1])
+        let ir = try golden.imageTensor("ir", channels: [1])
+        guard vis.shape == ir.shape else { throw golden.malformed("'vis' is \(vis.shape) but 'ir' is \(ir.shape)") }
         let out = try model.fuse(visible: vis, infrared: ir, textFeatures: golden.floats("text_features"))
+        let expected = try golden.expected("output", shape: out.shape)
         let (maxAbs, rel) = errorStatistics(out.toFloatArray(), expected)
         let tolerance = 1e-4
         return GoldenResult(file: golden.path, kind: golden.kind, backend: backend.name, shape: out.shape,
@@ -117,8 +118,10 @@ public final class GoldenRunner {
     /// Rows of an i32 [N, 77] tensor.
     private func tokenRows(_ golden: GoldenCase) throws -> [[Int32]] {
         let t = try golden.archive.require("tokens")
-        guard t.shape.count == 2 else { throw FileFormatError(path: golden.path, format: "golden case", "tokens has shape \(t.shape), expected [N, context]") }
-        let ids = t.integerValues().map { Int32(truncatingIfNeeded: $0) }
+        guard t.shape.count == 2, t.shape[0] >= 1, t.shape[1] >= 2, t.shape[1] <= 4096 else {
+            throw golden.malformed("'tokens' has shape \(t.shape); expected [N >= 1, context 2...4096]")
+        }
+        let ids = try t.integerValues().map { Int32(truncatingIfNeeded: $0) }
         return (0..<t.shape[0]).map { Array(ids[($0 * t.shape[1])..<(($0 + 1) * t.shape[1])]) }
     }
 
@@ -131,6 +134,7 @@ public final class GoldenRunner {
             throw FileFormatError(path: golden.path, format: "golden case", "\(prompts.count) prompts but \(expected.count) token rows")
         }
         let context = (golden.json["context_length"] as? Int) ?? 77
+        guard (2...4096).contains(context) else { throw golden.malformed("context_length \(context) is outside 2...4096") }
         var wrongIDs = 0, wrongRows: [Int] = []
         for (i, prompt) in prompts.enumerated() {
             let got = try tokenizer.tokenize(prompt, contextLength: context, truncate: true)
@@ -157,7 +161,7 @@ public final class GoldenRunner {
         let tokensAgree = rows == expectedTokens
         let features = try golden.archive.require("features")
         let got = try encoder.encode(tokens: rows).flatMap { $0 }
-        let expected = features.floatValues()
+        let expected = try features.floatValues()
         guard got.count == expected.count else {
             throw FileFormatError(path: golden.path, format: "golden case", "features hold \(expected.count) values, the encoder gave \(got.count)")
         }
@@ -179,12 +183,13 @@ public final class GoldenRunner {
         let clip = CLIPTextEncoder(weights: try CLIPTextWeights(archive), backend: backend.backend)
         let tokens = try tokenRows(golden)
         let text = try clip.encode(tokens: tokens)[0]
-        let vis = try golden.archive.require("vis").toTensor(), ir = try golden.archive.require("ir").toTensor()
+        let vis = try golden.imageTensor("vis", channels: [3]), ir = try golden.imageTensor("ir", channels: [3])
+        guard vis.shape[2...] == ir.shape[2...] else { throw golden.malformed("'vis' is \(vis.shape) but 'ir' is \(ir.shape)") }
         let graph = try TextIFGraph.build(weights, height: vis.shape[2], width: vis.shape[3])
         guard let out = try backend.backend.prepare(graph).run(["vis": vis, "ir": ir, "text": Tensor(shape: [1, text.count], floats: text)])["fused"] else {
             throw FusionError.backend("Text-IF: the graph produced no output")
         }
-        let expected = try golden.floats("output")
+        let expected = try golden.expected("output", shape: out.shape)
         let (maxAbs, rel) = errorStatistics(out.toFloatArray(), expected)
         return GoldenResult(file: golden.path, kind: golden.kind, backend: backend.name, shape: out.shape,
                             maxAbsError: maxAbs, relativeL2Error: rel, criterion: "max |err| <= 1e-4",

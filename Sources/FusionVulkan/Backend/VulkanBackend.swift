@@ -15,8 +15,7 @@ public final class VulkanBackend: Backend {
 
     /// A positive number from the environment (nil when unset or not a positive number).
     static func environmentNumber(_ name: String) -> Double? {
-        guard let text = ProcessInfo.processInfo.environment[name], let value = Double(text), value > 0, value.isFinite else { return nil }
-        return value
+        FusionEnvironment.positiveNumber(name)
     }
 
     /// - Parameters:

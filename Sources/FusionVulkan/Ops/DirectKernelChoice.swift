@@ -1,4 +1,5 @@
 import Foundation
+import FusionCore
 
 extension EncodeContext {
     /// Whether conv2d and GEMM use the shared-memory-free kernels (`conv2d_direct.comp`,
@@ -7,7 +8,7 @@ extension EncodeContext {
     /// shared-memory reads are slow and subgroup shuffles are register moves.
     /// `FUSIONKIT_KERNELS=direct|tiled` overrides the choice (benchmarks, tests).
     var useDirectKernels: Bool {
-        switch ProcessInfo.processInfo.environment["FUSIONKIT_KERNELS"] {
+        switch FusionEnvironment.string("FUSIONKIT_KERNELS") {
         case "tiled"?: return false
         case "direct"?: return directKernelsSupported
         default: return context.info.type.contains("CPU") && directKernelsSupported

@@ -1,5 +1,6 @@
 import CVulkan
 import Foundation
+import FusionIO
 
 /// Persistence of the `VkPipelineCache` at
 /// `<cacheDirectory>/pipelines/<vendorID>-<deviceID>-<driverVersion>-<pipelineCacheUUID>.bin`.
@@ -12,9 +13,12 @@ extension VulkanContext {
             .appendingPathComponent("\(info.vendorID)-\(info.deviceID)-\(info.driverVersion)-\(info.pipelineCacheUUID).bin")
     }
 
+    /// What the pipeline cache entry holds: this device and driver's pipelines.
+    var pipelineCacheEntryKey: String { "pipelines \(pipelineCacheFile.lastPathComponent)" }
+
     /// Called once from `init`.
     func createPipelineCache() throws {
-        var initialData = FileManager.default.contents(atPath: pipelineCacheFile.path)
+        var initialData = CacheEntry.read(pipelineCacheFile.path, key: pipelineCacheEntryKey)
         if let data = initialData, !pipelineCacheHeaderMatches(data) { initialData = nil }
 
         func create(_ data: Data?) -> (VkResult, VkPipelineCache?) {
@@ -75,7 +79,7 @@ extension VulkanContext {
             var bytes = [UInt8](repeating: 0, count: size)
             let result = bytes.withUnsafeMutableBytes { vkGetPipelineCacheData(device, cache, &size, $0.baseAddress) }
             if result != VK_INCOMPLETE { try vkCheck(result, "vkGetPipelineCacheData", "data") }
-            try writeFileAtomically(Data(bytes.prefix(size)), to: pipelineCacheFile)
+            if let error = CacheEntry.write(Data(bytes.prefix(size)), key: pipelineCacheEntryKey, to: pipelineCacheFile.path) { throw error }
             pipelineCacheDirty = false
         }
     }

@@ -1,5 +1,6 @@
 import CShaderc
 import Foundation
+import FusionIO
 
 /// A SPIR-V module produced by `ShaderCompiler`.
 public struct CompiledShader {
@@ -83,7 +84,10 @@ public final class ShaderCompiler {
         let cacheFile = cacheDirectory?.appendingPathComponent("spirv", isDirectory: true)
             .appendingPathComponent("\(key).spv")
 
-        if let cacheFile = cacheFile, let words = Self.loadSPIRV(cacheFile) {
+        // The entry's header names the shader and key it holds and carries a SHA-256 of the
+        // words: a damaged entry, or a valid module stored under another name, is discarded.
+        let entryKey = "spirv \(name) \(key)"
+        if let cacheFile = cacheFile, let words = Self.loadSPIRV(cacheFile, key: entryKey) {
             lock.locked { cacheHitCount += 1 }
             return CompiledShader(name: name, spirv: words, fromCache: true, cacheKey: key)
         }
@@ -92,15 +96,14 @@ public final class ShaderCompiler {
         lock.locked { compiledCount += 1 }
         if let cacheFile = cacheFile {
             // A failing cache write only costs a recompile next time.
-            let data = words.withUnsafeBytes { Data($0) }
-            try? writeFileAtomically(data, to: cacheFile)
+            CacheEntry.write(words.withUnsafeBytes { Data($0) }, key: entryKey, to: cacheFile.path)
         }
         return CompiledShader(name: name, spirv: words, fromCache: false, cacheKey: key)
     }
 
     func cacheKey(expandedSource: String, defines: [(String, String)]) -> String {
         var hash = StableHash128()
-        hash.combine("fusionkit-spirv-cache-v1")
+        hash.combine("fusionkit-spirv-cache-v2")
         hash.combine(Self.shadercIdentity)
         hash.combine(target.rawValue)
         hash.combine("optimization=performance")
@@ -169,9 +172,8 @@ public final class ShaderCompiler {
     }
 
     /// Reads a cached module; nil when missing or not plausibly SPIR-V.
-    private static func loadSPIRV(_ url: URL) -> [UInt32]? {
-        guard let data = FileManager.default.contents(atPath: url.path),
-              data.count >= 20, data.count % 4 == 0 else { return nil }
+    private static func loadSPIRV(_ url: URL, key: String) -> [UInt32]? {
+        guard let data = CacheEntry.read(url.path, key: key), data.count >= 20, data.count % 4 == 0 else { return nil }
         var words = [UInt32](repeating: 0, count: data.count / 4)
         words.withUnsafeMutableBytes { _ = data.copyBytes(to: $0) }
         guard words[0] == 0x0723_0203 else { return nil }

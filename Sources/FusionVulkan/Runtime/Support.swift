@@ -1,5 +1,6 @@
 import CVulkan
 import Foundation
+import FusionCore
 
 extension NSLock {
     /// Runs `body` while holding the lock.
@@ -75,23 +76,9 @@ func vulkanMakeVersion(_ major: UInt32, _ minor: UInt32, _ patch: UInt32 = 0) ->
 /// `major.minor` of a packed version, ignoring patch and variant.
 func vulkanMajorMinor(_ v: UInt32) -> UInt32 { v & ~UInt32(0xFFF) & 0x1FFF_FFFF }
 
-/// Atomically replaces `url` with `data` (write to a unique temporary file, then rename).
-func writeFileAtomically(_ data: Data, to url: URL) throws {
-    let directory = url.deletingLastPathComponent()
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    let temp = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt64.random(in: 0...UInt64.max)).tmp")
-    try data.write(to: temp)
-    if rename(temp.path, url.path) != 0 {
-        let code = errno
-        try? FileManager.default.removeItem(at: temp)
-        throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path, "errno": code])
-    }
-}
-
 /// An environment variable, nil when unset or empty.
 func environment(_ name: String) -> String? {
-    guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
-    return value
+    FusionEnvironment.string(name)
 }
 
 /// Rounds `value` up to a multiple of `alignment` (any positive alignment).

@@ -1,5 +1,6 @@
 import CVulkan
 import Foundation
+import FusionCore
 
 /// Owns a Vulkan instance, one logical device with one compute queue, the memory pools,
 /// the shader compiler and the pipeline caches.
@@ -166,8 +167,7 @@ public final class VulkanContext {
     // MARK: - Selection helpers
 
     static func environmentFlag(_ name: String) -> Bool {
-        guard let value = environment(name)?.lowercased() else { return false }
-        return ["1", "true", "yes", "on"].contains(value)
+        FusionEnvironment.flag(name)
     }
 
     static func selectDevice(explicit: Int?, infos: [VulkanDeviceInfo]) throws -> Int {

@@ -1,0 +1,164 @@
+// Signal handlers that keep every exit of the `fusion` process clean: no temporary file
+// survives an interrupt, a truncated memory-mapped input is an I/O error naming the file,
+// and a fatal fault exits with a message and a status instead of a core dump.
+#define _GNU_SOURCE
+#include "process_guard.h"
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define FK_MAX_TEMPS 256
+#define FK_MAX_MAPPINGS 1024
+#define FK_PATH_MAX 4096
+
+typedef struct {
+    atomic_int used;
+    char path[FK_PATH_MAX];
+} fk_temp_slot;
+
+typedef struct {
+    atomic_int used;
+    uintptr_t base;
+    size_t length;
+    char path[FK_PATH_MAX];
+} fk_mapping_slot;
+
+static fk_temp_slot temps[FK_MAX_TEMPS];
+static fk_mapping_slot mappings[FK_MAX_MAPPINGS];
+static atomic_int installed;
+static atomic_int handling;
+
+static void say(const char *text) {
+    size_t n = strlen(text);
+    while (n > 0) {
+        ssize_t w = write(2, text, n);
+        if (w <= 0) return;
+        text += w;
+        n -= (size_t)w;
+    }
+}
+
+static void say_number(unsigned long long value) {
+    char digits[32];
+    int i = 31;
+    digits[i] = 0;
+    do { digits[--i] = (char)('0' + value % 10); value /= 10; } while (value > 0 && i > 0);
+    say(digits + i);
+}
+
+static void unlink_temps(void) {
+    for (int i = 0; i < FK_MAX_TEMPS; i++) {
+        if (atomic_load(&temps[i].used) == 2) unlink(temps[i].path);
+    }
+}
+
+int fk_guard_temp_register(const char *path) {
+    size_t n = strlen(path);
+    if (n >= FK_PATH_MAX) return -1;
+    for (int i = 0; i < FK_MAX_TEMPS; i++) {
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&temps[i].used, &expected, 1)) {
+            memcpy(temps[i].path, path, n + 1);
+            atomic_store(&temps[i].used, 2);
+            return i;
+        }
+    }
+    return -1;
+}
+
+void fk_guard_temp_unregister(int slot) {
+    if (slot >= 0 && slot < FK_MAX_TEMPS) atomic_store(&temps[slot].used, 0);
+}
+
+int fk_guard_mapping_register(const void *base, size_t length, const char *path) {
+    size_t n = strlen(path);
+    if (n >= FK_PATH_MAX) n = FK_PATH_MAX - 1;
+    for (int i = 0; i < FK_MAX_MAPPINGS; i++) {
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&mappings[i].used, &expected, 1)) {
+            mappings[i].base = (uintptr_t)base;
+            mappings[i].length = length;
+            memcpy(mappings[i].path, path, n);
+            mappings[i].path[n] = 0;
+            atomic_store(&mappings[i].used, 2);
+            return i;
+        }
+    }
+    return -1;
+}
+
+void fk_guard_mapping_unregister(int slot) {
+    if (slot >= 0 && slot < FK_MAX_MAPPINGS) atomic_store(&mappings[slot].used, 0);
+}
+
+int fk_guard_mapping_find(const void *address) {
+    uintptr_t a = (uintptr_t)address;
+    for (int i = 0; i < FK_MAX_MAPPINGS; i++) {
+        if (atomic_load(&mappings[i].used) == 2 && a >= mappings[i].base && a - mappings[i].base < mappings[i].length) return i;
+    }
+    return -1;
+}
+
+static void on_interrupt(int sig) {
+    unlink_temps();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void on_fault(int sig, siginfo_t *info, void *context) {
+    (void)context;
+    if (atomic_exchange(&handling, 1)) _exit(70);  // a fault inside the handler
+    unlink_temps();
+    if ((sig == SIGBUS || sig == SIGSEGV) && info) {
+        int slot = fk_guard_mapping_find(info->si_addr);
+        if (slot >= 0) {
+            say("error: ");
+            say(mappings[slot].path);
+            say(" was truncated or changed by another process while being read\n");
+            _exit(74);
+        }
+    }
+    const char *name = sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : sig == SIGILL ? "SIGILL"
+                     : sig == SIGTRAP ? "SIGTRAP" : sig == SIGABRT ? "SIGABRT" : "SIGFPE";
+    say("error: fusion stopped on a fatal ");
+    say(name);
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+        say(" under an address-space limit of ");
+        say_number((unsigned long long)(limit.rlim_cur >> 20));
+        say(" MiB (ulimit -v): the usual cause is that memory ran out; raise the limit or use a smaller input\n");
+    } else {
+        say(" (out of memory, or an internal error: please report it with the command line)\n");
+    }
+    _exit(70);
+}
+
+void fk_guard_install(void) {
+    if (atomic_exchange(&installed, 1)) return;
+    static char alternate_stack[1 << 16];
+    stack_t ss;
+    memset(&ss, 0, sizeof ss);
+    ss.ss_sp = alternate_stack;
+    ss.ss_size = sizeof alternate_stack;
+    sigaltstack(&ss, NULL);
+
+    struct sigaction interrupt;
+    memset(&interrupt, 0, sizeof interrupt);
+    interrupt.sa_handler = on_interrupt;
+    sigemptyset(&interrupt.sa_mask);
+    int interrupts[] = {SIGINT, SIGTERM, SIGHUP};
+    for (unsigned i = 0; i < sizeof interrupts / sizeof interrupts[0]; i++) sigaction(interrupts[i], &interrupt, NULL);
+
+    struct sigaction fault;
+    memset(&fault, 0, sizeof fault);
+    fault.sa_sigaction = on_fault;
+    fault.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&fault.sa_mask);
+    int faults[] = {SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE};
+    for (unsigned i = 0; i < sizeof faults / sizeof faults[0]; i++) sigaction(faults[i], &fault, NULL);
+}

@@ -1,0 +1,87 @@
+import Foundation
+
+/// Every `FUSIONKIT_*` environment variable the engine reads, parsed and checked in one
+/// place. Code asks this type for a knob's value instead of reading the environment, and
+/// the `fusion` command calls `validate()` first, so a misspelt value is an error naming
+/// the variable instead of being silently ignored.
+public enum FusionEnvironment {
+    /// One knob: its name, what it holds, and a check of a given value.
+    public struct Knob: Sendable {
+        public let name: String
+        public let meaning: String
+        /// nil when `value` is acceptable, else why not.
+        let check: @Sendable (String) -> String?
+    }
+
+    public static let knobs: [Knob] = [
+        Knob(name: "FUSIONKIT_DEVICE", meaning: "default Vulkan device index") { Int($0.trimmingCharacters(in: .whitespaces)).map { $0 >= 0 ? nil : "a negative device index" } ?? "not a device index (0, 1, ...)" },
+        Knob(name: "FUSIONKIT_VALIDATION", meaning: "enable VK_LAYER_KHRONOS_validation (1/0)", check: checkFlag),
+        Knob(name: "FUSIONKIT_REQUIRE_VALIDATION", meaning: "tests: fail when the validation layer is missing (1/0)", check: checkFlag),
+        Knob(name: "FUSIONKIT_REQUIRE_VULKAN", meaning: "tests: fail when no Vulkan device exists (1/0)", check: checkFlag),
+        Knob(name: "FUSIONKIT_LARGE_TESTS", meaning: "tests: run the minutes-long cases (1/0)", check: checkFlag),
+        Knob(name: "FUSIONKIT_CACHE", meaning: "cache folder", check: checkFolderPath),
+        Knob(name: "FUSIONKIT_CLIP_VOCAB", meaning: "CLIP BPE vocabulary file") { _ in nil },
+        Knob(name: "FUSIONKIT_WEIGHTS_URL", meaning: "mirror of the published weights") { URL(string: $0)?.scheme == nil ? "not a URL" : nil },
+        Knob(name: "FUSIONKIT_SHADER_DIR", meaning: "shader source folder") { value in
+            var isFolder: ObjCBool = false
+            return FileManager.default.fileExists(atPath: value, isDirectory: &isFolder) && isFolder.boolValue ? nil : "no such folder"
+        },
+        Knob(name: "FUSIONKIT_TEST_DATA", meaning: "shared test data folder") { _ in nil },
+        Knob(name: "FUSIONKIT_SUBMISSION_GFLOP", meaning: "GFLOP of one queue submission", check: checkPositiveNumber),
+        Knob(name: "FUSIONKIT_GPU_TIMEOUT", meaning: "longest wait for one submission, seconds", check: checkPositiveNumber),
+        Knob(name: "FUSIONKIT_KERNELS", meaning: "conv/GEMM kernel set: direct or tiled") { ["direct", "tiled"].contains($0) ? nil : "expected direct or tiled" },
+    ]
+
+    /// The process environment (tests may replace it).
+    nonisolated(unsafe) public static var values: [String: String] = ProcessInfo.processInfo.environment
+
+    /// Throws `FusionError.invalidArgument` naming the first variable whose value is not
+    /// acceptable, or an unknown `FUSIONKIT_` variable (a misspelling would be ignored).
+    public static func validate(_ environment: [String: String]? = nil) throws {
+        let environment = environment ?? values
+        let known = Dictionary(uniqueKeysWithValues: knobs.map { ($0.name, $0) })
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("FUSIONKIT_") {
+            guard let knob = known[name] else {
+                throw FusionError.invalidArgument(op: "environment", detail: "\(name) is not a FusionKit variable; known: \(knobs.map(\.name).joined(separator: ", "))")
+            }
+            if value.isEmpty { continue }
+            if let why = knob.check(value) {
+                throw FusionError.invalidArgument(op: "environment", detail: "\(name)='\(value)': \(why) (\(knob.meaning))")
+            }
+        }
+    }
+
+    /// The raw value of a knob, nil when unset or empty.
+    public static func string(_ name: String) -> String? {
+        precondition(knobs.contains { $0.name == name }, "unknown knob \(name)")
+        guard let value = values[name], !value.isEmpty else { return nil }
+        return value
+    }
+
+    /// A "1/true/yes/on" flag.
+    public static func flag(_ name: String) -> Bool {
+        guard let value = string(name)?.lowercased() else { return false }
+        return ["1", "true", "yes", "on"].contains(value)
+    }
+
+    /// A positive finite number, nil when unset (invalid values are rejected by `validate`).
+    public static func positiveNumber(_ name: String) -> Double? {
+        guard let text = string(name), let value = Double(text), value > 0, value.isFinite else { return nil }
+        return value
+    }
+
+    private static func checkFlag(_ value: String) -> String? {
+        ["1", "0", "true", "false", "yes", "no", "on", "off"].contains(value.lowercased()) ? nil : "expected 1 or 0"
+    }
+
+    private static func checkPositiveNumber(_ value: String) -> String? {
+        guard let v = Double(value), v.isFinite, v > 0 else { return "expected a positive number" }
+        return nil
+    }
+
+    private static func checkFolderPath(_ value: String) -> String? {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: value, isDirectory: &isFolder), !isFolder.boolValue { return "a file, not a folder" }
+        return nil
+    }
+}
