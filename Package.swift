@@ -17,15 +17,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
-        // System libraries (Debian: libvulkan-dev, libshaderc-dev, libopenblas-dev).
+        // System libraries (Debian: libvulkan-dev, libshaderc-dev).
         .systemLibrary(name: "CVulkan", path: "Sources/CVulkan"),
         .systemLibrary(name: "CShaderc", path: "Sources/CShaderc"),
-        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         // zlib (Debian: zlib1g-dev) for the CRC-32 checks of zip checkpoints.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
 
         // Tensors, the backend-neutral graph, shape inference and the memory planner.
-        .target(name: "FusionCore", path: "Sources/FusionCore"),
+        .target(name: "FusionCore", dependencies: ["CProcessGuard"], path: "Sources/FusionCore"),
 
         // libpng and libjpeg behind a C shim: both report errors by longjmp, which must
         // stay inside C (Debian: libpng-dev, libjpeg-dev).
@@ -45,8 +44,11 @@ let package = Package(
         // The published networks as backend-neutral graphs, with their weight loaders.
         .target(name: "FusionModels", dependencies: ["FusionCore", "FusionIO"], path: "Sources/FusionModels"),
 
+        // OpenBLAS, loaded with dlopen when the CPU backend first needs it (Debian: libopenblas0).
+        .target(name: "CBLASLoader", path: "Sources/CBLASLoader", linkerSettings: [.linkedLibrary("dl")]),
+
         // CPU reference backend.
-        .target(name: "FusionCPU", dependencies: ["FusionCore", "CBLAS"], path: "Sources/FusionCPU"),
+        .target(name: "FusionCPU", dependencies: ["FusionCore", "CBLASLoader", "CProcessGuard"], path: "Sources/FusionCPU"),
 
         // Embeds Shaders/*.comp into the Vulkan module at build time.
         .executableTarget(name: "ShaderEmbedder", path: "Sources/ShaderEmbedder"),

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -136,6 +137,27 @@ static void on_fault(int sig, siginfo_t *info, void *context) {
         say(" (out of memory, or an internal error: please report it with the command line)\n");
     }
     _exit(70);
+}
+
+long long fk_guard_address_space_headroom(void) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return -1;
+    long long size_pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%lld", &size_pages) != 1) size_pages = 0;
+        fclose(f);
+    }
+    long long used = size_pages * (long long)sysconf(_SC_PAGESIZE);
+    long long left = (long long)limit.rlim_cur - used;
+    return left > 0 ? left : 0;
+}
+
+void fk_guard_fail(const char *message, int status) {
+    unlink_temps();
+    say(message);
+    say("\n");
+    _exit(status);
 }
 
 void fk_guard_install(void) {

@@ -26,10 +26,15 @@ public final class CPUExecutable: Executable {
         self.graph = graph
         self.threads = max(1, threads)
         self.plan = try MemoryPlanner.plan(graph, alignment: 64)
+        try BLASRuntime.load(threads: self.threads)
+        try HostMemory.check(plan.arenaBytes, for: "the intermediates of a \(graph.nodes.count)-node graph on the CPU")
         for size in plan.blockSizes {
-            let block = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
-            block.initializeMemory(as: UInt8.self, repeating: 0, count: max(size, 64))
-            blocks.append(block)
+            do {
+                blocks.append(try HostMemory.allocate(max(size, 64), for: "the intermediates of a \(graph.nodes.count)-node graph on the CPU"))
+            } catch {
+                for b in blocks { HostMemory.deallocate(b) }
+                throw error
+            }
         }
         addresses = Array(repeating: nil, count: graph.values.count)
         for info in graph.values {
@@ -43,7 +48,7 @@ public final class CPUExecutable: Executable {
         }
     }
 
-    deinit { for b in blocks { b.deallocate() } }
+    deinit { for b in blocks { HostMemory.deallocate(b) } }
 
     public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
         try validateInputs(graph, inputs)

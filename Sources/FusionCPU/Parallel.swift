@@ -1,4 +1,4 @@
-import CBLAS
+import CBLASLoader
 import Foundation
 
 // Threading helpers of the CPU backend.
@@ -96,8 +96,8 @@ enum BLASThreads {
         s.lock.lock()
         defer { s.lock.unlock() }
         s.outer = max(1, threads)
-        if s.depth == 0, Int(openblas_get_num_threads()) != s.outer {
-            openblas_set_num_threads(Int32(s.outer))
+        if s.depth == 0, Int(fk_blas_get_num_threads()) != s.outer {
+            fk_blas_set_num_threads(Int32(s.outer))
         }
     }
 
@@ -106,15 +106,15 @@ enum BLASThreads {
         let s = state
         s.lock.lock()
         if s.depth == 0 {
-            if s.outer == 0 { s.outer = Int(openblas_get_num_threads()) }
-            if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
+            if s.outer == 0 { s.outer = Int(fk_blas_get_num_threads()) }
+            if fk_blas_get_num_threads() != 1 { fk_blas_set_num_threads(1) }
         }
         s.depth += 1
         s.lock.unlock()
         defer {
             s.lock.lock()
             s.depth -= 1
-            if s.depth == 0, s.outer > 1 { openblas_set_num_threads(Int32(s.outer)) }
+            if s.depth == 0, s.outer > 1 { fk_blas_set_num_threads(Int32(s.outer)) }
             s.lock.unlock()
         }
         return try body()
@@ -122,8 +122,8 @@ enum BLASThreads {
 
     /// A short description of the BLAS library ("OpenBLAS 0.3.21 ...").
     static var libraryName: String {
-        guard let config = openblas_get_config() else { return "OpenBLAS" }
-        let s = String(cString: config)
+        guard fk_blas_loaded() != 0 else { return "OpenBLAS" }
+        let s = String(cString: fk_blas_config())
         if let range = s.range(of: "OpenBLAS ") {
             let rest = s[range.upperBound...].split(separator: " ").first.map(String.init) ?? ""
             return rest.isEmpty ? "OpenBLAS" : "OpenBLAS \(rest)"

@@ -14,6 +14,9 @@ public enum FusionError: Error, CustomStringConvertible, Equatable {
     case unknownValue(Int)
     /// A tensor exceeds a device limit and the op cannot split it.
     case limitExceeded(op: String, detail: String)
+    /// Host memory for `what` (`bytes` of it) cannot be had: an allocation failed, or the
+    /// address-space limit (`ulimit -v`) leaves less than it needs.
+    case outOfMemory(what: String, bytes: Int, available: Int?)
     /// Anything the backend reports (device errors, compile errors...).
     case backend(String)
 
@@ -27,6 +30,9 @@ public enum FusionError: Error, CustomStringConvertible, Equatable {
             return "graph input '\(name)': expected shape \(expected), got \(got)"
         case let .unknownValue(id): return "value %\(id) does not belong to this graph"
         case let .limitExceeded(op, detail): return "\(op): device limit exceeded: \(detail)"
+        case let .outOfMemory(what, bytes, available):
+            let left = available.map { ", and the address-space limit (ulimit -v) leaves \(HostMemory.describe($0))" } ?? ""
+            return "out of memory: \(HostMemory.describe(bytes)) needed for \(what)\(left); free memory, raise the limit or use a smaller input"
         case let .backend(message): return message
         }
     }

@@ -1,3 +1,4 @@
+import CProcessGuard
 import Foundation
 
 /// A dense, contiguous, row-major tensor in host memory.
@@ -17,10 +18,17 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
         self.dtype = dtype
-        self.count = shape.reduce(1, *)
-        let bytes = max(count * dtype.byteSize, 1)
-        self.data = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        self.data.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        var count = 1
+        for d in shape {
+            let (c, overflow) = count.multipliedReportingOverflow(by: d)
+            if overflow { fatalShape(shape) }
+            count = c
+        }
+        self.count = count
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
+        if overflow { fatalShape(shape) }
+        // Zeroed; a failed allocation ends the process with a message naming the size.
+        self.data = HostMemory.allocateOrExit(bytes, for: "a \(dtype) tensor of shape \(shape)")
     }
 
     public convenience init(shape: [Int], floats: [Float]) {
@@ -45,7 +53,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         return t
     }
 
-    deinit { data.deallocate() }
+    deinit { HostMemory.deallocate(data) }
 
     public var floats: UnsafeMutableBufferPointer<Float> {
         precondition(dtype == .f32, "tensor is \(dtype), not f32")
@@ -72,6 +80,13 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     }
 
     public var description: String { "Tensor(\(dtype), \(shape))" }
+}
+
+/// A tensor whose element count does not fit in an Int: no input can ask for one (readers
+/// check declared shapes), so this ends the process with a message.
+private func fatalShape(_ shape: [Int]) -> Never {
+    let message = "error: a tensor of shape \(shape) has more elements than memory can address"
+    message.withCString { fk_guard_fail($0, 70) }
 }
 
 /// Small, fast, seedable generator so tests and parity cases are reproducible.

@@ -30,6 +30,15 @@ void fk_guard_temp_unregister(int slot);
 int fk_guard_mapping_register(const void *base, size_t length, const char *path);
 void fk_guard_mapping_unregister(int slot);
 
+/// Bytes of address space left under RLIMIT_AS (`ulimit -v`): the limit less the
+/// process's current virtual size; -1 when there is no limit.
+long long fk_guard_address_space_headroom(void);
+
+/// Unlinks registered temporary files, writes `message` (and a newline) to standard error
+/// and exits with `status`, from any thread. For failures no caller can handle, such as an
+/// allocation that fails inside a non-throwing initialiser.
+void fk_guard_fail(const char *message, int status) __attribute__((noreturn));
+
 /// The slot whose mapping contains `address`, or -1 (for tests).
 int fk_guard_mapping_find(const void *address);
 

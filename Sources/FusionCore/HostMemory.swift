@@ -1,0 +1,60 @@
+import CProcessGuard
+import Foundation
+
+/// Large host allocations, checked: a request that cannot be met is an error (or, where no
+/// caller can take an error, a clean exit) that says how much was needed and for what,
+/// never a trap, and never an allocation that pushes a library over the address-space
+/// limit into an endless retry (OpenBLAS's buffer allocator).
+public enum HostMemory {
+    /// Bytes of address space left under `ulimit -v`; nil when unlimited.
+    public static var addressSpaceHeadroom: Int? {
+        let left = fk_guard_address_space_headroom()
+        return left < 0 ? nil : Int(left)
+    }
+
+    /// Address space kept free for what runs after a checked allocation: thread stacks,
+    /// OpenBLAS's buffers, codec and driver allocations.
+    public static let reserveBytes = 192 << 20
+
+    /// Throws `FusionError.outOfMemory` unless `bytes` more (plus `reserveBytes`) fit under
+    /// the address-space limit.
+    public static func check(_ bytes: Int, for what: @autoclosure () -> String) throws {
+        guard let left = addressSpaceHeadroom else { return }
+        if bytes > left - reserveBytes { throw FusionError.outOfMemory(what: what(), bytes: bytes, available: left) }
+    }
+
+    /// `bytes` of zeroed memory aligned to `alignment`, or `FusionError.outOfMemory`.
+    public static func allocate(_ bytes: Int, alignment: Int = 64, for what: @autoclosure () -> String) throws -> UnsafeMutableRawPointer {
+        try check(bytes, for: what())
+        guard let p = rawAllocate(bytes, alignment: alignment) else {
+            throw FusionError.outOfMemory(what: what(), bytes: bytes, available: addressSpaceHeadroom)
+        }
+        return p
+    }
+
+    /// As `allocate`, for callers that cannot throw: a failure ends the process with status
+    /// 71 (EX_OSERR) and the message, after removing temporary files.
+    public static func allocateOrExit(_ bytes: Int, alignment: Int = 64, for what: @autoclosure () -> String) -> UnsafeMutableRawPointer {
+        if let p = rawAllocate(bytes, alignment: alignment) { return p }
+        let message = "error: " + FusionError.outOfMemory(what: what(), bytes: bytes, available: addressSpaceHeadroom).description
+        message.withCString { fk_guard_fail($0, 71) }
+    }
+
+    private static func rawAllocate(_ bytes: Int, alignment: Int) -> UnsafeMutableRawPointer? {
+        var p: UnsafeMutableRawPointer?
+        guard bytes >= 0, posix_memalign(&p, max(alignment, MemoryLayout<Int>.size), max(bytes, 1)) == 0, let p else { return nil }
+        memset(p, 0, max(bytes, 1))
+        return p
+    }
+
+    /// Releases memory from `allocate` / `allocateOrExit`.
+    public static func deallocate(_ p: UnsafeMutableRawPointer) { free(p) }
+
+    /// "1.05 GiB", "310 MiB", "12 KiB".
+    public static func describe(_ bytes: Int) -> String {
+        let b = Double(bytes)
+        if b >= Double(1 << 30) { return String(format: "%.2f GiB", b / Double(1 << 30)) }
+        if b >= Double(1 << 20) { return String(format: "%.0f MiB", b / Double(1 << 20)) }
+        return String(format: "%.0f KiB", b / 1024)
+    }
+}
