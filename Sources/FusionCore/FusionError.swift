@@ -29,7 +29,8 @@ public enum FusionError: Error, CustomStringConvertible, Equatable {
         case let .inputShapeMismatch(name, expected, got):
             return "graph input '\(name)': expected shape \(expected), got \(got)"
         case let .unknownValue(id): return "value %\(id) does not belong to this graph"
-        case let .limitExceeded(op, detail): return "\(op): device limit exceeded: \(detail)"
+        case let .limitExceeded(op, detail):
+            return "\(op): device limit exceeded: \(detail). The input is too large for this device: use --backend cpu, or a smaller image"
         case let .outOfMemory(what, bytes, available):
             let left = available.map { ", and the address-space limit (ulimit -v) leaves \(HostMemory.describe($0))" } ?? ""
             return "out of memory: \(HostMemory.describe(bytes)) needed for \(what)\(left); free memory, raise the limit or use a smaller input"

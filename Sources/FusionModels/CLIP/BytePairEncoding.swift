@@ -158,9 +158,16 @@ public struct BytePairEncoding: Sendable {
     /// The token ids of one pre-tokenised piece, given as its UTF-8 bytes (`SimpleTokenizer.bpe`
     /// on the piece written in the byte alphabet). Empty input gives no tokens.
     public func encode<Bytes: Collection>(word bytes: Bytes) -> [Int32] where Bytes.Element == UInt8 {
-        var word = bytes.map { ByteLevelAlphabet.tokenIDs[Int($0)] }
-        guard !word.isEmpty else { return [] }
-        word[word.count - 1] += 256  // the last symbol carries </w>
+        var symbols = bytes.map { ByteLevelAlphabet.tokenIDs[Int($0)] }
+        guard !symbols.isEmpty else { return [] }
+        symbols[symbols.count - 1] += 256  // the last symbol carries </w>
+        return symbols.count <= 64 ? mergeByScanning(symbols) : mergeWithHeap(symbols)
+    }
+
+    /// The reference loop as written: find the lowest-ranked adjacent pair, merge all of its
+    /// non-overlapping occurrences left to right, repeat. O(n) per step; fast for words.
+    func mergeByScanning(_ symbols: [Int32]) -> [Int32] {
+        var word = symbols
         var next: [Int32] = []
         next.reserveCapacity(word.count)
         while word.count > 1 {
@@ -194,6 +201,53 @@ public struct BytePairEncoding: Sendable {
         return word
     }
 
+    /// The same merges for long runs of text (a 130,000-letter "word" took 10 s by
+    /// scanning): symbols in a linked list, candidate pairs in a min-heap keyed by (rank,
+    /// position). All occurrences of one rank are merged left to right before any pair
+    /// that those merges create is considered, exactly as the reference does; stale heap
+    /// entries (a side already merged away) are skipped. O(n log n).
+    func mergeWithHeap(_ symbols: [Int32]) -> [Int32] {
+        let n = symbols.count
+        var symbol = symbols
+        var left = (0..<n).map { $0 - 1 }
+        var right = (0..<n).map { $0 + 1 }  // n = end
+        var alive = [Bool](repeating: true, count: n)
+        var heap = PairHeap()
+        func push(_ i: Int) {
+            let j = right[i]
+            guard j < n, let merge = merges[Self.key(symbol[i], symbol[j])] else { return }
+            heap.push((merge >> 32, i, symbol[i], symbol[j], Int32(truncatingIfNeeded: merge & 0xFFFF_FFFF)))
+        }
+        for i in 0..<(n - 1) { push(i) }
+        var created: [Int] = []
+        while let top = heap.peek() {
+            let rank = top.rank
+            created.removeAll(keepingCapacity: true)
+            while let e = heap.peek(), e.rank == rank {
+                _ = heap.pop()
+                let i = e.position
+                guard alive[i], symbol[i] == e.first else { continue }
+                let j = right[i]
+                guard j < n, alive[j], symbol[j] == e.second else { continue }
+                // Merge j into i.
+                symbol[i] = e.merged
+                alive[j] = false
+                right[i] = right[j]
+                if right[j] < n { left[right[j]] = i }
+                created.append(i)
+            }
+            // New pairs: each merged symbol with its neighbours on both sides.
+            for i in created where alive[i] {
+                if left[i] >= 0 { push(left[i]) }
+                push(i)
+            }
+        }
+        var out: [Int32] = []
+        var i = 0
+        while i < n { out.append(symbol[i]); i = right[i] }
+        return out
+    }
+
     /// The text of `bytes` if they are valid UTF-8, else nil (no replacement characters).
     private static func decodeUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
         var scalars = String.UnicodeScalarView()
@@ -206,5 +260,46 @@ public struct BytePairEncoding: Sendable {
             case .error: return nil
             }
         }
+    }
+}
+
+/// A binary min-heap of candidate merges ordered by (rank, position).
+private struct PairHeap {
+    typealias Entry = (rank: UInt64, position: Int, first: Int32, second: Int32, merged: Int32)
+    private var items: [Entry] = []
+
+    private static func less(_ a: Entry, _ b: Entry) -> Bool { a.rank != b.rank ? a.rank < b.rank : a.position < b.position }
+
+    func peek() -> Entry? { items.first }
+
+    mutating func push(_ e: Entry) {
+        items.append(e)
+        var c = items.count - 1
+        while c > 0 {
+            let p = (c - 1) / 2
+            guard Self.less(items[c], items[p]) else { break }
+            items.swapAt(c, p)
+            c = p
+        }
+    }
+
+    mutating func pop() -> Entry? {
+        guard !items.isEmpty else { return nil }
+        let top = items[0]
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var p = 0
+            while true {
+                let l = 2 * p + 1, r = l + 1
+                var m = p
+                if l < items.count, Self.less(items[l], items[m]) { m = l }
+                if r < items.count, Self.less(items[r], items[m]) { m = r }
+                if m == p { break }
+                items.swapAt(p, m)
+                p = m
+            }
+        }
+        return top
     }
 }

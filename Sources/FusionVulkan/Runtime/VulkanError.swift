@@ -75,13 +75,18 @@ extension VulkanError: CustomStringConvertible, LocalizedError {
         case .deviceLost(let context):
             return "Vulkan device lost (\(context))"
         case .outOfDeviceMemory(let requested, let context):
-            return "out of device memory allocating \(requested) bytes (\(context))"
+            return "out of device memory allocating \(requested) bytes (\(context)); use a smaller image, or --backend cpu"
         case .limitExceeded(let what, let value, let limit):
-            return "device limit exceeded: \(what) = \(value) > limit \(limit)"
+            return "device limit exceeded: \(what) = \(value) > limit \(limit); the input is too large for this device: use --backend cpu, or a smaller image"
         case .shaderNotFound(let name):
             return "shader '\(name)' not found"
         case .shaderCompilation(let shader, let log):
-            return "failed to compile shader '\(shader)':\n\(log)"
+            // A broken shader can produce thousands of follow-on errors: the first ones say what is wrong.
+            let lines = log.split(separator: "\n", omittingEmptySubsequences: true)
+            let errors = lines.filter { $0.contains("error") }.count
+            let shown = lines.prefix(12).joined(separator: "\n")
+            let more = lines.count > 12 ? "\n... \(lines.count - 12) more lines (\(errors) errors in all)" : ""
+            return "failed to compile shader '\(shader)':\n\(shown)\(more)"
         case .invalidArgument(let message):
             return "invalid argument: \(message)"
         case .timeout(let context):
