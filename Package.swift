@@ -109,6 +109,11 @@ let package = Package(
             dependencies: ["FusionIO", "FusionMetrics", "FusionTestSupport"],
             path: "Tests/FusionMetricsTests"),
         .testTarget(name: "FusionCPUTests", dependencies: ["FusionCore", "FusionCPU"], path: "Tests/FusionCPUTests"),
+        // Hostile input, faults and limits: every exit clean, nothing clobbered or left behind.
+        .testTarget(
+            name: "FusionReliabilityTests",
+            dependencies: ["FusionCore", "FusionIO", "FusionModels", "FusionEngine", "FusionVulkan", "FusionTestSupport", "CProcessGuard"],
+            path: "Tests/FusionReliabilityTests"),
         .testTarget(name: "FusionVulkanTests", dependencies: ["FusionCore", "FusionCPU", "FusionVulkan", "FusionParity", "FusionTestSupport", "FusionBench", "FusionModels", "FusionIO"], path: "Tests/FusionVulkanTests"),
     ]
 )

@@ -30,7 +30,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("model"), help: "Model to benchmark (repeatable; 'all' for every one).")
     var models: [String] = []
 
-    @Option(help: "Image size HxW the ops and models run at.")
+    @Option(parsing: .unconditional, help: "Image size HxW the ops and models run at.")
     var size: String = "512x640"
 
     @Option(help: "Backends: cpu, vulkan or all.")

@@ -18,7 +18,7 @@ struct ProfileCommand: ParsableCommand {
     @Option(help: "Model: \(ModelBenchCases.names.joined(separator: ", ")).")
     var model: String = "textfusion"
 
-    @Option(help: "Image size HxW.")
+    @Option(parsing: .unconditional, help: "Image size HxW.")
     var size: String = "512x640"
 
     @Option(parsing: .unconditional, help: "Vulkan device index (see `fusion devices`).")

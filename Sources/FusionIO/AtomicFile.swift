@@ -105,6 +105,15 @@ public enum AtomicFile {
         guard access(directory, W_OK) == 0 else {
             throw FileFormatError(path: path, format: format, "cannot write into the folder \(directory): \(String(cString: strerror(errno)))")
         }
+        // access() says yes to root everywhere; a read-only mount or a file system that takes
+        // no new files only shows when one is created.
+        let probe = directory + "/" + temporaryPrefix + "\(getpid())-probe-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw FileFormatError(path: path, format: format, "cannot write into the folder \(directory): \(String(cString: strerror(errno)))")
+        }
+        close(fd)
+        unlink(probe)
         return directory
     }
 

@@ -18,7 +18,7 @@ public enum CLIPTokenizerError: Error, CustomStringConvertible, Equatable {
         case let .promptTooLong(prompt, tokenCount, contextLength):
             let shown = prompt.count > 60 ? String(prompt.prefix(60)) + "..." : prompt
             return "the prompt \"\(shown)\" is \(tokenCount) tokens long (start and end of text included), "
-                + "more than the context length \(contextLength); shorten it or allow truncation"
+                + "more than the context length \(contextLength); shorten it or pass --truncate to cut it"
         case let .invalidContextLength(length):
             return "context length \(length) is invalid: it must be at least 1"
         }
