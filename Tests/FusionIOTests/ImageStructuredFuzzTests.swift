@@ -183,7 +183,7 @@ final class ImageStructuredFuzzTests: XCTestCase {
             guard let h = chunks.firstIndex(where: { $0.type == Array("IHDR".utf8) && $0.data.count == 13 }) else { return }
             let d = chunks[h].data
             let width = Int(ImageTestSupport.readBE32(d, 0)), height = Int(ImageTestSupport.readBE32(d, 4))
-            guard width * height <= 4096,
+            guard width <= 4096, height <= 4096, width * height <= 4096,
                   var size = Self.pngRawSize(width: width, height: height, depth: Int(d[8]), colorType: Int(d[9]), interlaced: d[12] == 1)
             else {
                 chunks.removeAll { $0.type == Array("IDAT".utf8) }
