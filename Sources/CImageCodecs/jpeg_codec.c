@@ -7,6 +7,7 @@
  */
 
 #include "image_codecs.h"
+#include "codec_limits.h"
 
 #include <limits.h>
 #include <setjmp.h>
@@ -104,9 +105,22 @@ typedef struct jpeg_decoder {
     const uint8_t *data;
     size_t size;
     uint64_t max_bytes;
+    uint64_t max_pixels;
     fk_decoded_image *out;
     uint8_t *pixels;
 } jpeg_decoder;
+
+/* The Orientation of the first APP1 segment that holds EXIF ("Exif\0\0" and a TIFF block),
+ * or 0. libjpeg keeps the whole segment (up to 65533 bytes) in memory. */
+static uint32_t jpeg_exif_orientation(j_decompress_ptr cinfo) {
+    static const uint8_t exif_id[6] = {'E', 'x', 'i', 'f', 0, 0};
+    for (jpeg_saved_marker_ptr marker = cinfo->marker_list; marker != NULL; marker = marker->next) {
+        if (marker->marker != JPEG_APP0 + 1 || marker->data == NULL || marker->data_length < sizeof(exif_id)) continue;
+        if (memcmp(marker->data, exif_id, sizeof(exif_id)) != 0) continue;
+        return fk_exif_orientation(marker->data + sizeof(exif_id), marker->data_length - sizeof(exif_id));
+    }
+    return 0;
+}
 
 static void on_progress(j_common_ptr cinfo) {
     j_decompress_ptr dinfo = (j_decompress_ptr)cinfo;
@@ -130,7 +144,9 @@ static fk_status jpeg_decode_body(jpeg_decoder *decoder) {
     decoder->progress.progress_monitor = on_progress;
     cinfo->progress = &decoder->progress;
     jpeg_mem_src(cinfo, decoder->data, (unsigned long)decoder->size);
+    jpeg_save_markers(cinfo, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(cinfo, TRUE);
+    out->exif_orientation = jpeg_exif_orientation(cinfo);
 
     uint32_t width = cinfo->image_width, height = cinfo->image_height;
     if (width > FK_MAX_DIMENSION || height > FK_MAX_DIMENSION) {
@@ -138,6 +154,7 @@ static fk_status jpeg_decode_body(jpeg_decoder *decoder) {
                     FK_MAX_DIMENSION, FK_MAX_DIMENSION);
         return FK_ERROR_TOO_LARGE;
     }
+    if (!fk_within_pixel_limit(width, height, decoder->max_pixels, out->message)) return FK_ERROR_TOO_LARGE;
     uint32_t channels;
     switch (cinfo->jpeg_color_space) {
     case JCS_GRAYSCALE:
@@ -195,7 +212,8 @@ static fk_status jpeg_decode_body(jpeg_decoder *decoder) {
     return FK_OK;
 }
 
-fk_status fk_jpeg_decode(const void *data, size_t size, uint64_t max_bytes, fk_decoded_image *out) {
+fk_status fk_jpeg_decode(const void *data, size_t size, uint64_t max_bytes, uint64_t max_pixels,
+                         fk_decoded_image *out) {
     memset(out, 0, sizeof(*out));
     if (data == NULL || size == 0) {
         set_message(out->message, "empty JPEG data");
@@ -209,6 +227,7 @@ fk_status fk_jpeg_decode(const void *data, size_t size, uint64_t max_bytes, fk_d
     decoder->data = (const uint8_t *)data;
     decoder->size = size;
     decoder->max_bytes = max_bytes;
+    decoder->max_pixels = max_pixels;
     decoder->out = out;
     install_failure(&decoder->failure, out->message, out->warning);
     decoder->cinfo.err = &decoder->failure.manager;

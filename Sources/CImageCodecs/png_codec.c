@@ -8,6 +8,7 @@
  */
 
 #include "image_codecs.h"
+#include "codec_limits.h"
 
 #include <png.h>
 #include <setjmp.h>
@@ -49,6 +50,7 @@ typedef struct png_decoder {
     size_t size;
     size_t offset;
     uint64_t max_bytes;
+    uint64_t max_pixels;
     fk_decoded_image *out;
     fk_status status; /* reported when libpng longjmps */
     char last_warning[FK_MESSAGE_CAPACITY];
@@ -101,12 +103,25 @@ static fk_status png_decode_body(png_decoder *decoder) {
     /* Only IHDR, PLTE, tRNS, IDAT and IEND matter for the samples; skipping every other
      * chunk (ICC profiles, compressed text...) avoids work and warnings about them. */
     png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
+#ifdef PNG_eXIf_SUPPORTED
+    /* ...except eXIf, for its Orientation tag. */
+    static const png_byte exif_chunk[5] = {'e', 'X', 'I', 'f', '\0'};
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_AS_DEFAULT, exif_chunk, 1);
+#endif
 
     png_read_info(png, info);
     png_uint_32 width = 0, height = 0;
     int bit_depth = 0, color_type = 0, interlace = 0;
     png_get_IHDR(png, info, &width, &height, &bit_depth, &color_type, &interlace, NULL, NULL);
     int raw_channels = png_get_channels(png, info);
+    if (!fk_within_pixel_limit(width, height, decoder->max_pixels, out->message)) return FK_ERROR_TOO_LARGE;
+#ifdef PNG_eXIf_SUPPORTED
+    png_uint_32 exif_size = 0;
+    png_bytep exif = NULL;
+    if ((png_get_eXIf_1(png, info, &exif_size, &exif) & PNG_INFO_eXIf) != 0 && exif != NULL) {
+        out->exif_orientation = fk_exif_orientation(exif, exif_size);
+    }
+#endif
 
     /* The filtered image data must come out of the IDAT bytes, which are inside the file. */
     uint64_t raw_row_bytes = ((uint64_t)width * (uint64_t)raw_channels * (uint64_t)bit_depth + 7) / 8;
@@ -157,7 +172,8 @@ static fk_status png_decode_body(png_decoder *decoder) {
     return FK_OK;
 }
 
-fk_status fk_png_decode(const void *data, size_t size, uint64_t max_bytes, fk_decoded_image *out) {
+fk_status fk_png_decode(const void *data, size_t size, uint64_t max_bytes, uint64_t max_pixels,
+                        fk_decoded_image *out) {
     memset(out, 0, sizeof(*out));
     const uint8_t *bytes = (const uint8_t *)data;
     if (size < 8 || png_sig_cmp(bytes, 0, 8) != 0) {
@@ -173,6 +189,8 @@ fk_status fk_png_decode(const void *data, size_t size, uint64_t max_bytes, fk_de
                         (unsigned)width, (unsigned)height, FK_MAX_DIMENSION, FK_MAX_DIMENSION);
             return FK_ERROR_TOO_LARGE;
         }
+        /* The pixel limit, in our words too, before libpng allocates anything for the image. */
+        if (!fk_within_pixel_limit(width, height, max_pixels, out->message)) return FK_ERROR_TOO_LARGE;
     }
 
     png_decoder decoder;
@@ -180,6 +198,7 @@ fk_status fk_png_decode(const void *data, size_t size, uint64_t max_bytes, fk_de
     decoder.data = bytes;
     decoder.size = size;
     decoder.max_bytes = max_bytes;
+    decoder.max_pixels = max_pixels;
     decoder.out = out;
     decoder.status = FK_ERROR_DAMAGED;
     decoder.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &decoder, decoder_error, decoder_warning);

@@ -376,9 +376,12 @@ final class ImageTests: XCTestCase {
                 _ = try Image.decode(Data(patched), name: "huge.png")
             }
         }
-        // Within the dimension limit, but far more image data than the file could hold.
+        // Within the dimension limit (and, here, a raised pixel limit), but far more image data
+        // than the file could hold.
         let big = ImageTestSupport.patchingPNGSize(png, width: 60000, height: 60000)
-        assertFileError(naming: "big.png", contains: "cannot fit") { _ = try Image.decode(Data(big), name: "big.png") }
+        assertFileError(naming: "big.png", contains: "cannot fit") {
+            _ = try Image.decode(Data(big), name: "big.png", pixelLimit: .max)
+        }
         // The caller's byte limit.
         assertFileError(naming: "small.png", contains: "larger than the supported 100 bytes") {
             _ = try Image.decode(Data(png), name: "small.png", byteLimit: 100)
@@ -388,7 +391,7 @@ final class ImageTests: XCTestCase {
         XCTAssertEqual(ImageTestSupport.jpegHeaderSize(jpeg)?.width, 16)
         let hugeJPEG = ImageTestSupport.patchingJPEGSize(jpeg, width: 65000, height: 65000)
         assertFileError(naming: "huge.jpg", contains: "image is 65000x65000 with 3 channels (12675000000 bytes), larger than the supported") {
-            _ = try Image.decode(Data(hugeJPEG), name: "huge.jpg")
+            _ = try Image.decode(Data(hugeJPEG), name: "huge.jpg", pixelLimit: .max)
         }
         // libjpeg's own limit comes first above 65500.
         assertFileError(naming: "huger.jpg", contains: "Maximum supported image dimension is 65500 pixels") {
@@ -397,10 +400,13 @@ final class ImageTests: XCTestCase {
         assertFileError(naming: "small.jpg", contains: "larger than the supported 100 bytes") {
             _ = try Image.decode(Data(jpeg), name: "small.jpg", byteLimit: 100)
         }
-        // Large but allowed: the missing image data stops the decoder at once.
+        // Large but allowed (with a raised pixel limit): the missing image data stops the
+        // decoder at once.
         let start = Date()
         let wide = ImageTestSupport.patchingJPEGSize(jpeg, width: 30000, height: 20000)
-        assertFileError(naming: "wide.jpg") { _ = try Image.decode(Data(wide), name: "wide.jpg") }
+        assertFileError(naming: "wide.jpg", contains: "premature end of data segment") {
+            _ = try Image.decode(Data(wide), name: "wide.jpg", pixelLimit: .max)
+        }
         XCTAssertLessThan(Date().timeIntervalSince(start), 1.0)
     }
 

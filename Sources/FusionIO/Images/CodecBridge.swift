@@ -10,32 +10,41 @@ enum CodecBridge {
         }
     }
 
-    /// Calls a shim decoder on `bytes` and turns its result into an `Image`, or into an error
-    /// that names `name` and `format`. The shim's pixel buffer is always released.
+    /// Calls a shim decoder on `bytes` and turns its result into an `Image` in the displayed
+    /// orientation (the file's EXIF Orientation applied), or into an error that names `name`
+    /// and `format`. The shim's pixel buffer is always released.
     static func decode(
-        _ bytes: UnsafeRawBufferPointer, name: String, format: String, byteLimit: Int,
-        with decoder: (UnsafeRawPointer?, Int, UInt64, UnsafeMutablePointer<fk_decoded_image>) -> fk_status
-    ) throws -> Image {
+        _ bytes: UnsafeRawBufferPointer, name: String, format: ImageFormat, byteLimit: Int, pixelLimit: Int,
+        with decoder: (UnsafeRawPointer?, Int, UInt64, UInt64, UnsafeMutablePointer<fk_decoded_image>) -> fk_status
+    ) throws -> DecodedImage {
         var result = fk_decoded_image()
-        let status = decoder(bytes.baseAddress, bytes.count, UInt64(max(0, byteLimit)), &result)
+        let status = decoder(bytes.baseAddress, bytes.count, UInt64(max(0, byteLimit)), UInt64(max(0, pixelLimit)), &result)
         defer { fk_free(result.pixels) }
         guard status == FK_OK, let pixels = result.pixels else {
-            throw FileFormatError(path: name, format: format, text(result.message))
+            throw FileFormatError(path: name, format: format.description, text(result.message))
         }
-        let count = Int(result.width) * Int(result.height) * Int(result.channels)
-        let samples: [UInt16]
+        let width = Int(result.width), height = Int(result.height), channels = Int(result.channels)
+        guard let count = Image.sampleCount(width: width, height: height, channels: channels),
+              count * (result.bit_depth == 16 ? 2 : 1) <= result.byte_count else {
+            throw FileFormatError(path: name, format: format.description,
+                                  "decoder returned \(width)x\(height)x\(channels) samples in \(result.byte_count) bytes")
+        }
+        let orientation = (1...8).contains(Int(result.exif_orientation)) ? Int(result.exif_orientation) : nil
+        let stored: [UInt16]
         if result.bit_depth == 16 {
             // The shim gives 16-bit samples in host byte order.
-            samples = [UInt16](UnsafeBufferPointer(start: pixels.assumingMemoryBound(to: UInt16.self), count: count))
+            stored = [UInt16](UnsafeBufferPointer(start: pixels.assumingMemoryBound(to: UInt16.self), count: count))
         } else {
             let source = pixels.assumingMemoryBound(to: UInt8.self)
-            samples = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
+            stored = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
                 for i in 0..<count { buffer[i] = UInt16(source[i]) }
                 initialized = count
             }
         }
-        return Image(width: Int(result.width), height: Int(result.height), channels: Int(result.channels),
-                     bitDepth: Int(result.bit_depth), samples: samples)
+        let oriented = ImageOrientation.apply(orientation ?? 1, to: stored, width: width, height: height, channels: channels)
+        let image = Image(width: oriented.width, height: oriented.height, channels: channels,
+                          bitDepth: Int(result.bit_depth), samples: oriented.samples)
+        return DecodedImage(image: image, format: format, exifOrientation: orientation, storedWidth: width, storedHeight: height)
     }
 
     /// Calls a shim encoder and returns its bytes, or throws its message (with an empty path,

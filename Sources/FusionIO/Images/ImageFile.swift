@@ -33,25 +33,67 @@ extension Image {
     /// (2 GiB). Decoders check a file's declared size against it before allocating.
     public static let defaultByteLimit = 1 << 31
 
-    /// Reads a PNG or JPEG file, recognised by its first bytes (not by its extension).
+    /// The most pixels (width * height) an image may declare by default: 50 million, about
+    /// 7071 x 7071 or 8660 x 5773. Decoders check the header against it before allocating
+    /// anything for the pixels; the fusion engine allocates several float planes per image,
+    /// so a small file that declares 20000 x 20000 pixels would otherwise cost many GB.
+    /// `Image.read(path:byteLimit:pixelLimit:)` and `decode` take another limit (the CLI's
+    /// `--max-pixels`).
+    public static let defaultPixelLimit = 50_000_000
+
+    /// The largest image file read into memory by default: 1 GiB
+    /// (`fileByteLimit(forPixelLimit: defaultPixelLimit)`).
+    public static let defaultFileByteLimit = fileByteLimit(forPixelLimit: defaultPixelLimit)
+
+    /// The largest file `read(path:)` accepts with `pixelLimit`: 16 bytes per pixel (more
+    /// than an uncompressed 16-bit RGBA PNG or a quality-100 JPEG needs) plus 64 MiB of
+    /// metadata, and never less than 1 GiB. Saturates instead of overflowing.
+    public static func fileByteLimit(forPixelLimit pixelLimit: Int) -> Int {
+        let (perPixel, overflow) = max(0, pixelLimit).multipliedReportingOverflow(by: 16)
+        let (total, overflow2) = perPixel.addingReportingOverflow(64 << 20)
+        return overflow || overflow2 ? Int.max : max(1 << 30, total)
+    }
+
+    /// Reads a PNG or JPEG file, recognised by its first bytes (not by its extension), in
+    /// its displayed orientation (the EXIF Orientation tag applied, as OpenCV's `imread` and
+    /// PIL's `exif_transpose` do).
     ///
-    /// Every error is a `FileFormatError` naming `path`: a missing or unreadable file, an
-    /// unknown format, a damaged or truncated file, or a declared size above `byteLimit`.
-    public static func read(path: String, byteLimit: Int = defaultByteLimit) throws -> Image {
-        let file = try MappedFile(path: path)
-        return try decode(file.bytes, name: path, byteLimit: byteLimit)
+    /// Every error is a `FileFormatError` naming `path`: a missing or unreadable file, one
+    /// that is not a regular file (folder, named pipe, device), one larger than
+    /// `fileByteLimit(forPixelLimit: pixelLimit)`, one that changed while being read, an
+    /// unknown format, a damaged or truncated file, or a declared size above `byteLimit`
+    /// bytes of samples or `pixelLimit` pixels. The file is read with `read(2)`, not mapped.
+    public static func read(path: String, byteLimit: Int = defaultByteLimit,
+                            pixelLimit: Int = defaultPixelLimit) throws -> Image {
+        try readWithInfo(path: path, byteLimit: byteLimit, pixelLimit: pixelLimit).image
+    }
+
+    /// `read(path:byteLimit:pixelLimit:)` with what the file said: format, EXIF orientation
+    /// and stored size.
+    public static func readWithInfo(path: String, byteLimit: Int = defaultByteLimit,
+                                    pixelLimit: Int = defaultPixelLimit) throws -> DecodedImage {
+        let bytes = try ImageFileBytes.read(path: path, maxBytes: fileByteLimit(forPixelLimit: pixelLimit))
+        return try bytes.withUnsafeBytes { try decodeWithInfo($0, name: path, byteLimit: byteLimit, pixelLimit: pixelLimit) }
     }
 
     /// Decodes PNG or JPEG bytes held in memory; `name` stands for the file in errors.
-    public static func decode(_ data: Data, name: String, byteLimit: Int = defaultByteLimit) throws -> Image {
-        try data.withUnsafeBytes { try decode($0, name: name, byteLimit: byteLimit) }
+    public static func decode(_ data: Data, name: String, byteLimit: Int = defaultByteLimit,
+                              pixelLimit: Int = defaultPixelLimit) throws -> Image {
+        try data.withUnsafeBytes { try decodeWithInfo($0, name: name, byteLimit: byteLimit, pixelLimit: pixelLimit).image }
     }
 
     /// Decodes PNG or JPEG bytes; `name` stands for the file in errors.
-    public static func decode(_ bytes: UnsafeRawBufferPointer, name: String, byteLimit: Int = defaultByteLimit) throws -> Image {
+    public static func decode(_ bytes: UnsafeRawBufferPointer, name: String, byteLimit: Int = defaultByteLimit,
+                              pixelLimit: Int = defaultPixelLimit) throws -> Image {
+        try decodeWithInfo(bytes, name: name, byteLimit: byteLimit, pixelLimit: pixelLimit).image
+    }
+
+    /// `decode(_:name:byteLimit:pixelLimit:)` with what the file said.
+    public static func decodeWithInfo(_ bytes: UnsafeRawBufferPointer, name: String, byteLimit: Int = defaultByteLimit,
+                                      pixelLimit: Int = defaultPixelLimit) throws -> DecodedImage {
         switch ImageFormat(magic: bytes) {
-        case .png: return try PNGCodec.decode(bytes, name: name, byteLimit: byteLimit)
-        case .jpeg: return try JPEGCodec.decode(bytes, name: name, byteLimit: byteLimit)
+        case .png: return try PNGCodec.decode(bytes, name: name, byteLimit: byteLimit, pixelLimit: pixelLimit)
+        case .jpeg: return try JPEGCodec.decode(bytes, name: name, byteLimit: byteLimit, pixelLimit: pixelLimit)
         case nil:
             let start = bytes.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " ")
             let what = bytes.isEmpty ? "the file is empty" : "it starts with \(start)"

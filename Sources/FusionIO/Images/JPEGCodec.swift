@@ -6,9 +6,11 @@ enum JPEGCodec {
     static let format = "JPEG"
 
     /// Decodes baseline or progressive 8-bit JPEG to grey or RGB. CMYK is an error, and so
-    /// is a file that ends before its image data does.
-    static func decode(_ bytes: UnsafeRawBufferPointer, name: String, byteLimit: Int) throws -> Image {
-        try CodecBridge.decode(bytes, name: name, format: format, byteLimit: byteLimit, with: fk_jpeg_decode)
+    /// is a file that ends before its image data does. The EXIF Orientation of the first
+    /// APP1 "Exif" segment is applied; sizes above `pixelLimit` or `byteLimit` are refused
+    /// from the frame header.
+    static func decode(_ bytes: UnsafeRawBufferPointer, name: String, byteLimit: Int, pixelLimit: Int) throws -> DecodedImage {
+        try CodecBridge.decode(bytes, name: name, format: .jpeg, byteLimit: byteLimit, pixelLimit: pixelLimit, with: fk_jpeg_decode)
     }
 
     /// Encodes a grey or RGB image (16-bit samples are rounded to 8 bits first) as baseline

@@ -9,9 +9,10 @@ enum PNGCodec {
     static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
     /// Decodes PNG bytes: palette images become RGB(A), grey below 8 bits becomes 8-bit,
-    /// tRNS becomes alpha, 16-bit stays 16-bit. No gamma correction.
-    static func decode(_ bytes: UnsafeRawBufferPointer, name: String, byteLimit: Int) throws -> Image {
-        try CodecBridge.decode(bytes, name: name, format: format, byteLimit: byteLimit, with: fk_png_decode)
+    /// tRNS becomes alpha, 16-bit stays 16-bit. No gamma correction. An eXIf chunk's
+    /// Orientation is applied; sizes above `pixelLimit` or `byteLimit` are refused from IHDR.
+    static func decode(_ bytes: UnsafeRawBufferPointer, name: String, byteLimit: Int, pixelLimit: Int) throws -> DecodedImage {
+        try CodecBridge.decode(bytes, name: name, format: .png, byteLimit: byteLimit, pixelLimit: pixelLimit, with: fk_png_decode)
     }
 
     /// Encodes `image` with `bitDepth` bits per sample (8 or 16), converting when it differs.
