@@ -17,7 +17,8 @@ public final class MappedFile: @unchecked Sendable {
     /// Maps `path` read-only. Errors name the file.
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a named pipe without a writer must not wait; it is refused below.
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             throw FileFormatError(path: path, format: "file", "cannot open: \(String(cString: strerror(errno)))")
         }
@@ -27,7 +28,9 @@ public final class MappedFile: @unchecked Sendable {
             throw FileFormatError(path: path, format: "file", "cannot stat: \(String(cString: strerror(errno)))")
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw FileFormatError(path: path, format: "file", "not a regular file")
+            let kind = info.st_mode & S_IFMT
+            let what = kind == S_IFDIR ? "a folder" : kind == S_IFIFO ? "a named pipe" : "a special file"
+            throw FileFormatError(path: path, format: "file", "not a regular file (it is \(what))")
         }
         let size = Int(info.st_size)
         count = size

@@ -20,7 +20,7 @@ enum ImageFileBytes {
     ///
     /// `chunkSize` and `afterRead` (called with the byte count read so far after each
     /// `read(2)` that returned data) are for tests, which change the file mid-read.
-    static func read(path: String, maxBytes: Int, chunkSize: Int = 8 << 20,
+    static func read(path: String, maxBytes: Int, chunkSize: Int = 8 << 20, format: String = ImageFileBytes.format,
                      afterRead: ((Int) -> Void)? = nil) throws -> [UInt8] {
         func failure(_ message: String) -> FileFormatError { FileFormatError(path: path, format: format, message) }
         func systemError() -> String { String(cString: strerror(errno)) }

@@ -139,11 +139,7 @@ public struct BytePairEncoding: Sendable {
         if path.hasSuffix(".gz") {
             text = try Gzip.decompress(path: path, maxOutputBytes: 64 << 20)
         } else {
-            do {
-                text = try Data(contentsOf: URL(fileURLWithPath: path))
-            } catch {
-                throw FileFormatError(path: path, format: "CLIP BPE vocabulary", "cannot read the file: \(error.localizedDescription)")
-            }
+            text = try RegularFile.read(path: path, maxBytes: 64 << 20, format: "CLIP BPE vocabulary")
         }
         try self.init(mergesText: text, path: path)
     }
