@@ -36,7 +36,10 @@ let package = Package(
         ),
 
         // Checkpoints (safetensors, PyTorch zip, TorchScript) and images (PNG, JPEG).
-        .target(name: "FusionIO", dependencies: ["FusionCore", "CImageCodecs", "CZlib"], path: "Sources/FusionIO"),
+        // A SIGBUS/SIGSEGV guard: a mapped input truncated by another process ends the run
+        // with a message (exit 74) instead of a crash.
+        .target(name: "CMappedGuard", path: "Sources/CMappedGuard"),
+        .target(name: "FusionIO", dependencies: ["FusionCore", "CImageCodecs", "CZlib", "CMappedGuard"], path: "Sources/FusionIO"),
 
         // The published networks as backend-neutral graphs, with their weight loaders.
         .target(name: "FusionModels", dependencies: ["FusionCore", "FusionIO"], path: "Sources/FusionModels"),

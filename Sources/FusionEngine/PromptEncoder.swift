@@ -85,9 +85,10 @@ public final class PromptEncoder {
         guard let url = try cacheFile(row), FileManager.default.fileExists(atPath: url.path) else { return nil }
         // A damaged cache entry is ignored (and rewritten), never trusted.
         guard let archive = try? SafetensorsReader.read(path: url.path), let t = archive.tensor(named: "text_features"),
-              let ids = archive.tensor(named: "tokens"), ids.integerValues().map(Int32.init) == row else { return nil }
+              let ids = archive.tensor(named: "tokens"), (try? ids.integerValues())?.map(Int32.init) == row,
+              let values = try? t.floatValues() else { return nil }
         diskHits += 1
-        return t.floatValues()
+        return values
     }
 
     private func store(_ row: [Int32], _ features: [Float]) throws {

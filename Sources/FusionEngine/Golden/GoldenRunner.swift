@@ -118,7 +118,7 @@ public final class GoldenRunner {
     private func tokenRows(_ golden: GoldenCase) throws -> [[Int32]] {
         let t = try golden.archive.require("tokens")
         guard t.shape.count == 2 else { throw FileFormatError(path: golden.path, format: "golden case", "tokens has shape \(t.shape), expected [N, context]") }
-        let ids = t.integerValues().map { Int32(truncatingIfNeeded: $0) }
+        let ids = try t.integerValues().map { Int32(truncatingIfNeeded: $0) }
         return (0..<t.shape[0]).map { Array(ids[($0 * t.shape[1])..<(($0 + 1) * t.shape[1])]) }
     }
 
@@ -157,7 +157,7 @@ public final class GoldenRunner {
         let tokensAgree = rows == expectedTokens
         let features = try golden.archive.require("features")
         let got = try encoder.encode(tokens: rows).flatMap { $0 }
-        let expected = features.floatValues()
+        let expected = try features.floatValues()
         guard got.count == expected.count else {
             throw FileFormatError(path: golden.path, format: "golden case", "features hold \(expected.count) values, the encoder gave \(got.count)")
         }

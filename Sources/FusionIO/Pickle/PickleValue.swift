@@ -75,14 +75,33 @@ public indirect enum PickleValue: CustomStringConvertible {
     }
 }
 
+/// What the unpickler records about a mutable container to bound nesting (see
+/// `Unpickler.maxNestingDepth`).
+protocol NestingTracked: AnyObject {
+    /// Levels of containers from this one down, as far as the unpickler has seen (1: no
+    /// container inside).
+    var height: Int { get set }
+    /// Whether it has been stored inside another container (whose recorded height then
+    /// does not see later growth of this one).
+    var embedded: Bool { get set }
+    /// False once a value inside was replaced, so `height` may be more than the truth.
+    var heightExact: Bool { get set }
+}
+
 /// A list, a reference so that `APPEND` after `PUT` reaches every holder, as in Python.
-public final class PickleList {
+public final class PickleList: NestingTracked {
     public var items: [PickleValue] = []
+    var height = 1
+    var embedded = false
+    var heightExact = true
     init(_ items: [PickleValue] = []) { self.items = items }
 }
 
 /// A dict that keeps insertion order (state dicts are ordered).
-public final class PickleDict {
+public final class PickleDict: NestingTracked {
+    var height = 1
+    var embedded = false
+    var heightExact = true
     public private(set) var keys: [PickleValue] = []
     public private(set) var values: [PickleValue] = []
     private var positions: [String: Int] = [:]
@@ -98,6 +117,7 @@ public final class PickleDict {
         }
         if let h = hashKey, let p = positions[h] {
             values[p] = value
+            heightExact = false
             return
         }
         if let h = hashKey { positions[h] = keys.count }
@@ -113,7 +133,10 @@ public final class PickleDict {
 }
 
 /// What a pickle asked to build from a class or function it named: recorded, never run.
-public final class PickleObject {
+public final class PickleObject: NestingTracked {
+    var height = 1
+    var embedded = false
+    var heightExact = true
     public let module: String
     public let name: String
     public let arguments: [PickleValue]

@@ -23,47 +23,125 @@ public struct Unpickler {
         self.call = call
     }
 
-    private struct Marked: Error {}
+    /// The deepest nesting of containers (tuples, lists, dicts, sets, objects) a pickle may
+    /// build: 1,000 levels. Checkpoints nest a handful of levels; the limit keeps parsing,
+    /// walking and freeing the result (which recurses once per level) within the stack.
+    /// Deeper pickles fail with "pickle nesting deeper than 1000 levels".
+    public static let maxNestingDepth = 1_000
 
     public func load(_ bytes: UnsafeRawBufferPointer) throws -> PickleValue {
         var reader = ByteReader(bytes: bytes)
+        // The stack, with each value's nesting height alongside (0: not a container).
         var stack: [PickleValue] = []
+        var heights: [Int] = []
         var marks: [Int] = []
-        var memo: [Int: PickleValue] = [:]
+        var memo: [Int: (PickleValue, Int)] = [:]
+        // Nesting bound. Every container records its height when built or changed; a
+        // container changed after it was stored inside others leaves their recorded
+        // heights short by at most the growth, which `slack` accumulates, so every true
+        // height is at most recorded + slack, and recorded + slack stays within the limit.
+        var slack = 0
+        var tallest = 0
+        let limit = Unpickler.maxNestingDepth
 
         func fail(_ message: String) -> FileFormatError {
             FileFormatError(path: "", format: "", "\(name): \(message) at byte \(reader.position)")
         }
-        func pop() throws -> PickleValue {
-            guard let v = stack.popLast(), stack.count >= (marks.last ?? 0) else { throw fail("stack underflow") }
-            return v
+        func tracked(_ v: PickleValue) -> NestingTracked? {
+            switch v {
+            case let .list(l): return l
+            case let .dict(d): return d
+            case let .object(o): return o
+            default: return nil
+            }
         }
-        func popMark() throws -> [PickleValue] {
+        /// The height of a value: a mutable container's own record, else the stack's.
+        func height(_ v: PickleValue, _ recorded: Int) -> Int { tracked(v)?.height ?? recorded }
+        /// The height of a value made outside the stack (by a delegate).
+        func freshHeight(_ v: PickleValue) -> Int {
+            switch v {
+            case .tuple, .set: return 1
+            default: return tracked(v)?.height ?? 0
+            }
+        }
+        func checkHeight(_ h: Int) throws {
+            tallest = max(tallest, h)
+            guard tallest + slack <= limit else { throw fail("pickle nesting deeper than \(limit) levels") }
+        }
+        func push(_ v: PickleValue, _ h: Int) {
+            stack.append(v)
+            heights.append(h)
+        }
+        func popSlot() throws -> (PickleValue, Int) {
+            guard let v = stack.popLast(), let h = heights.popLast(), stack.count >= (marks.last ?? 0) else { throw fail("stack underflow") }
+            return (v, height(v, h))
+        }
+        func pop() throws -> PickleValue { try popSlot().0 }
+        func popMark() throws -> (items: [PickleValue], height: Int) {
             guard let m = marks.popLast(), m <= stack.count else { throw fail("no MARK on the stack") }
             let items = Array(stack[m...])
+            var h = 0
+            for i in m..<stack.count { h = max(h, height(stack[i], heights[i])) }
             stack.removeSubrange(m...)
-            return items
+            heights.removeSubrange(m...)
+            return (items, h)
         }
         func top() throws -> PickleValue {
             guard let v = stack.last, stack.count > (marks.last ?? 0) else { throw fail("stack underflow") }
             return v
         }
-        func get(_ index: Int) throws -> PickleValue {
+        /// Marks `children` as stored inside another container.
+        func embed(_ children: [PickleValue]) {
+            for c in children { tracked(c)?.embedded = true }
+        }
+        /// Pushes a new container holding `children` of height `childHeight` at most.
+        func pushContainer(_ v: PickleValue, children: [PickleValue], childHeight: Int) throws {
+            embed(children)
+            let h = childHeight + 1
+            tracked(v)?.height = h
+            try checkHeight(h)
+            push(v, h)
+        }
+        /// Records that `target` now also holds `children` (of height `childHeight` at most).
+        func grow(_ target: PickleValue, children: [PickleValue], childHeight: Int) throws {
+            embed(children)
+            guard let box = tracked(target), childHeight > 0 else { return }
+            let newHeight = max(box.height, childHeight + 1)
+            if box.embedded {
+                // Whatever holds `target` recorded its old height: it may now be deeper by
+                // up to this much (true heights are within recorded + slack).
+                let growth = box.heightExact ? max(0, childHeight + 1 + slack - box.height) : childHeight + slack
+                slack += growth
+            }
+            box.height = newHeight
+            try checkHeight(newHeight)
+        }
+        func get(_ index: Int) throws -> (PickleValue, Int) {
             guard let v = memo[index] else { throw fail("memo entry \(index) is not defined") }
             return v
         }
         func put(_ index: Int) throws {
-            memo[index] = try top()
+            let v = try top()
+            memo[index] = (v, height(v, heights[heights.count - 1]))
         }
-        func makeCall(_ callee: PickleValue, _ arguments: [PickleValue]) throws -> PickleValue {
+        func makeCall(_ callee: PickleValue, _ arguments: [PickleValue], _ argumentHeight: Int) throws {
             guard case let .global(module, name) = callee else {
                 if case let .object(o) = callee {  // calling a placeholder: still a placeholder
-                    return .object(PickleObject(module: o.module, name: o.name, arguments: arguments))
+                    try pushContainer(.object(PickleObject(module: o.module, name: o.name, arguments: arguments)),
+                                      children: arguments, childHeight: argumentHeight)
+                    return
                 }
                 throw fail("cannot call \(callee)")
             }
-            if let v = try withKeyContext({ try call(module, name, arguments) }) { return v }
-            return .object(PickleObject(module: module, name: name, arguments: arguments))
+            if let v = try withKeyContext({ try call(module, name, arguments) }) {
+                embed(arguments)
+                let h = freshHeight(v)
+                try checkHeight(h)
+                push(v, h)
+                return
+            }
+            try pushContainer(.object(PickleObject(module: module, name: name, arguments: arguments)),
+                              children: arguments, childHeight: argumentHeight)
         }
         /// Adds the entry being read to a delegate's error: the nearest key below on the stack.
         func withKeyContext<T>(_ body: () throws -> T) throws -> T {
@@ -74,7 +152,7 @@ public struct Unpickler {
                 throw FileFormatError(path: error.path, format: error.format, "\(error.message) (reading '\(key)')")
             }
         }
-        func setItems(_ target: PickleValue, _ items: [PickleValue]) throws {
+        func setItems(_ target: PickleValue, _ items: [PickleValue], _ itemHeight: Int) throws {
             guard items.count % 2 == 0 else { throw fail("odd number of items for SETITEMS") }
             switch target {
             case let .dict(d):
@@ -84,13 +162,15 @@ public struct Unpickler {
             default:
                 throw fail("SETITEM on \(target)")
             }
+            try grow(target, children: items, childHeight: itemHeight)
         }
-        func append(_ target: PickleValue, _ items: [PickleValue]) throws {
+        func append(_ target: PickleValue, _ items: [PickleValue], _ itemHeight: Int) throws {
             switch target {
             case let .list(l): l.items.append(contentsOf: items)
             case let .object(o): o.items.append(contentsOf: items)
             default: throw fail("APPEND on \(target)")
             }
+            try grow(target, children: items, childHeight: itemHeight)
         }
 
         while true {
@@ -107,145 +187,176 @@ public struct Unpickler {
             case 0x28: marks.append(stack.count)  // MARK
             case 0x30: _ = try pop()  // POP
             case 0x31: _ = try popMark()  // POP_MARK
-            case 0x32: stack.append(try top())  // DUP
-            case 0x4E: stack.append(.none)
-            case 0x88: stack.append(.bool(true))
-            case 0x89: stack.append(.bool(false))
+            case 0x32:  // DUP
+                let v = try top()
+                push(v, heights[heights.count - 1])
+            case 0x4E: push(.none, 0)
+            case 0x88: push(.bool(true), 0)
+            case 0x89: push(.bool(false), 0)
             case 0x4B:  // BININT1
                 guard let v = reader.byte() else { throw fail("truncated BININT1") }
-                stack.append(.int(Int64(v)))
+                push(.int(Int64(v)), 0)
             case 0x4D:  // BININT2
                 guard let v = reader.uint(2) else { throw fail("truncated BININT2") }
-                stack.append(.int(Int64(v)))
+                push(.int(Int64(v)), 0)
             case 0x4A:  // BININT
                 guard let v = reader.uint(4) else { throw fail("truncated BININT") }
-                stack.append(.int(Int64(Int32(bitPattern: UInt32(v)))))
+                push(.int(Int64(Int32(bitPattern: UInt32(v)))), 0)
             case 0x8A, 0x8B:  // LONG1, LONG4
                 guard let n = reader.uint(op == 0x8A ? 1 : 4), let raw = reader.take(Int(n)) else { throw fail("truncated LONG") }
-                stack.append(Unpickler.long(Array(raw)))
+                push(Unpickler.long(Array(raw)), 0)
             case 0x47:  // BINFLOAT (big-endian)
                 guard let raw = reader.take(8) else { throw fail("truncated BINFLOAT") }
                 var bits: UInt64 = 0
                 for b in raw { bits = bits << 8 | UInt64(b) }
-                stack.append(.float(Double(bitPattern: bits)))
+                push(.float(Double(bitPattern: bits)), 0)
             case 0x58, 0x8C, 0x8D:  // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8
                 guard let n = reader.uint(op == 0x8C ? 1 : op == 0x58 ? 4 : 8), n <= UInt64(Int.max),
                       let raw = reader.take(Int(n)) else { throw fail("truncated string") }
                 guard let s = String(validating: raw, as: UTF8.self) else { throw fail("string is not UTF-8") }
-                stack.append(.string(s))
+                push(.string(s), 0)
             case 0x54, 0x55, 0x42, 0x43, 0x8E, 0x96:  // BINSTRING, SHORT_BINSTRING, BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
                 let width = (op == 0x55 || op == 0x43) ? 1 : (op == 0x8E || op == 0x96) ? 8 : 4
                 guard let n = reader.uint(width), n <= UInt64(Int.max), let raw = reader.take(Int(n)) else {
                     throw fail("truncated bytes")
                 }
                 if op == 0x54 || op == 0x55, let s = String(validating: raw, as: UTF8.self) {
-                    stack.append(.string(s))  // Python 2 str
+                    push(.string(s), 0)  // Python 2 str
                 } else {
-                    stack.append(.bytes(Array(raw)))
+                    push(.bytes(Array(raw)), 0)
                 }
             case 0x49, 0x4C:  // INT, LONG (text)
                 guard let line = reader.line() else { throw fail("truncated INT") }
                 let text = line.hasSuffix("L") ? String(line.dropLast()) : line
-                if text == "01" { stack.append(.bool(true)) } else if text == "00" { stack.append(.bool(false)) } else {
+                if text == "01" { push(.bool(true), 0) } else if text == "00" { push(.bool(false), 0) } else {
                     guard let v = Int64(text) else { throw fail("bad integer '\(line.prefix(40))'") }
-                    stack.append(.int(v))
+                    push(.int(v), 0)
                 }
             case 0x46:  // FLOAT (text)
                 guard let line = reader.line(), let v = Double(line) else { throw fail("bad FLOAT") }
-                stack.append(.float(v))
+                push(.float(v), 0)
             case 0x53, 0x56:  // STRING, UNICODE (text)
                 guard let line = reader.line() else { throw fail("truncated STRING") }
                 var s = line
                 if op == 0x53, s.count >= 2, let f = s.first, f == "'" || f == "\"", s.last == f { s = String(s.dropFirst().dropLast()) }
-                stack.append(.string(s))
-            case 0x29: stack.append(.tuple([]))  // EMPTY_TUPLE
-            case 0x74: stack.append(.tuple(try popMark()))  // TUPLE
-            case 0x85: stack.append(.tuple([try pop()]))
-            case 0x86:
-                let b = try pop(), a = try pop()
-                stack.append(.tuple([a, b]))
-            case 0x87:
-                let c = try pop(), b = try pop(), a = try pop()
-                stack.append(.tuple([a, b, c]))
-            case 0x5D: stack.append(.list(PickleList()))  // EMPTY_LIST
-            case 0x6C: stack.append(.list(PickleList(try popMark())))  // LIST
+                push(.string(s), 0)
+            case 0x29: push(.tuple([]), 1)  // EMPTY_TUPLE
+            case 0x74:  // TUPLE
+                let (items, h) = try popMark()
+                try pushContainer(.tuple(items), children: items, childHeight: h)
+            case 0x85:  // TUPLE1
+                let (a, h) = try popSlot()
+                try pushContainer(.tuple([a]), children: [a], childHeight: h)
+            case 0x86:  // TUPLE2
+                let (b, hb) = try popSlot(), (a, ha) = try popSlot()
+                try pushContainer(.tuple([a, b]), children: [a, b], childHeight: max(ha, hb))
+            case 0x87:  // TUPLE3
+                let (c, hc) = try popSlot(), (b, hb) = try popSlot(), (a, ha) = try popSlot()
+                try pushContainer(.tuple([a, b, c]), children: [a, b, c], childHeight: max(ha, hb, hc))
+            case 0x5D: push(.list(PickleList()), 1)  // EMPTY_LIST
+            case 0x6C:  // LIST
+                let (items, h) = try popMark()
+                try pushContainer(.list(PickleList(items)), children: items, childHeight: h)
             case 0x61:  // APPEND
-                let v = try pop()
-                try append(try top(), [v])
+                let (v, h) = try popSlot()
+                try append(try top(), [v], h)
             case 0x65:  // APPENDS
-                let items = try popMark()
-                try append(try top(), items)
-            case 0x7D: stack.append(.dict(PickleDict()))  // EMPTY_DICT
+                let (items, h) = try popMark()
+                try append(try top(), items, h)
+            case 0x7D: push(.dict(PickleDict()), 1)  // EMPTY_DICT
             case 0x64:  // DICT
-                let items = try popMark()
+                let (items, h) = try popMark()
                 let d = PickleDict()
-                try setItems(.dict(d), items)
-                stack.append(.dict(d))
+                guard items.count % 2 == 0 else { throw fail("odd number of items for DICT") }
+                for i in stride(from: 0, to: items.count, by: 2) { d.set(items[i], items[i + 1]) }
+                try pushContainer(.dict(d), children: items, childHeight: h)
             case 0x73:  // SETITEM
-                let v = try pop(), k = try pop()
-                try setItems(try top(), [k, v])
+                let (v, hv) = try popSlot(), (k, hk) = try popSlot()
+                try setItems(try top(), [k, v], max(hk, hv))
             case 0x75:  // SETITEMS
-                let items = try popMark()
-                try setItems(try top(), items)
-            case 0x8F: stack.append(.set([]))  // EMPTY_SET
+                let (items, h) = try popMark()
+                try setItems(try top(), items, h)
+            case 0x8F: push(.set([]), 1)  // EMPTY_SET
             case 0x90:  // ADDITEMS
-                let items = try popMark()
-                guard case let .set(s) = try pop() else { throw fail("ADDITEMS on a non-set") }
-                stack.append(.set(s + items))
-            case 0x91: stack.append(.set(try popMark()))  // FROZENSET
+                let (items, h) = try popMark()
+                let (target, hs) = try popSlot()
+                guard case let .set(s) = target else { throw fail("ADDITEMS on a non-set") }
+                try pushContainer(.set(s + items), children: items, childHeight: max(h, hs - 1))
+            case 0x91:  // FROZENSET
+                let (items, h) = try popMark()
+                try pushContainer(.set(items), children: items, childHeight: h)
             case 0x68, 0x6A:  // BINGET, LONG_BINGET
                 guard let i = reader.uint(op == 0x68 ? 1 : 4) else { throw fail("truncated GET") }
-                stack.append(try get(Int(i)))
+                let (v, h) = try get(Int(i))
+                push(v, height(v, h))
             case 0x71, 0x72:  // BINPUT, LONG_BINPUT
                 guard let i = reader.uint(op == 0x71 ? 1 : 4) else { throw fail("truncated PUT") }
                 try put(Int(i))
             case 0x94: try put(memo.count)  // MEMOIZE
             case 0x67, 0x70:  // GET, PUT (text)
                 guard let line = reader.line(), let i = Int(line), i >= 0 else { throw fail("bad memo index") }
-                if op == 0x67 { stack.append(try get(i)) } else { try put(i) }
+                if op == 0x67 {
+                    let (v, h) = try get(i)
+                    push(v, height(v, h))
+                } else {
+                    try put(i)
+                }
             case 0x63:  // GLOBAL
                 guard let module = reader.line(), let name = reader.line() else { throw fail("truncated GLOBAL") }
-                stack.append(.global(module: module, name: name))
+                push(.global(module: module, name: name), 0)
             case 0x93:  // STACK_GLOBAL
                 let name = try pop(), module = try pop()
                 guard let m = module.stringValue, let n = name.stringValue else { throw fail("STACK_GLOBAL needs two strings") }
-                stack.append(.global(module: m, name: n))
+                push(.global(module: m, name: n), 0)
             case 0x52:  // REDUCE
-                let args = try pop(), callee = try pop()
+                let (args, h) = try popSlot()
+                let callee = try pop()
                 guard let a = args.sequence else { throw fail("REDUCE arguments are \(args), not a tuple") }
-                stack.append(try makeCall(callee, a))
+                try makeCall(callee, a, max(0, h - 1))
             case 0x81:  // NEWOBJ
-                let args = try pop(), cls = try pop()
+                let (args, h) = try popSlot()
+                let cls = try pop()
                 guard let a = args.sequence else { throw fail("NEWOBJ arguments are not a tuple") }
-                stack.append(try makeCall(cls, a))
+                try makeCall(cls, a, max(0, h - 1))
             case 0x92:  // NEWOBJ_EX
                 _ = try pop()
-                let args = try pop(), cls = try pop()
+                let (args, h) = try popSlot()
+                let cls = try pop()
                 guard let a = args.sequence else { throw fail("NEWOBJ_EX arguments are not a tuple") }
-                stack.append(try makeCall(cls, a))
+                try makeCall(cls, a, max(0, h - 1))
             case 0x69:  // INST
                 guard let module = reader.line(), let name = reader.line() else { throw fail("truncated INST") }
-                let args = try popMark()
-                stack.append(.object(PickleObject(module: module, name: name, arguments: args)))
+                let (args, h) = try popMark()
+                try pushContainer(.object(PickleObject(module: module, name: name, arguments: args)), children: args, childHeight: h)
             case 0x6F:  // OBJ
-                var items = try popMark()
+                let (popped, h) = try popMark()
+                var items = popped
                 guard !items.isEmpty else { throw fail("OBJ without a class") }
                 let cls = items.removeFirst()
-                stack.append(try makeCall(cls, items))
+                try makeCall(cls, items, h)
             case 0x62:  // BUILD
-                let state = try pop()
+                let (state, h) = try popSlot()
                 let target = try top()
                 switch target {
-                case let .object(o): o.state = state
+                case let .object(o):
+                    if o.state != nil { o.heightExact = false }
+                    o.state = state
+                    try grow(target, children: [state], childHeight: h)
                 case .tensor, .dict, .list: break  // tensor/collection state (hooks...): not needed
                 default: throw fail("BUILD on \(target)")
                 }
             case 0x51:  // BINPERSID
                 let pid = try pop()
-                stack.append(try withKeyContext { try persistentLoad(pid) })
+                let v = try withKeyContext { try persistentLoad(pid) }
+                let h = freshHeight(v)
+                try checkHeight(h)
+                push(v, h)
             case 0x50:  // PERSID
                 guard let line = reader.line() else { throw fail("truncated PERSID") }
-                stack.append(try persistentLoad(.string(line)))
+                let v = try persistentLoad(.string(line))
+                let h = freshHeight(v)
+                try checkHeight(h)
+                push(v, h)
             default:
                 throw fail(String(format: "unsupported pickle opcode 0x%02x", op))
             }
