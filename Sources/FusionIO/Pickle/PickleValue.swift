@@ -86,6 +86,10 @@ protocol NestingTracked: AnyObject {
     var embedded: Bool { get set }
     /// False once a value inside was replaced, so `height` may be more than the truth.
     var heightExact: Bool { get set }
+    /// Whether `height` was at least the true height when recorded (nothing inside had
+    /// grown after being stored), and the unpickler's growth count then (see `Unpickler`).
+    var notUnder: Bool { get set }
+    var epoch: Int { get set }
 }
 
 /// A list, a reference so that `APPEND` after `PUT` reaches every holder, as in Python.
@@ -94,6 +98,8 @@ public final class PickleList: NestingTracked {
     var height = 1
     var embedded = false
     var heightExact = true
+    var notUnder = true
+    var epoch = 0
     init(_ items: [PickleValue] = []) { self.items = items }
 }
 
@@ -102,6 +108,8 @@ public final class PickleDict: NestingTracked {
     var height = 1
     var embedded = false
     var heightExact = true
+    var notUnder = true
+    var epoch = 0
     public private(set) var keys: [PickleValue] = []
     public private(set) var values: [PickleValue] = []
     private var positions: [String: Int] = [:]
@@ -137,6 +145,8 @@ public final class PickleObject: NestingTracked {
     var height = 1
     var embedded = false
     var heightExact = true
+    var notUnder = true
+    var epoch = 0
     public let module: String
     public let name: String
     public let arguments: [PickleValue]

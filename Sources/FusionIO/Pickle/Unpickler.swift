@@ -29,18 +29,30 @@ public struct Unpickler {
     /// Deeper pickles fail with "pickle nesting deeper than 1000 levels".
     public static let maxNestingDepth = 1_000
 
+    /// What the unpickler knows about a value's nesting: its recorded `height` (0: not a
+    /// container), whether that was not below the truth when recorded, and when.
+    struct Nest {
+        var height: Int
+        var notUnder: Bool
+        var epoch: Int
+        static let scalar = Nest(height: 0, notUnder: true, epoch: 0)
+    }
+
     public func load(_ bytes: UnsafeRawBufferPointer) throws -> PickleValue {
         var reader = ByteReader(bytes: bytes)
-        // The stack, with each value's nesting height alongside (0: not a container).
+        // The stack, with each value's nesting alongside.
         var stack: [PickleValue] = []
-        var heights: [Int] = []
+        var nests: [Nest] = []
         var marks: [Int] = []
-        var memo: [Int: (PickleValue, Int)] = [:]
-        // Nesting bound. Every container records its height when built or changed; a
-        // container changed after it was stored inside others leaves their recorded
-        // heights short by at most the growth, which `slack` accumulates, so every true
-        // height is at most recorded + slack, and recorded + slack stays within the limit.
+        var memo: [Int: (PickleValue, Nest)] = [:]
+        // Nesting bound. Every container records its height when built or changed. A list,
+        // dict or object changed after it was stored in another container leaves the heights
+        // recorded by its holders short by at most its growth: `slack` adds up those
+        // growths, so every true height is at most recorded + slack, and recorded + slack
+        // must stay within the limit. `growths` counts such changes: a height recorded
+        // since the last one, from values that were then exact, is exact.
         var slack = 0
+        var growths = 0
         var tallest = 0
         let limit = Unpickler.maxNestingDepth
 
@@ -55,36 +67,60 @@ public struct Unpickler {
             default: return nil
             }
         }
-        /// The height of a value: a mutable container's own record, else the stack's.
-        func height(_ v: PickleValue, _ recorded: Int) -> Int { tracked(v)?.height ?? recorded }
-        /// The height of a value made outside the stack (by a delegate).
-        func freshHeight(_ v: PickleValue) -> Int {
-            switch v {
-            case .tuple, .set: return 1
-            default: return tracked(v)?.height ?? 0
+        /// A value's nesting: a mutable container's own record, else the stack's.
+        func nest(_ v: PickleValue, _ recorded: Nest) -> Nest {
+            guard let box = tracked(v) else { return recorded }
+            return Nest(height: box.height, notUnder: box.notUnder, epoch: box.epoch)
+        }
+        /// Whether `n.height` is at least the value's true height now.
+        func sound(_ n: Nest) -> Bool { n.height == 0 || (n.notUnder && n.epoch == growths) }
+        /// The tallest of `children`, and whether all are sound: what a new holder records.
+        func summary(_ children: [Nest]) -> Nest {
+            var s = Nest(height: 0, notUnder: true, epoch: growths)
+            for c in children {
+                s.height = max(s.height, c.height)
+                if !sound(c) { s.notUnder = false }
             }
+            return s
+        }
+        /// A value made outside the stack (by a delegate): assumed new and flat.
+        func freshNest(_ v: PickleValue) -> Nest {
+            switch v {
+            case .tuple, .set: return Nest(height: 1, notUnder: true, epoch: growths)
+            default:
+                if let box = tracked(v), box.height <= 1 {
+                    box.height = 1
+                    box.notUnder = true
+                    box.epoch = growths
+                }
+                return nest(v, .scalar)
+            }
+        }
+        /// Pushes a new empty list or dict.
+        func pushEmpty(_ v: PickleValue) {
+            if let box = tracked(v) { box.epoch = growths }
+            push(v, Nest(height: 1, notUnder: true, epoch: growths))
         }
         func checkHeight(_ h: Int) throws {
             tallest = max(tallest, h)
             guard tallest + slack <= limit else { throw fail("pickle nesting deeper than \(limit) levels") }
         }
-        func push(_ v: PickleValue, _ h: Int) {
+        func push(_ v: PickleValue, _ n: Nest) {
             stack.append(v)
-            heights.append(h)
+            nests.append(n)
         }
-        func popSlot() throws -> (PickleValue, Int) {
-            guard let v = stack.popLast(), let h = heights.popLast(), stack.count >= (marks.last ?? 0) else { throw fail("stack underflow") }
-            return (v, height(v, h))
+        func popSlot() throws -> (PickleValue, Nest) {
+            guard let v = stack.popLast(), let n = nests.popLast(), stack.count >= (marks.last ?? 0) else { throw fail("stack underflow") }
+            return (v, nest(v, n))
         }
         func pop() throws -> PickleValue { try popSlot().0 }
-        func popMark() throws -> (items: [PickleValue], height: Int) {
+        func popMark() throws -> (items: [PickleValue], summary: Nest) {
             guard let m = marks.popLast(), m <= stack.count else { throw fail("no MARK on the stack") }
             let items = Array(stack[m...])
-            var h = 0
-            for i in m..<stack.count { h = max(h, height(stack[i], heights[i])) }
+            let s = summary((m..<stack.count).map { nest(stack[$0], nests[$0]) })
             stack.removeSubrange(m...)
-            heights.removeSubrange(m...)
-            return (items, h)
+            nests.removeSubrange(m...)
+            return (items, s)
         }
         func top() throws -> PickleValue {
             guard let v = stack.last, stack.count > (marks.last ?? 0) else { throw fail("stack underflow") }
@@ -94,54 +130,68 @@ public struct Unpickler {
         func embed(_ children: [PickleValue]) {
             for c in children { tracked(c)?.embedded = true }
         }
-        /// Pushes a new container holding `children` of height `childHeight` at most.
-        func pushContainer(_ v: PickleValue, children: [PickleValue], childHeight: Int) throws {
+        /// Pushes a new container holding `children` (summarised by `s`).
+        func pushContainer(_ v: PickleValue, children: [PickleValue], _ s: Nest) throws {
             embed(children)
-            let h = childHeight + 1
-            tracked(v)?.height = h
-            try checkHeight(h)
-            push(v, h)
+            let n = Nest(height: s.height + 1, notUnder: s.notUnder, epoch: growths)
+            if let box = tracked(v) {
+                box.height = n.height
+                box.notUnder = n.notUnder
+                box.epoch = n.epoch
+            }
+            try checkHeight(n.height)
+            push(v, n)
         }
-        /// Records that `target` now also holds `children` (of height `childHeight` at most).
-        func grow(_ target: PickleValue, children: [PickleValue], childHeight: Int) throws {
+        /// Records that `target` now also holds `children` (summarised by `s`).
+        func grow(_ target: PickleValue, children: [PickleValue], _ s: Nest) throws {
             embed(children)
-            guard let box = tracked(target), childHeight > 0 else { return }
-            let newHeight = max(box.height, childHeight + 1)
+            guard let box = tracked(target), s.height > 0 else { return }
+            let wasSound = sound(nest(target, .scalar))
+            let newHeight = max(box.height, s.height + 1)
             if box.embedded {
                 // Whatever holds `target` recorded its old height: it may now be deeper by
-                // up to this much (true heights are within recorded + slack).
-                let growth = box.heightExact ? max(0, childHeight + 1 + slack - box.height) : childHeight + slack
-                slack += growth
+                // up to the growth (true heights are within recorded + slack).
+                let childBound = s.height + 1 + (s.notUnder ? 0 : slack)
+                let oldLowerBound = box.heightExact ? box.height : 1
+                let growth = max(0, childBound - oldLowerBound)
+                if growth > 0 {
+                    slack += growth
+                    growths += 1
+                }
             }
             box.height = newHeight
+            box.notUnder = wasSound && s.notUnder
+            box.epoch = growths
             try checkHeight(newHeight)
         }
-        func get(_ index: Int) throws -> (PickleValue, Int) {
+        func get(_ index: Int) throws -> (PickleValue, Nest) {
             guard let v = memo[index] else { throw fail("memo entry \(index) is not defined") }
             return v
         }
         func put(_ index: Int) throws {
             let v = try top()
-            memo[index] = (v, height(v, heights[heights.count - 1]))
+            memo[index] = (v, nest(v, nests[nests.count - 1]))
         }
-        func makeCall(_ callee: PickleValue, _ arguments: [PickleValue], _ argumentHeight: Int) throws {
+        func makeCall(_ callee: PickleValue, _ arguments: [PickleValue], _ s: Nest) throws {
             guard case let .global(module, name) = callee else {
                 if case let .object(o) = callee {  // calling a placeholder: still a placeholder
-                    try pushContainer(.object(PickleObject(module: o.module, name: o.name, arguments: arguments)),
-                                      children: arguments, childHeight: argumentHeight)
+                    try pushContainer(.object(PickleObject(module: o.module, name: o.name, arguments: arguments)), children: arguments, s)
                     return
                 }
                 throw fail("cannot call \(callee)")
             }
             if let v = try withKeyContext({ try call(module, name, arguments) }) {
                 embed(arguments)
-                let h = freshHeight(v)
-                try checkHeight(h)
-                push(v, h)
+                let n = freshNest(v)
+                try checkHeight(n.height)
+                push(v, n)
                 return
             }
-            try pushContainer(.object(PickleObject(module: module, name: name, arguments: arguments)),
-                              children: arguments, childHeight: argumentHeight)
+            try pushContainer(.object(PickleObject(module: module, name: name, arguments: arguments)), children: arguments, s)
+        }
+        /// The children of a tuple, summarised from the tuple's own record.
+        func inner(_ tuple: Nest) -> Nest {
+            Nest(height: max(0, tuple.height - 1), notUnder: sound(tuple), epoch: growths)
         }
         /// Adds the entry being read to a delegate's error: the nearest key below on the stack.
         func withKeyContext<T>(_ body: () throws -> T) throws -> T {
@@ -152,7 +202,7 @@ public struct Unpickler {
                 throw FileFormatError(path: error.path, format: error.format, "\(error.message) (reading '\(key)')")
             }
         }
-        func setItems(_ target: PickleValue, _ items: [PickleValue], _ itemHeight: Int) throws {
+        func setItems(_ target: PickleValue, _ items: [PickleValue], _ s: Nest) throws {
             guard items.count % 2 == 0 else { throw fail("odd number of items for SETITEMS") }
             switch target {
             case let .dict(d):
@@ -162,15 +212,15 @@ public struct Unpickler {
             default:
                 throw fail("SETITEM on \(target)")
             }
-            try grow(target, children: items, childHeight: itemHeight)
+            try grow(target, children: items, s)
         }
-        func append(_ target: PickleValue, _ items: [PickleValue], _ itemHeight: Int) throws {
+        func append(_ target: PickleValue, _ items: [PickleValue], _ s: Nest) throws {
             switch target {
             case let .list(l): l.items.append(contentsOf: items)
             case let .object(o): o.items.append(contentsOf: items)
             default: throw fail("APPEND on \(target)")
             }
-            try grow(target, children: items, childHeight: itemHeight)
+            try grow(target, children: items, s)
         }
 
         while true {
@@ -189,106 +239,106 @@ public struct Unpickler {
             case 0x31: _ = try popMark()  // POP_MARK
             case 0x32:  // DUP
                 let v = try top()
-                push(v, heights[heights.count - 1])
-            case 0x4E: push(.none, 0)
-            case 0x88: push(.bool(true), 0)
-            case 0x89: push(.bool(false), 0)
+                push(v, nest(v, nests[nests.count - 1]))
+            case 0x4E: push(.none, .scalar)
+            case 0x88: push(.bool(true), .scalar)
+            case 0x89: push(.bool(false), .scalar)
             case 0x4B:  // BININT1
                 guard let v = reader.byte() else { throw fail("truncated BININT1") }
-                push(.int(Int64(v)), 0)
+                push(.int(Int64(v)), .scalar)
             case 0x4D:  // BININT2
                 guard let v = reader.uint(2) else { throw fail("truncated BININT2") }
-                push(.int(Int64(v)), 0)
+                push(.int(Int64(v)), .scalar)
             case 0x4A:  // BININT
                 guard let v = reader.uint(4) else { throw fail("truncated BININT") }
-                push(.int(Int64(Int32(bitPattern: UInt32(v)))), 0)
+                push(.int(Int64(Int32(bitPattern: UInt32(v)))), .scalar)
             case 0x8A, 0x8B:  // LONG1, LONG4
                 guard let n = reader.uint(op == 0x8A ? 1 : 4), let raw = reader.take(Int(n)) else { throw fail("truncated LONG") }
-                push(Unpickler.long(Array(raw)), 0)
+                push(Unpickler.long(Array(raw)), .scalar)
             case 0x47:  // BINFLOAT (big-endian)
                 guard let raw = reader.take(8) else { throw fail("truncated BINFLOAT") }
                 var bits: UInt64 = 0
                 for b in raw { bits = bits << 8 | UInt64(b) }
-                push(.float(Double(bitPattern: bits)), 0)
+                push(.float(Double(bitPattern: bits)), .scalar)
             case 0x58, 0x8C, 0x8D:  // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8
                 guard let n = reader.uint(op == 0x8C ? 1 : op == 0x58 ? 4 : 8), n <= UInt64(Int.max),
                       let raw = reader.take(Int(n)) else { throw fail("truncated string") }
                 guard let s = String(validating: raw, as: UTF8.self) else { throw fail("string is not UTF-8") }
-                push(.string(s), 0)
+                push(.string(s), .scalar)
             case 0x54, 0x55, 0x42, 0x43, 0x8E, 0x96:  // BINSTRING, SHORT_BINSTRING, BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
                 let width = (op == 0x55 || op == 0x43) ? 1 : (op == 0x8E || op == 0x96) ? 8 : 4
                 guard let n = reader.uint(width), n <= UInt64(Int.max), let raw = reader.take(Int(n)) else {
                     throw fail("truncated bytes")
                 }
                 if op == 0x54 || op == 0x55, let s = String(validating: raw, as: UTF8.self) {
-                    push(.string(s), 0)  // Python 2 str
+                    push(.string(s), .scalar)  // Python 2 str
                 } else {
-                    push(.bytes(Array(raw)), 0)
+                    push(.bytes(Array(raw)), .scalar)
                 }
             case 0x49, 0x4C:  // INT, LONG (text)
                 guard let line = reader.line() else { throw fail("truncated INT") }
                 let text = line.hasSuffix("L") ? String(line.dropLast()) : line
-                if text == "01" { push(.bool(true), 0) } else if text == "00" { push(.bool(false), 0) } else {
+                if text == "01" { push(.bool(true), .scalar) } else if text == "00" { push(.bool(false), .scalar) } else {
                     guard let v = Int64(text) else { throw fail("bad integer '\(line.prefix(40))'") }
-                    push(.int(v), 0)
+                    push(.int(v), .scalar)
                 }
             case 0x46:  // FLOAT (text)
                 guard let line = reader.line(), let v = Double(line) else { throw fail("bad FLOAT") }
-                push(.float(v), 0)
+                push(.float(v), .scalar)
             case 0x53, 0x56:  // STRING, UNICODE (text)
                 guard let line = reader.line() else { throw fail("truncated STRING") }
                 var s = line
                 if op == 0x53, s.count >= 2, let f = s.first, f == "'" || f == "\"", s.last == f { s = String(s.dropFirst().dropLast()) }
-                push(.string(s), 0)
-            case 0x29: push(.tuple([]), 1)  // EMPTY_TUPLE
+                push(.string(s), .scalar)
+            case 0x29: push(.tuple([]), Nest(height: 1, notUnder: true, epoch: growths))  // EMPTY_TUPLE
             case 0x74:  // TUPLE
                 let (items, h) = try popMark()
-                try pushContainer(.tuple(items), children: items, childHeight: h)
+                try pushContainer(.tuple(items), children: items, h)
             case 0x85:  // TUPLE1
                 let (a, h) = try popSlot()
-                try pushContainer(.tuple([a]), children: [a], childHeight: h)
+                try pushContainer(.tuple([a]), children: [a], summary([h]))
             case 0x86:  // TUPLE2
                 let (b, hb) = try popSlot(), (a, ha) = try popSlot()
-                try pushContainer(.tuple([a, b]), children: [a, b], childHeight: max(ha, hb))
+                try pushContainer(.tuple([a, b]), children: [a, b], summary([ha, hb]))
             case 0x87:  // TUPLE3
                 let (c, hc) = try popSlot(), (b, hb) = try popSlot(), (a, ha) = try popSlot()
-                try pushContainer(.tuple([a, b, c]), children: [a, b, c], childHeight: max(ha, hb, hc))
-            case 0x5D: push(.list(PickleList()), 1)  // EMPTY_LIST
+                try pushContainer(.tuple([a, b, c]), children: [a, b, c], summary([ha, hb, hc]))
+            case 0x5D: pushEmpty(.list(PickleList()))  // EMPTY_LIST
             case 0x6C:  // LIST
                 let (items, h) = try popMark()
-                try pushContainer(.list(PickleList(items)), children: items, childHeight: h)
+                try pushContainer(.list(PickleList(items)), children: items, h)
             case 0x61:  // APPEND
                 let (v, h) = try popSlot()
-                try append(try top(), [v], h)
+                try append(try top(), [v], summary([h]))
             case 0x65:  // APPENDS
                 let (items, h) = try popMark()
                 try append(try top(), items, h)
-            case 0x7D: push(.dict(PickleDict()), 1)  // EMPTY_DICT
+            case 0x7D: pushEmpty(.dict(PickleDict()))  // EMPTY_DICT
             case 0x64:  // DICT
                 let (items, h) = try popMark()
                 let d = PickleDict()
                 guard items.count % 2 == 0 else { throw fail("odd number of items for DICT") }
                 for i in stride(from: 0, to: items.count, by: 2) { d.set(items[i], items[i + 1]) }
-                try pushContainer(.dict(d), children: items, childHeight: h)
+                try pushContainer(.dict(d), children: items, h)
             case 0x73:  // SETITEM
                 let (v, hv) = try popSlot(), (k, hk) = try popSlot()
-                try setItems(try top(), [k, v], max(hk, hv))
+                try setItems(try top(), [k, v], summary([hk, hv]))
             case 0x75:  // SETITEMS
                 let (items, h) = try popMark()
                 try setItems(try top(), items, h)
-            case 0x8F: push(.set([]), 1)  // EMPTY_SET
+            case 0x8F: push(.set([]), Nest(height: 1, notUnder: true, epoch: growths))  // EMPTY_SET
             case 0x90:  // ADDITEMS
                 let (items, h) = try popMark()
                 let (target, hs) = try popSlot()
                 guard case let .set(s) = target else { throw fail("ADDITEMS on a non-set") }
-                try pushContainer(.set(s + items), children: items, childHeight: max(h, hs - 1))
+                try pushContainer(.set(s + items), children: items, summary([h, inner(hs)]))
             case 0x91:  // FROZENSET
                 let (items, h) = try popMark()
-                try pushContainer(.set(items), children: items, childHeight: h)
+                try pushContainer(.set(items), children: items, h)
             case 0x68, 0x6A:  // BINGET, LONG_BINGET
                 guard let i = reader.uint(op == 0x68 ? 1 : 4) else { throw fail("truncated GET") }
-                let (v, h) = try get(Int(i))
-                push(v, height(v, h))
+                let (v, n) = try get(Int(i))
+                push(v, nest(v, n))
             case 0x71, 0x72:  // BINPUT, LONG_BINPUT
                 guard let i = reader.uint(op == 0x71 ? 1 : 4) else { throw fail("truncated PUT") }
                 try put(Int(i))
@@ -296,38 +346,38 @@ public struct Unpickler {
             case 0x67, 0x70:  // GET, PUT (text)
                 guard let line = reader.line(), let i = Int(line), i >= 0 else { throw fail("bad memo index") }
                 if op == 0x67 {
-                    let (v, h) = try get(i)
-                    push(v, height(v, h))
+                    let (v, n) = try get(i)
+                    push(v, nest(v, n))
                 } else {
                     try put(i)
                 }
             case 0x63:  // GLOBAL
                 guard let module = reader.line(), let name = reader.line() else { throw fail("truncated GLOBAL") }
-                push(.global(module: module, name: name), 0)
+                push(.global(module: module, name: name), .scalar)
             case 0x93:  // STACK_GLOBAL
                 let name = try pop(), module = try pop()
                 guard let m = module.stringValue, let n = name.stringValue else { throw fail("STACK_GLOBAL needs two strings") }
-                push(.global(module: m, name: n), 0)
+                push(.global(module: m, name: n), .scalar)
             case 0x52:  // REDUCE
                 let (args, h) = try popSlot()
                 let callee = try pop()
                 guard let a = args.sequence else { throw fail("REDUCE arguments are \(args), not a tuple") }
-                try makeCall(callee, a, max(0, h - 1))
+                try makeCall(callee, a, inner(h))
             case 0x81:  // NEWOBJ
                 let (args, h) = try popSlot()
                 let cls = try pop()
                 guard let a = args.sequence else { throw fail("NEWOBJ arguments are not a tuple") }
-                try makeCall(cls, a, max(0, h - 1))
+                try makeCall(cls, a, inner(h))
             case 0x92:  // NEWOBJ_EX
                 _ = try pop()
                 let (args, h) = try popSlot()
                 let cls = try pop()
                 guard let a = args.sequence else { throw fail("NEWOBJ_EX arguments are not a tuple") }
-                try makeCall(cls, a, max(0, h - 1))
+                try makeCall(cls, a, inner(h))
             case 0x69:  // INST
                 guard let module = reader.line(), let name = reader.line() else { throw fail("truncated INST") }
                 let (args, h) = try popMark()
-                try pushContainer(.object(PickleObject(module: module, name: name, arguments: args)), children: args, childHeight: h)
+                try pushContainer(.object(PickleObject(module: module, name: name, arguments: args)), children: args, h)
             case 0x6F:  // OBJ
                 let (popped, h) = try popMark()
                 var items = popped
@@ -341,22 +391,22 @@ public struct Unpickler {
                 case let .object(o):
                     if o.state != nil { o.heightExact = false }
                     o.state = state
-                    try grow(target, children: [state], childHeight: h)
+                    try grow(target, children: [state], summary([h]))
                 case .tensor, .dict, .list: break  // tensor/collection state (hooks...): not needed
                 default: throw fail("BUILD on \(target)")
                 }
             case 0x51:  // BINPERSID
                 let pid = try pop()
                 let v = try withKeyContext { try persistentLoad(pid) }
-                let h = freshHeight(v)
-                try checkHeight(h)
-                push(v, h)
+                let n = freshNest(v)
+                try checkHeight(n.height)
+                push(v, n)
             case 0x50:  // PERSID
                 guard let line = reader.line() else { throw fail("truncated PERSID") }
                 let v = try persistentLoad(.string(line))
-                let h = freshHeight(v)
-                try checkHeight(h)
-                push(v, h)
+                let n = freshNest(v)
+                try checkHeight(n.height)
+                push(v, n)
             default:
                 throw fail(String(format: "unsupported pickle opcode 0x%02x", op))
             }
