@@ -216,6 +216,24 @@ final class CheckpointHardeningTests: XCTestCase {
         l.items.removeAll()  // break the cycle
     }
 
+    /// Was: quadratic time (the whole set copied on every ADDITEMS): 300,000 one-item
+    /// ADDITEMS, a 900 KB pickle, ran for hours. Now linear; a set the memo also holds (so
+    /// each ADDITEMS must copy it) fails once the copying exceeds a budget from the size.
+    func testManyAddItemsFinishQuickly() throws {
+        let n = 300_000
+        var plain: [UInt8] = [0x80, 0x02, 0x8F]
+        for _ in 0..<n { plain += [0x28, 0x4E, 0x90] }
+        plain.append(0x2E)
+        let start = Date()
+        guard case let .set(items) = try unpickle(plain) else { return XCTFail("not a set") }
+        XCTAssertEqual(items.count, n)
+        var memoized: [UInt8] = [0x80, 0x02, 0x8F]
+        for _ in 0..<n { memoized += [0x71, 0x00, 0x28, 0x4E, 0x90] }
+        memoized.append(0x2E)
+        XCTAssertThrowsError(try unpickle(memoized)) { XCTAssertTrue("\($0)".contains("ADDITEMS copies sets too many times"), "\($0)") }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 20, "ADDITEMS work must stay linear in the pickle size")
+    }
+
     /// A normal nested checkpoint (dict of OrderedDict of tensors, shared storage) loads.
     func testNormalCheckpointStillLoads() throws {
         var p = PickleBuilder()

@@ -6,7 +6,8 @@ import Foundation
 /// or `NEWOBJ` on a name asks `call` (the checkpoint reader knows `OrderedDict` and the
 /// tensor rebuild functions); anything else becomes an inert `PickleObject` placeholder.
 /// Every length and index comes from the file and is checked, so a damaged pickle ends in
-/// an error, with memory bounded by the pickle's size.
+/// an error, with memory and work bounded by the pickle's size and nesting bounded by
+/// `maxNestingDepth` (so walking or freeing the result cannot exhaust the stack).
 public struct Unpickler {
     /// Resolves `BINPERSID` / `PERSID` references (PyTorch's storages).
     public var persistentLoad: (PickleValue) throws -> PickleValue
@@ -52,6 +53,8 @@ public struct Unpickler {
         // must stay within the limit. `growths` counts such changes: a height recorded
         // since the last one, from values that were then exact, is exact.
         var slack = 0
+        // Elements ADDITEMS may copy in all (sets are values here, Python's are objects).
+        var setCopyBudget = 64 * bytes.count + 1_000_000
         var growths = 0
         var tallest = 0
         let limit = Unpickler.maxNestingDepth
@@ -329,9 +332,22 @@ public struct Unpickler {
             case 0x8F: push(.set([]), Nest(height: 1, notUnder: true, epoch: growths))  // EMPTY_SET
             case 0x90:  // ADDITEMS
                 let (items, h) = try popMark()
-                let (target, hs) = try popSlot()
-                guard case let .set(s) = target else { throw fail("ADDITEMS on a non-set") }
-                try pushContainer(.set(s + items), children: items, summary([h, inner(hs)]))
+                var target: PickleValue
+                let hs: Nest
+                (target, hs) = try popSlot()
+                guard case var .set(s) = target else { throw fail("ADDITEMS on a non-set") }
+                // Let go of the popped set first, so that the items are appended in place:
+                // copying it on every ADDITEMS made a 1 MB pickle take hours. A set the memo
+                // also holds is still copied: that work is bounded by the pickle's size.
+                target = .none
+                let before = s.withUnsafeBufferPointer { $0.baseAddress }
+                s.append(contentsOf: items)
+                if s.withUnsafeBufferPointer({ $0.baseAddress }) != before {
+                    // Copied (shared, or grown: amortised, at most twice the final size).
+                    setCopyBudget -= s.count
+                    guard setCopyBudget >= 0 else { throw fail("ADDITEMS copies sets too many times (damaged or hostile pickle)") }
+                }
+                try pushContainer(.set(s), children: items, summary([h, inner(hs)]))
             case 0x91:  // FROZENSET
                 let (items, h) = try popMark()
                 try pushContainer(.set(items), children: items, h)
