@@ -234,6 +234,34 @@ final class CheckpointHardeningTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), 20, "ADDITEMS work must stay linear in the pickle size")
     }
 
+    /// Found by libFuzzer (LeakSanitizer): a dict that holds itself through the memo
+    /// (`{"m": <the dict>}`) was never freed. `load(_:use:)`, which the checkpoint reader
+    /// uses, empties every container afterwards, breaking such cycles.
+    func testCyclicPicklesAreFreed() throws {
+        // EMPTY_DICT MEMOIZE MARK 'm' BINGET 0 'l' EMPTY_LIST MEMOIZE BINGET 1 APPEND SETITEMS STOP
+        var bytes: [UInt8] = [0x80, 0x04, 0x7D, 0x94, 0x28]
+        bytes += [0x8C, 1, UInt8(ascii: "m"), 0x68, 0]
+        bytes += [0x8C, 1, UInt8(ascii: "l"), 0x5D, 0x94, 0x68, 1, 0x61]
+        bytes += [0x75, 0x2E]
+        weak var dict: PickleDict?
+        weak var list: PickleList?
+        let u = Unpickler(name: "data.pkl", persistentLoad: { _ in .none }, call: { _, _, _ in nil })
+        let keys = try bytes.withUnsafeBytes { raw in
+            try u.load(raw) { root -> [String] in
+                guard case let .dict(d) = root, case let .list(l)? = d["l"] else { return [] }
+                dict = d
+                list = l
+                XCTAssertTrue(l.items.count == 1)
+                return d.keys.compactMap(\.stringValue)
+            }
+        }
+        XCTAssertEqual(keys, ["m", "l"])
+        XCTAssertNil(dict, "the self-referencing dict leaked")
+        XCTAssertNil(list, "the self-referencing list leaked")
+        // Through the checkpoint reader (which uses load(_:use:)): its walk stops the cycle.
+        assertRejects(ZipBuilder.checkpoint(pickle: bytes, storages: []), "cycle.pth", mentions: ["nesting deeper than 64 levels"])
+    }
+
     /// A normal nested checkpoint (dict of OrderedDict of tensors, shared storage) loads.
     func testNormalCheckpointStillLoads() throws {
         var p = PickleBuilder()

@@ -86,6 +86,8 @@ protocol NestingTracked: AnyObject {
     var embedded: Bool { get set }
     /// False once a value inside was replaced, so `height` may be more than the truth.
     var heightExact: Bool { get set }
+    /// Drops everything inside (breaks reference cycles; see `Unpickler.load(_:use:)`).
+    func removeContents()
     /// Whether `height` was at least the true height when recorded (nothing inside had
     /// grown after being stored), and the unpickler's growth count then (see `Unpickler`).
     var notUnder: Bool { get set }
@@ -101,6 +103,7 @@ public final class PickleList: NestingTracked {
     var notUnder = true
     var epoch = 0
     init(_ items: [PickleValue] = []) { self.items = items }
+    func removeContents() { items = [] }
 }
 
 /// A dict that keeps insertion order (state dicts are ordered).
@@ -138,6 +141,12 @@ public final class PickleDict: NestingTracked {
     }
 
     public var items: Zip2Sequence<[PickleValue], [PickleValue]> { zip(keys, values) }
+
+    func removeContents() {
+        keys = []
+        values = []
+        positions = [:]
+    }
 }
 
 /// What a pickle asked to build from a class or function it named: recorded, never run.
@@ -149,7 +158,7 @@ public final class PickleObject: NestingTracked {
     var epoch = 0
     public let module: String
     public let name: String
-    public let arguments: [PickleValue]
+    public private(set) var arguments: [PickleValue]
     /// What `BUILD` set (usually the instance `__dict__`).
     public var state: PickleValue?
     /// Items appended or set on the object (subclasses of list or dict).
@@ -159,5 +168,11 @@ public final class PickleObject: NestingTracked {
         self.module = module
         self.name = name
         self.arguments = arguments
+    }
+
+    func removeContents() {
+        arguments = []
+        state = nil
+        items = []
     }
 }

@@ -39,7 +39,29 @@ public struct Unpickler {
         static let scalar = Nest(height: 0, notUnder: true, epoch: 0)
     }
 
+    /// Parses `bytes` and hands the result to `body`; then empties every list, dict and
+    /// object the pickle built, so that reference cycles (a dict holding itself through the
+    /// memo) are not leaked and nothing is freed recursively. `body` must copy out what it
+    /// keeps (tensors, strings): the containers it saw are empty afterwards.
+    public func load<T>(_ bytes: UnsafeRawBufferPointer, use body: (PickleValue) throws -> T) throws -> T {
+        var containers: [NestingTracked] = []
+        defer { for c in containers { c.removeContents() } }
+        return try body(try parse(bytes, containers: &containers))
+    }
+
+    /// Parses `bytes`. A pickle with reference cycles leaks them (they are never freed):
+    /// prefer `load(_:use:)`, which also breaks them. On errors, nothing leaks.
     public func load(_ bytes: UnsafeRawBufferPointer) throws -> PickleValue {
+        var containers: [NestingTracked] = []
+        do {
+            return try parse(bytes, containers: &containers)
+        } catch {
+            for c in containers { c.removeContents() }
+            throw error
+        }
+    }
+
+    private func parse(_ bytes: UnsafeRawBufferPointer, containers: inout [NestingTracked]) throws -> PickleValue {
         var reader = ByteReader(bytes: bytes)
         // The stack, with each value's nesting alongside.
         var stack: [PickleValue] = []
@@ -92,6 +114,7 @@ public struct Unpickler {
             case .tuple, .set: return Nest(height: 1, notUnder: true, epoch: growths)
             default:
                 if let box = tracked(v), box.height <= 1 {
+                    containers.append(box)
                     box.height = 1
                     box.notUnder = true
                     box.epoch = growths
@@ -101,7 +124,10 @@ public struct Unpickler {
         }
         /// Pushes a new empty list or dict.
         func pushEmpty(_ v: PickleValue) {
-            if let box = tracked(v) { box.epoch = growths }
+            if let box = tracked(v) {
+                box.epoch = growths
+                containers.append(box)
+            }
             push(v, Nest(height: 1, notUnder: true, epoch: growths))
         }
         func checkHeight(_ h: Int) throws {
@@ -138,6 +164,7 @@ public struct Unpickler {
             embed(children)
             let n = Nest(height: s.height + 1, notUnder: s.notUnder, epoch: growths)
             if let box = tracked(v) {
+                containers.append(box)
                 box.height = n.height
                 box.notUnder = n.notUnder
                 box.epoch = n.epoch
