@@ -1,6 +1,6 @@
 // Signal handlers that keep every exit of the `fusion` process clean: no temporary file
-// survives an interrupt, a truncated memory-mapped input is an I/O error naming the file,
-// and a fatal fault exits with a message and a status instead of a core dump.
+// survives an interrupt, and a fatal fault exits with a message and a status instead of a
+// core dump.
 #define _GNU_SOURCE
 #include "process_guard.h"
 
@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #define FK_MAX_TEMPS 256
-#define FK_MAX_MAPPINGS 1024
 #define FK_PATH_MAX 4096
 
 typedef struct {
@@ -22,15 +21,7 @@ typedef struct {
     char path[FK_PATH_MAX];
 } fk_temp_slot;
 
-typedef struct {
-    atomic_int used;
-    uintptr_t base;
-    size_t length;
-    char path[FK_PATH_MAX];
-} fk_mapping_slot;
-
 static fk_temp_slot temps[FK_MAX_TEMPS];
-static fk_mapping_slot mappings[FK_MAX_MAPPINGS];
 static atomic_int installed;
 static atomic_int handling;
 
@@ -76,35 +67,6 @@ void fk_guard_temp_unregister(int slot) {
     if (slot >= 0 && slot < FK_MAX_TEMPS) atomic_store(&temps[slot].used, 0);
 }
 
-int fk_guard_mapping_register(const void *base, size_t length, const char *path) {
-    size_t n = strlen(path);
-    if (n >= FK_PATH_MAX) n = FK_PATH_MAX - 1;
-    for (int i = 0; i < FK_MAX_MAPPINGS; i++) {
-        int expected = 0;
-        if (atomic_compare_exchange_strong(&mappings[i].used, &expected, 1)) {
-            mappings[i].base = (uintptr_t)base;
-            mappings[i].length = length;
-            memcpy(mappings[i].path, path, n);
-            mappings[i].path[n] = 0;
-            atomic_store(&mappings[i].used, 2);
-            return i;
-        }
-    }
-    return -1;
-}
-
-void fk_guard_mapping_unregister(int slot) {
-    if (slot >= 0 && slot < FK_MAX_MAPPINGS) atomic_store(&mappings[slot].used, 0);
-}
-
-int fk_guard_mapping_find(const void *address) {
-    uintptr_t a = (uintptr_t)address;
-    for (int i = 0; i < FK_MAX_MAPPINGS; i++) {
-        if (atomic_load(&mappings[i].used) == 2 && a >= mappings[i].base && a - mappings[i].base < mappings[i].length) return i;
-    }
-    return -1;
-}
-
 static void on_interrupt(int sig) {
     unlink_temps();
     signal(sig, SIG_DFL);
@@ -115,15 +77,7 @@ static void on_fault(int sig, siginfo_t *info, void *context) {
     (void)context;
     if (atomic_exchange(&handling, 1)) _exit(70);  // a fault inside the handler
     unlink_temps();
-    if ((sig == SIGBUS || sig == SIGSEGV) && info) {
-        int slot = fk_guard_mapping_find(info->si_addr);
-        if (slot >= 0) {
-            say("error: ");
-            say(mappings[slot].path);
-            say(" was truncated or changed by another process while being read\n");
-            _exit(74);
-        }
-    }
+    (void)info;
     const char *name = sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : sig == SIGILL ? "SIGILL"
                      : sig == SIGTRAP ? "SIGTRAP" : sig == SIGABRT ? "SIGABRT" : "SIGFPE";
     say("error: fusion stopped on a fatal ");

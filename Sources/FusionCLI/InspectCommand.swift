@@ -33,7 +33,10 @@ struct InspectCommand: ParsableCommand {
             var row = [tensor.name, tensor.dtype.rawValue, "[" + tensor.shape.map(String.init).joined(separator: ", ") + "]", String(tensor.elementCount)]
             if verbose { row += [String(tensor.offset), "[" + tensor.strides.map(String.init).joined(separator: ", ") + "]"] }
             if values {
-                let v = tensor.floatValues()
+                let v: [Float]
+                do { v = try tensor.floatValues() } catch let error as FileFormatError {
+                    throw CLIError(error.located(path: archive.path, format: archive.format.rawValue).description)
+                }
                 let bad = v.filter { !$0.isFinite }.count
                 let finite = v.filter(\.isFinite)
                 row += [finite.min().map { String(format: "%.4g", $0) } ?? "-", finite.max().map { String(format: "%.4g", $0) } ?? "-", bad == 0 ? "" : "\(bad) non-finite"]

@@ -27,7 +27,8 @@ public enum TextFeatures {
             throw FileFormatError(path: path, format: "text features",
                                   "tensor '\(tensor.name)' has shape \(tensor.shape); expected \(expectedCount) values ([\(expectedCount)] or [1, \(expectedCount)])")
         }
-        let values = tensor.floatValues()
+        let values: [Float]
+        do { values = try tensor.floatValues() } catch let error as FileFormatError { throw error.located(path: path, format: "text features") }
         guard values.allSatisfy({ $0.isFinite }) else {
             throw FileFormatError(path: path, format: "text features", "tensor '\(tensor.name)' holds NaN or infinite values")
         }

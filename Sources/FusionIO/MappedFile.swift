@@ -1,3 +1,4 @@
+import CMappedGuard
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -8,11 +9,19 @@ import Glibc
 /// Checkpoint readers index into these bytes without copying, and every access goes
 /// through `slice(_:_:)`, which checks bounds, so a damaged file can never make a reader
 /// read past its end.
+///
+/// A file truncated or rewritten by another process while mapped would make a read fault
+/// (SIGBUS); each mapping is registered with the `CMappedGuard` handler, which then ends
+/// the process with "error: FILE was truncated or changed while being read" and exit
+/// status 74 (`MappedFile.truncatedExitStatus`) instead of a crash.
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let count: Int
     public let base: UnsafeRawPointer
     private let release: () -> Void
+
+    /// The exit status when a mapped file changes under the process (EX_IOERR).
+    public static let truncatedExitStatus: Int32 = 74
 
     /// Maps `path` read-only. Errors name the file.
     public init(path: String) throws {
@@ -44,7 +53,12 @@ public final class MappedFile: @unchecked Sendable {
             throw FileFormatError(path: path, format: "file", "cannot map \(size) bytes: \(String(cString: strerror(errno)))")
         }
         base = UnsafeRawPointer(p)
-        release = { munmap(p, size) }
+        fk_mapped_guard_install()
+        let slot = fk_mapped_guard_register(p, size, path)
+        release = {
+            fk_mapped_guard_unregister(slot)
+            munmap(p, size)
+        }
     }
 
     /// Holds a copy of `data` (tests and in-memory inputs); `path` names it in errors.

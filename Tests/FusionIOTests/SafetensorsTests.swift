@@ -52,7 +52,7 @@ final class SafetensorsTests: XCTestCase {
             let read = try archive.require(original.name)
             XCTAssertEqual(read.dtype, original.dtype, original.name)
             XCTAssertEqual(read.shape, original.shape, original.name)
-            XCTAssertEqual(read.contiguousBytes(), original.contiguousBytes(), "\(original.name) bits differ")
+            XCTAssertEqual(try read.contiguousBytes(), try original.contiguousBytes(), "\(original.name) bits differ")
         }
         XCTAssertEqual(try archive.require("f16").floatValues()[2], 1)
         XCTAssertEqual(try archive.require("bf16").floatValues()[2], 1)
@@ -79,7 +79,7 @@ final class SafetensorsTests: XCTestCase {
         let scalar = try archive.require("scalar")
         XCTAssertEqual(scalar.shape, [])
         XCTAssertEqual(scalar.elementCount, 1)
-        XCTAssertEqual(scalar.floatValues(), [3.25])
+        XCTAssertEqual(try scalar.floatValues(), [3.25])
         XCTAssertEqual(try archive.require("scalarI8").integerValues(), [-2])
         XCTAssertEqual(try archive.require("empty").shape, [0, 3])
         XCTAssertEqual(try archive.require("empty").floatValues(), [])
@@ -119,7 +119,7 @@ final class SafetensorsTests: XCTestCase {
             let narrowed = try archive.require("floats")
             XCTAssertEqual(narrowed.dtype, dtype)
             XCTAssertEqual(narrowed.shape, [2, 3])
-            XCTAssertEqual(narrowed.contiguousBytes(), Data(F.bytes(values.map(convert))), "\(dtype) bits")
+            XCTAssertEqual(try narrowed.contiguousBytes(), Data(F.bytes(values.map(convert))), "\(dtype) bits")
             // Only f32 data is narrowed.
             XCTAssertEqual(try archive.require("halves").dtype, .f16)
             XCTAssertEqual(try archive.require("ints").dtype, .i32)
@@ -223,9 +223,9 @@ final class SafetensorsTests: XCTestCase {
                 // Zero-copy: the values are the file's own mapped bytes at the declared offsets.
                 let start = 8 + raw.length + entry.data_offsets[0]
                 XCTAssertEqual(tensor.storage.bytes.baseAddress, file.base + start, "\(name) \(tensor.name) is not a view of the file")
-                XCTAssertTrue(tensor.contiguousBytes() == bytes.subdata(in: start ..< 8 + raw.length + entry.data_offsets[1]),
+                XCTAssertTrue(try tensor.contiguousBytes() == bytes.subdata(in: start ..< 8 + raw.length + entry.data_offsets[1]),
                               "\(name) \(tensor.name) bytes differ")
-                XCTAssertEqual(tensor.floatValues().count, tensor.elementCount)
+                XCTAssertEqual(try tensor.floatValues().count, tensor.elementCount)
             }
         }
     }
@@ -248,7 +248,7 @@ final class SafetensorsTests: XCTestCase {
             for (a, b) in zip(archive.tensors, reread.tensors) {
                 XCTAssertEqual(a.dtype, b.dtype, "\(name) \(a.name)")
                 XCTAssertEqual(a.shape, b.shape, "\(name) \(a.name)")
-                XCTAssertTrue(a.contiguousBytes() == b.contiguousBytes(), "\(name) \(a.name) values differ")
+                XCTAssertTrue(try a.contiguousBytes() == b.contiguousBytes(), "\(name) \(a.name) values differ")
             }
             try FileManager.default.removeItem(atPath: copy)
         }
@@ -259,7 +259,7 @@ final class SafetensorsTests: XCTestCase {
         let tokens = try archive.require("tokens")
         XCTAssertEqual(tokens.dtype, .i32)
         XCTAssertEqual(tokens.shape, [13, 77])
-        let values = tokens.integerValues()
+        let values = try tokens.integerValues()
         for row in 0 ..< 13 {
             let tokensOfRow = values[row * 77 ..< (row + 1) * 77]
             XCTAssertEqual(tokensOfRow.first, 49406, "row \(row) does not start with start-of-text")
@@ -273,14 +273,14 @@ final class SafetensorsTests: XCTestCase {
             let tensor = try archive.require(name)
             XCTAssertEqual(tensor.dtype, .f32, name)
             XCTAssertEqual(tensor.shape, [1, 1, 64, 64], name)
-            let values = tensor.floatValues()
+            let values = try tensor.floatValues()
             XCTAssertTrue(values.allSatisfy { $0 >= 0 && $0 <= 1 }, "\(name) has values outside [0, 1]")
             XCTAssertGreaterThan(Set(values).count, 10, "\(name) looks constant")
         }
         let features = try archive.require("text_features")
         XCTAssertEqual(features.dtype, .f32)
         XCTAssertEqual(features.shape, [1, 512])
-        XCTAssertTrue(features.floatValues().allSatisfy(\.isFinite))
+        XCTAssertTrue(try features.floatValues().allSatisfy(\.isFinite))
         let json = try XCTUnwrap(archive.metadata["json"])
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         XCTAssertEqual(object["kind"] as? String, "textfusion")

@@ -12,7 +12,7 @@ final class CLIPTextEncoderTests: XCTestCase {
     private func golden() throws -> (tokens: [[Int32]], features: [[Float]]) {
         let archive = try SafetensorsReader.read(path: TestData.path("golden/clip_text.safetensors"))
         let tokens = try archive.require("tokens"), features = try archive.require("features")
-        let ids = tokens.integerValues().map(Int32.init), values = features.floatValues()
+        let ids = try tokens.integerValues().map(Int32.init), values = try features.floatValues()
         let n = tokens.shape[0], t = tokens.shape[1], e = features.shape[1]
         return ((0..<n).map { Array(ids[($0 * t)..<(($0 + 1) * t)]) }, (0..<n).map { Array(values[($0 * e)..<(($0 + 1) * e)]) })
     }

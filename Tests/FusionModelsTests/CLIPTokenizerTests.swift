@@ -31,7 +31,7 @@ final class CLIPTokenizerTests: XCTestCase {
         let prompts = try XCTUnwrap(object["prompts"] as? [String], "no prompts in \(object.keys)")
         let tokens = try archive.require("tokens")
         XCTAssertEqual(tokens.shape, [prompts.count, 77])
-        let values = tokens.integerValues().map { Int32($0) }
+        let values = try tokens.integerValues().map { Int32($0) }
         let rows = (0..<prompts.count).map { Array(values[($0 * 77)..<($0 * 77 + 77)]) }
         return (prompts, rows)
     }

@@ -59,7 +59,7 @@ final class CheckGoldenCommandTests: XCTestCase {
         json["weights"] = try TestData.path("weights/textfusion_llvip.model")
         let metadata = String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self)
         let output = try archive.require("output")
-        let perturbed = Tensor(shape: output.shape, floats: output.floatValues().map { $0 + 0.01 })
+        let perturbed = Tensor(shape: output.shape, floats: try output.floatValues().map { $0 + 0.01 })
         let tensors: [(name: String, tensor: Tensor)] = try [
             ("ir", archive.require("ir").toTensor()),
             ("vis", archive.require("vis").toTensor()),

@@ -114,7 +114,7 @@ final class FuseCommandTests: XCTestCase {
         XCTAssertEqual(golden.shape, [1024, 1280, 3], file: file, line: line)
         XCTAssertEqual([image.height, image.width, image.channels], golden.shape, file: file, line: line)
         XCTAssertEqual(image.bitDepth, 8, file: file, line: line)
-        let expected = golden.integerValues()
+        let expected = try golden.integerValues()
         guard expected.count == image.samples.count else { return XCTFail("sample counts differ", file: file, line: line) }
         var offByOne = 0, worse = 0, maxAbs = 0
         for (a, b) in zip(image.samples, expected) {

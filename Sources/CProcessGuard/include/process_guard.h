@@ -10,11 +10,11 @@ extern "C" {
 /// Installs the process's last line of defence, once:
 /// - SIGINT, SIGTERM, SIGHUP: every registered temporary file is unlinked, then the signal
 ///   is raised again with its default action (the shell sees the usual status).
-/// - SIGSEGV (on an alternate stack), SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE: a fault
-///   inside a registered file mapping reports that file as truncated or changed while
-///   being read; any other fault reports a fatal internal error, naming the address-space
-///   limit when one is set (allocation failures are the usual cause). Temporary files are
-///   unlinked and the process exits with status 70 (EX_SOFTWARE) or 74 (EX_IOERR).
+/// - SIGSEGV (on an alternate stack), SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE: a fatal
+///   error is reported, naming the address-space limit when one is set (allocation
+///   failures are the usual cause); temporary files are unlinked and the process exits with
+///   status 70 (EX_SOFTWARE). A fault inside a mapped input file is reported by
+///   CMappedGuard's handler, installed later, which passes other faults on to this one.
 /// Every handler is async-signal-safe: write(2), unlink(2), _exit(2).
 void fk_guard_install(void);
 
@@ -24,12 +24,6 @@ int fk_guard_temp_register(const char *path);
 /// Forgets slot `slot` (the file was renamed into place or removed).
 void fk_guard_temp_unregister(int slot);
 
-/// Registers a read-only file mapping [base, base + length) so that a SIGBUS inside it is
-/// reported as "PATH was truncated or changed while being read" (exit 74). Returns a slot
-/// or -1 when the table is full.
-int fk_guard_mapping_register(const void *base, size_t length, const char *path);
-void fk_guard_mapping_unregister(int slot);
-
 /// Bytes of address space left under RLIMIT_AS (`ulimit -v`): the limit less the
 /// process's current virtual size; -1 when there is no limit.
 long long fk_guard_address_space_headroom(void);
@@ -38,9 +32,6 @@ long long fk_guard_address_space_headroom(void);
 /// and exits with `status`, from any thread. For failures no caller can handle, such as an
 /// allocation that fails inside a non-throwing initialiser.
 void fk_guard_fail(const char *message, int status) __attribute__((noreturn));
-
-/// The slot whose mapping contains `address`, or -1 (for tests).
-int fk_guard_mapping_find(const void *address);
 
 #ifdef __cplusplus
 }

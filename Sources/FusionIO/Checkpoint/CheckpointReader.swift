@@ -1,7 +1,8 @@
 import Foundation
 
 /// Opens any supported checkpoint, choosing the reader by the file's first bytes (never by
-/// its extension): safetensors, PyTorch zip (`torch.save`) or TorchScript (`torch.jit.save`).
+/// its extension): safetensors, PyTorch zip (`torch.save`), TorchScript (`torch.jit.save`)
+/// or a NumPy `.npy` array (a one-tensor archive named after the file).
 public enum CheckpointReader {
     public struct Loaded {
         public var archive: TensorArchive
@@ -18,6 +19,9 @@ public enum CheckpointReader {
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
             return try TorchCheckpointReader.read(file: file)
         }
+        if NPYReader.hasMagic(file) {
+            return Loaded(archive: try NPYReader.readArchive(file: file), skipped: [])
+        }
         if head.count >= 9, head[8] == UInt8(ascii: "{") {
             return Loaded(archive: try SafetensorsReader.read(file: file), skipped: [])
         }
@@ -29,6 +33,6 @@ public enum CheckpointReader {
             throw FileFormatError(path: file.path, format: "checkpoint", "file is empty")
         }
         throw FileFormatError(path: file.path, format: "checkpoint",
-                              "unrecognised format (expected safetensors, a PyTorch zip checkpoint or a TorchScript archive)")
+                              "unrecognised format (expected safetensors, a PyTorch zip checkpoint, a TorchScript archive or a .npy array)")
     }
 }

@@ -1,8 +1,20 @@
 import Foundation
+import FusionCore
 
 /// Reads NumPy `.npy` files (format 1.0-3.0, little-endian or byte-sized types, C or
 /// Fortran order) as a one-tensor archive named after the file.
 public enum NPYReader {
+    /// Whether `file` starts with the `.npy` magic, `\x93NUMPY`.
+    public static func hasMagic(_ file: MappedFile) -> Bool {
+        guard let magic = file.slice(0, 6) else { return false }
+        return Array(magic) == [0x93] + Array("NUMPY".utf8)
+    }
+
+    /// The file as a one-tensor archive (what `CheckpointReader` gives for `.npy`).
+    public static func readArchive(file: MappedFile) throws -> TensorArchive {
+        TensorArchive(path: file.path, format: .npy, tensors: [try read(file: file)], file: file)
+    }
+
     public static func read(path: String) throws -> StoredTensor {
         try read(file: MappedFile(path: path))
     }
@@ -45,11 +57,27 @@ public enum NPYReader {
         }
         let dataStart = headerStart + headerLength
         let storage = TensorStorage(bytes: file.slice(dataStart, file.count - dataStart) ?? UnsafeRawBufferPointer(start: nil, count: 0), owner: file)
+        // Every product of declared sizes is checked: dimensions each under 2^31 can still
+        // multiply past Int.max.
+        guard let count = checkedElementCount(shape) else {
+            throw fail("shape \(shapeText) has more elements than an Int can count")
+        }
         // Fortran order is the transpose's C order: strides run the other way.
         var strides: [Int]? = nil
         if fortran {
             var s = [Int](repeating: 1, count: shape.count), step = 1
-            for i in 0..<shape.count { s[i] = step; step *= max(shape[i], 1) }
+            for i in 0..<shape.count {
+                s[i] = step
+                let (next, overflow) = step.multipliedReportingOverflow(by: max(shape[i], 1))
+                guard !overflow else {
+                    // Only a shape with a zero dimension gets here (its count is 0): no
+                    // element is addressed, so zero strides do.
+                    guard count == 0 else { throw fail("the Fortran-order strides of shape \(shapeText) overflow") }
+                    s = [Int](repeating: 0, count: shape.count)
+                    break
+                }
+                step = next
+            }
             strides = s
         }
         let name = URL(fileURLWithPath: file.path).deletingPathExtension().lastPathComponent

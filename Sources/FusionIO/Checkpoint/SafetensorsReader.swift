@@ -36,12 +36,35 @@ public enum SafetensorsReader {
             throw failure("the file is \(file.count) bytes, too short for the 8-byte header length")
         }
         let declared = UInt64(littleEndian: lengthBytes.loadUnaligned(as: UInt64.self))
+        // Other formats' first bytes read as an absurd header length: when the length or
+        // the header does not fit, say plainly that this is not a safetensors file, and
+        // what it is when its magic says so.
+        let head = Array(lengthBytes)
+        func notSafetensors(_ problem: String) -> FileFormatError {
+            var what = ""
+            if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+                what = "it starts with PK, a zip archive (a PyTorch checkpoint? `fusion inspect` reads it): "
+            } else if head.starts(with: [0x93] + Array("NUMPY".utf8)) {
+                what = "it starts with \\x93NUMPY, a NumPy .npy array: "
+            } else if head.starts(with: [0x80, 0x02, 0x8A, 0x0A]) {
+                what = "it starts with a Python pickle (a legacy PyTorch checkpoint?): "
+            }
+            return failure("not a safetensors file: \(what)\(problem)")
+        }
+        let available = file.count - 8
         guard declared <= UInt64(maxHeaderLength) else {
+            if declared > UInt64(available) {
+                throw notSafetensors("the header length \(declared) exceeds the file size \(file.count) bytes (and the 100 MB limit, \(maxHeaderLength) bytes)")
+            }
             throw failure("the header length \(declared) is over the 100 MB limit (\(maxHeaderLength) bytes)")
         }
         let headerLength = Int(declared)
         guard let headerBytes = file.slice(8, headerLength) else {
-            throw failure("the header length \(headerLength) is beyond the end of the file (\(file.count - 8) bytes follow the length)")
+            throw notSafetensors("the header length \(headerLength) exceeds the file size \(file.count) bytes (beyond the end of the file: \(available) bytes follow the length)")
+        }
+        if headerLength > 0, headerBytes[0] != UInt8(ascii: "{") {
+            let shown = head.map { $0 >= 0x20 && $0 < 0x7F ? String(UnicodeScalar($0)) : "." }.joined()
+            throw notSafetensors("the \(headerLength)-byte header does not start with '{' (the file starts with \"\(shown)\")")
         }
         let dataStart = 8 + headerLength
         let dataLength = file.count - dataStart

@@ -231,7 +231,7 @@ extension SafetensorsWriter {
                 let tensor = item.tensor
                 if item.dtype != tensor.dtype {
                     // f32 stored narrower.
-                    let values = tensor.floatValues()
+                    let values = try tensor.floatValues()
                     let bits = item.dtype == .bf16 ? values.map(floatToBFloat16) : values.map(floatToHalf)
                     try bits.withUnsafeBytes { try sink($0) }
                 } else if item.byteCount == 0 {
@@ -240,7 +240,7 @@ extension SafetensorsWriter {
                     let start = tensor.offset * tensor.dtype.byteSize
                     try sink(UnsafeRawBufferPointer(rebasing: tensor.storage.bytes[start ..< start + item.byteCount]))
                 } else {
-                    let data = tensor.contiguousBytes()
+                    let data = try tensor.contiguousBytes()
                     try data.withUnsafeBytes { try sink($0) }
                 }
             }

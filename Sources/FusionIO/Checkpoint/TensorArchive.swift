@@ -8,6 +8,8 @@ public enum CheckpointFormat: String, Sendable, CustomStringConvertible {
     case torchZip = "PyTorch zip"
     /// `torch.jit.save` archive (OpenAI's `ViT-B-32.pt`).
     case torchScript = "TorchScript"
+    /// A NumPy `.npy` array: one tensor named after the file.
+    case npy
 
     public var description: String { rawValue }
 }
@@ -32,7 +34,13 @@ public struct TensorArchive: @unchecked Sendable {
     }
 
     public var names: [String] { tensors.map(\.name) }
-    public var parameterCount: Int { tensors.reduce(0) { $0 + $1.elementCount } }
+    /// The total element count (saturating at `Int.max`: declared shapes can be huge).
+    public var parameterCount: Int {
+        tensors.reduce(0) { total, t in
+            let (sum, overflow) = total.addingReportingOverflow(t.elementCount)
+            return overflow ? Int.max : sum
+        }
+    }
 
     public func tensor(named name: String) -> StoredTensor? { tensors.first { $0.name == name } }
 

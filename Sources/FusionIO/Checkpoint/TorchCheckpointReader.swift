@@ -51,13 +51,16 @@ public enum TorchCheckpointReader {
                 },
                 call: rebuild
             )
-            let root = try unpickler.load(zip.contents(of: pickleEntry.name))
             var tensors: [StoredTensor] = []
             var skipped: [String] = []
-            // Shared references can make a small pickle a huge tree (a list holding the same
-            // list twice, 64 levels deep): the walk gets a budget proportional to the pickle.
-            let budget = VisitBudget(limit: 16 * pickleEntry.uncompressedSize + 1024)
-            try flatten(root, path: "", depth: 0, budget: budget, into: &tensors, skipped: &skipped)
+            // The unpickled tree is emptied after the walk (cycles would leak otherwise);
+            // the walk copies out the tensors.
+            try unpickler.load(zip.contents(of: pickleEntry.name)) { root in
+                // Shared references can make a small pickle a huge tree (a list holding the
+                // same list twice, 64 levels deep): the walk gets a budget from the pickle.
+                let budget = VisitBudget(limit: 16 * pickleEntry.uncompressedSize + 1024)
+                try flatten(root, path: "", depth: 0, budget: budget, into: &tensors, skipped: &skipped)
+            }
             var seen = Set<String>()
             for t in tensors where !seen.insert(t.name).inserted {
                 throw fail("two tensors are named '\(t.name)'")

@@ -75,14 +75,44 @@ public indirect enum PickleValue: CustomStringConvertible {
     }
 }
 
+/// What the unpickler records about a mutable container to bound nesting (see
+/// `Unpickler.maxNestingDepth`).
+protocol NestingTracked: AnyObject {
+    /// Levels of containers from this one down, as far as the unpickler has seen (1: no
+    /// container inside).
+    var height: Int { get set }
+    /// Whether it has been stored inside another container (whose recorded height then
+    /// does not see later growth of this one).
+    var embedded: Bool { get set }
+    /// False once a value inside was replaced, so `height` may be more than the truth.
+    var heightExact: Bool { get set }
+    /// Drops everything inside (breaks reference cycles; see `Unpickler.load(_:use:)`).
+    func removeContents()
+    /// Whether `height` was at least the true height when recorded (nothing inside had
+    /// grown after being stored), and the unpickler's growth count then (see `Unpickler`).
+    var notUnder: Bool { get set }
+    var epoch: Int { get set }
+}
+
 /// A list, a reference so that `APPEND` after `PUT` reaches every holder, as in Python.
-public final class PickleList {
+public final class PickleList: NestingTracked {
     public var items: [PickleValue] = []
+    var height = 1
+    var embedded = false
+    var heightExact = true
+    var notUnder = true
+    var epoch = 0
     init(_ items: [PickleValue] = []) { self.items = items }
+    func removeContents() { items = [] }
 }
 
 /// A dict that keeps insertion order (state dicts are ordered).
-public final class PickleDict {
+public final class PickleDict: NestingTracked {
+    var height = 1
+    var embedded = false
+    var heightExact = true
+    var notUnder = true
+    var epoch = 0
     public private(set) var keys: [PickleValue] = []
     public private(set) var values: [PickleValue] = []
     private var positions: [String: Int] = [:]
@@ -98,6 +128,7 @@ public final class PickleDict {
         }
         if let h = hashKey, let p = positions[h] {
             values[p] = value
+            heightExact = false
             return
         }
         if let h = hashKey { positions[h] = keys.count }
@@ -110,13 +141,24 @@ public final class PickleDict {
     }
 
     public var items: Zip2Sequence<[PickleValue], [PickleValue]> { zip(keys, values) }
+
+    func removeContents() {
+        keys = []
+        values = []
+        positions = [:]
+    }
 }
 
 /// What a pickle asked to build from a class or function it named: recorded, never run.
-public final class PickleObject {
+public final class PickleObject: NestingTracked {
+    var height = 1
+    var embedded = false
+    var heightExact = true
+    var notUnder = true
+    var epoch = 0
     public let module: String
     public let name: String
-    public let arguments: [PickleValue]
+    public private(set) var arguments: [PickleValue]
     /// What `BUILD` set (usually the instance `__dict__`).
     public var state: PickleValue?
     /// Items appended or set on the object (subclasses of list or dict).
@@ -126,5 +168,11 @@ public final class PickleObject {
         self.module = module
         self.name = name
         self.arguments = arguments
+    }
+
+    func removeContents() {
+        arguments = []
+        state = nil
+        items = []
     }
 }
