@@ -46,7 +46,10 @@ struct CheckGoldenCommand: ParsableCommand {
         }
         printTable(header: ["case", "kind", "shape", "max |err|", "rel L2", "s", "result", "criterion"], rows: rows)
         print("\(cases.count - failures) passed, \(failures) failed")
-        if failures > 0 { throw ExitCode(1) }
+        if failures > 0 {
+            printError("error: \(failures) of \(cases.count) golden case(s) failed or could not run (see the table)")
+            throw ExitCode(1)
+        }
     }
 }
 

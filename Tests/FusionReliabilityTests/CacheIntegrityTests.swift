@@ -56,28 +56,28 @@ final class CacheIntegrityTests: XCTestCase {
     func testDamagedOrMisfiledSPIRVIsRecompiledNotRun() throws {
         let dir = try makeTemporaryDirectory("spirv-cache")
         let compiler = try ShaderCompiler(target: .vulkan1_1, cacheDirectory: dir)
-        let a = try compiler.compile(shader: "softmax.comp")
-        let b = try compiler.compile(shader: "norm_stats.comp")
+        let a = try compiler.compile(shader: "peak_copy.comp")
+        let b = try compiler.compile(shader: "peak_fma.comp")
         XCTAssertFalse(a.fromCache)
         let again = try ShaderCompiler(target: .vulkan1_1, cacheDirectory: dir)
-        XCTAssertTrue(try again.compile(shader: "softmax.comp").fromCache)
+        XCTAssertTrue(try again.compile(shader: "peak_copy.comp").fromCache)
         let folder = dir.appendingPathComponent("spirv")
         let fileA = folder.appendingPathComponent("\(a.cacheKey).spv").path, fileB = folder.appendingPathComponent("\(b.cacheKey).spv").path
         // A flipped bit in the module: discarded and recompiled, once.
         try flipBit(fileA, at: 0.6)
         var fresh = try ShaderCompiler(target: .vulkan1_1, cacheDirectory: dir)
         var result: CompiledShader?
-        var seen = try warnings { result = try fresh.compile(shader: "softmax.comp") }
+        var seen = try warnings { result = try fresh.compile(shader: "peak_copy.comp") }
         XCTAssertEqual(result?.fromCache, false)
         XCTAssertEqual(result?.spirv, a.spirv)
         XCTAssertEqual(seen.count, 1, "\(seen)")
-        seen = try warnings { XCTAssertTrue(try ShaderCompiler(target: .vulkan1_1, cacheDirectory: dir).compile(shader: "softmax.comp").fromCache) }
+        seen = try warnings { XCTAssertTrue(try ShaderCompiler(target: .vulkan1_1, cacheDirectory: dir).compile(shader: "peak_copy.comp").fromCache) }
         XCTAssertEqual(seen, [])
         // A valid entry of another shader stored under this one's name: never run.
         try FileManager.default.removeItem(atPath: fileB)
         try FileManager.default.copyItem(atPath: fileA, toPath: fileB)
         fresh = try ShaderCompiler(target: .vulkan1_1, cacheDirectory: dir)
-        seen = try warnings { result = try fresh.compile(shader: "norm_stats.comp") }
+        seen = try warnings { result = try fresh.compile(shader: "peak_fma.comp") }
         XCTAssertEqual(result?.fromCache, false)
         XCTAssertEqual(result?.spirv, b.spirv)
         XCTAssertEqual(seen.count, 1, "\(seen)")

@@ -195,12 +195,17 @@ final class CommandInputTests: XCTestCase {
         for arguments in [try Fixtures.fuseArguments(ir: fifo, vis: vis, output: out), try Fixtures.fuseArguments(ir: ir, vis: fifo, output: out),
                           ["fuse", "--backend", "cpu", "--weights", fifo, "--ir", ir, "--vis", vis, "--text-features", try Fixtures.features(), "-o", out],
                           ["fuse", "--backend", "cpu", "--weights", try Fixtures.weights(), "--ir", ir, "--vis", vis, "--text-features", fifo, "-o", out],
-                          ["inspect", fifo], ["check-golden", "--backend", "cpu", fifo]] {
+                          ["inspect", fifo]] {
             let r = try FusionCLI.runLimited(arguments, timeout: 30)
             XCTAssertTrue(r.isCleanFailure, "\(arguments.joined(separator: " ")): \(r)")
-            XCTAssert(r.err.contains(fifo) || r.out.contains(fifo), "\(r.out)\n\(r.err)")
+            XCTAssert(r.err.contains(fifo) && r.err.contains("named pipe"), "\(r.out)\n\(r.err)")
             XCTAssertLessThan(r.seconds, 10)
         }
+        // check-golden reports the case as an error row and exits 1.
+        let r = try FusionCLI.runLimited(["check-golden", "--backend", "cpu", fifo], timeout: 30)
+        XCTAssertEqual(r.status, 1, "\(r)")
+        XCTAssertFalse(r.signaled || r.timedOut)
+        XCTAssert(r.out.contains("ERROR") && r.out.contains("named pipe"), r.out)
     }
 
     func testALongPromptCanBeTruncatedInFuse() throws {
