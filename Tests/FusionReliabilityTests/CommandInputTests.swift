@@ -151,6 +151,19 @@ final class CommandInputTests: XCTestCase {
         XCTAssertLessThan(lines.count, 200, "\(lines.count) lines of output")
     }
 
+    func testAnImageOverTheDeviceBindingLimitSaysWhatToDo() throws {
+        // On lavapipe (128 MiB maxStorageBufferRange) TextFusion's window attention at
+        // 2560x2048 cannot be bound; the message says what to do instead.
+        let dir = try makeTemporaryDirectory("binding-limit")
+        let (ir, vis) = try Fixtures.smallPair(in: dir, width: 2560, height: 2048)
+        let r = try FusionCLI.runLimited(["fuse", "--backend", "vulkan", "--weights", try Fixtures.weights(), "--ir", ir, "--vis", vis,
+                                          "--text-features", try Fixtures.features(), "-o", dir.appendingPathComponent("o.png").path], timeout: 900)
+        if r.status != 0 {
+            XCTAssertTrue(r.isCleanFailure, "\(r)")
+            XCTAssert(r.err.contains("maxStorageBufferRange") && r.err.contains("use --backend cpu, or a smaller image"), r.err)
+        }
+    }
+
     func testNaNMetricsPrintAsNaN() throws {
         // Constant images make correlation-type metrics NaN: the table says "nan", not "-nan".
         let dir = try makeTemporaryDirectory("eval-nan")
