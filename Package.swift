@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "FusionEngine",
             dependencies: [
-                "FusionCore", "FusionIO", "FusionModels", "FusionCPU", "FusionVulkan",
+                "FusionCore", "FusionIO", "FusionModels", "FusionCPU", "FusionVulkan", "FusionMetrics",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/FusionEngine"

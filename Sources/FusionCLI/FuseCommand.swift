@@ -10,7 +10,15 @@ import FusionModels
 struct FuseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fuse",
-        abstract: "Fuse an infrared and a visible image under a text prompt."
+        abstract: "Fuse an infrared and a visible image under a text prompt, or a whole dataset.",
+        discussion: """
+        One pair: --ir FILE --vis FILE -o FILE. A dataset: --ir DIR --vis DIR -o DIR (images paired by file name without \
+        extension) or --pairs MANIFEST -o DIR (CSV with a header, or JSON Lines: columns ir, vis and optional prompt, \
+        text_file, features, output; relative paths from the manifest's folder). Prompts: --text / --task / --text-features \
+        for every pair, --text-dir DIR (STEM.txt per pair) or the manifest's columns. A dataset run skips pairs whose output \
+        exists (--overwrite redoes them), logs one line per pair to fusion-run.jsonl in the output folder, goes on past a \
+        failing pair (--fail-fast stops) and exits 1 if any failed; --shard I/N takes every N-th pair from the I-th.
+        """
     )
 
     enum Model: String, ExpressibleByArgument, CaseIterable { case textfusion, textif }
@@ -21,11 +29,32 @@ struct FuseCommand: ParsableCommand {
     @Option(help: "Checkpoint file. Default: the published weights (cache, FUSIONKIT_TEST_DATA, or downloaded and SHA-256 verified).")
     var weights: String?
 
-    @Option(help: "Infrared image (PNG or JPEG; colour is converted to grey).")
-    var ir: String
+    @Option(help: "Infrared image (PNG or JPEG; colour is converted to grey), or a folder of them.")
+    var ir: String?
 
-    @Option(help: "Visible image (PNG or JPEG).")
-    var vis: String
+    @Option(help: "Visible image (PNG or JPEG), or a folder of them.")
+    var vis: String?
+
+    @Option(help: "Dataset manifest (CSV with a header or JSON Lines): columns ir, vis and optional prompt, text_file, features, output.")
+    var pairs: String?
+
+    @Option(name: .customLong("text-dir"), help: "Dataset: a folder with one STEM.txt prompt per pair.")
+    var textDir: String?
+
+    @Flag(help: "Dataset: fuse pairs whose output already exists again (default: skip them, so a rerun resumes).")
+    var overwrite = false
+
+    @Option(help: "Dataset: take shard I of N (I/N): every N-th pair in name order, starting at the I-th.")
+    var shard: String?
+
+    @Flag(name: .customLong("fail-fast"), help: "Dataset: stop at the first pair that fails.")
+    var failFast = false
+
+    @Flag(help: "Dataset: print a JSON summary (counts, pairs/s, time split) on stdout.")
+    var json = false
+
+    @Option(parsing: .unconditional, help: "Dataset: reader and writer threads each (decode and encode run beside the network).")
+    var jobs: Int = 2
 
     @Option(help: "Prompt text, encoded with the CLIP text tower given by --clip.")
     var text: String?
@@ -39,7 +68,7 @@ struct FuseCommand: ParsableCommand {
     @Option(name: .customLong("text-features"), help: "512-d text features: safetensors (tensor 'text_features' or the only one) or .npy.")
     var textFeatures: String?
 
-    @Option(name: .shortAndLong, help: "Output image (.png or .jpg), written atomically.")
+    @Option(name: .shortAndLong, help: "Output image (.png or .jpg), written atomically; for a dataset, the output folder.")
     var output: String
 
     @Option(help: "Backend: auto (a Vulkan GPU if any, else the CPU), cpu or vulkan.")
@@ -87,9 +116,17 @@ struct FuseCommand: ParsableCommand {
             if vocab != nil { throw ValidationError("--vocab applies to --text; with --text-features the prompt is already encoded") }
             if truncate { throw ValidationError("--truncate applies to --text; with --text-features the prompt is already encoded") }
         }
-        if text == nil, task.isEmpty, truncate { throw ValidationError("--truncate applies to --text") }
-        if ImageFormat(pathExtension: output) == nil {
-            throw ValidationError("--output \(output): unknown image type; use .png or .jpg")
+        if text == nil, task.isEmpty, textDir == nil, pairs == nil, truncate { throw ValidationError("--truncate applies to --text") }
+        if isDatasetRun {
+            try validateDataset()
+        } else {
+            if ir == nil || vis == nil { throw ValidationError("give the pair with --ir and --vis (files, or folders for a dataset), or a manifest with --pairs") }
+            if ImageFormat(pathExtension: output) == nil {
+                throw ValidationError("--output \(output): unknown image type; use .png or .jpg")
+            }
+            if textDir != nil || overwrite || shard != nil || failFast || json {
+                throw ValidationError("--text-dir, --overwrite, --shard, --fail-fast and --json apply to a dataset (--ir and --vis folders, or --pairs)")
+            }
         }
     }
 
@@ -109,7 +146,7 @@ struct FuseCommand: ParsableCommand {
         if !task.isEmpty || randomWeights != nil { throw ValidationError("--task and --random-weights apply to --model textif") }
         if post != nil { throw ValidationError("--post applies to --model textif") }
         if fit != nil { throw ValidationError("--fit applies to --model textif (TextFusion runs at the image's own size)") }
-        if text == nil, textFeatures == nil { throw ValidationError("give the prompt with --text or its features with --text-features") }
+        if text == nil, textFeatures == nil, textDir == nil, pairs == nil { throw ValidationError("give the prompt with --text or its features with --text-features") }
         if text != nil, textFeatures != nil { throw ValidationError("give either --text or --text-features, not both") }
         if text != nil, clip == nil {
             throw ValidationError("--text needs a CLIP text encoder: give its weights with --clip FILE (e.g. OpenAI's ViT-B-32.pt), or pass --text-features FILE")
@@ -118,6 +155,7 @@ struct FuseCommand: ParsableCommand {
 
     func run() throws {
         do {
+            if isDatasetRun { return try fuseDataset() }
             if model == .textif { return try fuseTextIF() }
             try fuse()
         } catch let error as FileFormatError {
@@ -143,13 +181,14 @@ struct FuseCommand: ParsableCommand {
         }
         let weightsPath = try textFusionWeightsPath(weights)
         let textFusionWeights = try TextFusionWeights(CheckpointReader.read(path: weightsPath).archive)
+        let ir = self.ir!, vis = self.vis!
         var infrared = try readImage(ir)
         let visible = try readImage(vis)
         if infrared.width != visible.width || infrared.height != visible.height {
             guard resizeIR else {
                 throw CLIError("\(ir) is \(infrared.width)x\(infrared.height) but \(vis) is \(visible.width)x\(visible.height); pass --resize-ir to resize the infrared image")
             }
-            infrared = try resized(infrared, width: visible.width, height: visible.height)
+            infrared = try resizedImage(infrared, width: visible.width, height: visible.height)
         }
         let inputs = try TextFusionImages.inputs(infrared: infrared, visible: visible, grey: grey)
         let fusion = TextFusionModel(weights: textFusionWeights, backend: selected.backend)
@@ -175,19 +214,6 @@ struct FuseCommand: ParsableCommand {
         print(String(format: "work: %.2f GFLOP, %.2f GFLOP/s; intermediate memory %.1f MiB", flops / 1e9, flops / 1e9 / median,
                      Double(executable.peakIntermediateBytes) / 1048576))
         print("output: \(output)")
-    }
-
-    /// Bilinear resize of every channel (PyTorch `interpolate`, align_corners=False) on the CPU.
-    private func resized(_ image: Image, width: Int, height: Int) throws -> Image {
-        let planes = (0..<image.channels).map { image.floatPlane($0, scaledTo: 1) }
-        let g = Graph()
-        let x = g.input("x", shape: [1, image.channels, image.height, image.width])
-        g.output("y", try g.resize(x, mode: .bilinear, height: height, width: width))
-        let out = try CPUBackend().run(g, inputs: ["x": Tensor(shape: [1, image.channels, image.height, image.width], floats: planes.flatMap { $0 })])["y"]!
-        let values = out.toFloatArray()
-        let n = width * height
-        return Image(planes: (0..<image.channels).map { Array(values[($0 * n)..<(($0 + 1) * n)]) }, width: width, height: height,
-                     bitDepth: image.bitDepth, scaledFrom: 1)
     }
 }
 

@@ -24,9 +24,9 @@ extension FuseCommand {
         if let bad = task.first(where: { !known.contains($0) }) {
             throw ValidationError("--task \(bad): unknown task; known: \(TextIFImages.taskPrompts.map(\.task).joined(separator: ", "))")
         }
-        if text == nil, textFeatures == nil, task.isEmpty { throw ValidationError("give a prompt: --task NAME, --text \"...\" or --text-features FILE") }
+        if text == nil, textFeatures == nil, task.isEmpty, textDir == nil, pairs == nil { throw ValidationError("give a prompt: --task NAME, --text \"...\" or --text-features FILE") }
         if textFeatures != nil, text != nil || !task.isEmpty { throw ValidationError("give either --text-features or prompts (--text / --task), not both") }
-        if randomWeights != nil, clip == nil, textFeatures == nil {
+        if randomWeights != nil, clip == nil, textFeatures == nil, !(task.isEmpty && text == nil) {
             throw ValidationError("with --random-weights, prompts need a CLIP tower: --clip FILE (or pass --text-features)")
         }
     }
@@ -51,6 +51,7 @@ extension FuseCommand {
         let promptCount = textFeatures != nil ? 1 : task.count + (text == nil ? 0 : 1)
         let labels = textFeatures != nil ? ["features"] : task + (text == nil ? [] : ["text"])
         try checkOutputs(labels.map { outputPath($0, count: promptCount) })
+        let ir = self.ir!, vis = self.vis!
         let infrared = try readImage(ir), visible = try readImage(vis)
         if infrared.width != visible.width || infrared.height != visible.height {
             throw CLIError("\(ir) is \(infrared.width)x\(infrared.height) but \(vis) is \(visible.width)x\(visible.height); Text-IF needs a registered pair of one size")

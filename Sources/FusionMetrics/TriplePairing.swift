@@ -50,7 +50,7 @@ public struct TriplePairing: Sendable {
 
     /// stem -> path of the images in `folder` (hidden files and other extensions skipped;
     /// symbolic links followed).
-    static func images(in folder: String, role: String) throws -> [String: String] {
+    public static func images(in folder: String, role: String) throws -> [String: String] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue,
               let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else {

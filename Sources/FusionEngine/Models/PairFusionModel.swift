@@ -1,0 +1,52 @@
+import Foundation
+import FusionCore
+import FusionCPU
+import FusionIO
+
+/// A pair's network inputs and what turning the outputs back into images needs.
+public struct PairInputs: @unchecked Sendable {
+    /// The network's input tensors, by the model's own names.
+    public let tensors: [String: Tensor]
+    /// The visible image as read (its chroma colours the output of colour models).
+    public let visible: Image
+    /// Size the output images have.
+    public let outputWidth: Int, outputHeight: Int
+
+    public init(tensors: [String: Tensor], visible: Image, outputWidth: Int, outputHeight: Int) {
+        self.tensors = tensors
+        self.visible = visible
+        self.outputWidth = outputWidth
+        self.outputHeight = outputHeight
+    }
+}
+
+/// What `fusion fuse` (one pair or a dataset) needs of a model, in the order a pipeline
+/// calls it: images -> inputs on reader threads, the network on the backend's thread,
+/// outputs -> images on writer threads. `prepare` and `image` must be thread-safe;
+/// `run` is called from one thread at a time.
+public protocol PairFusionModel: AnyObject {
+    /// The catalogue name (`--model`).
+    var name: String { get }
+    /// Width of the text features a prompt must have (512 for CLIP ViT-B/32).
+    var textFeatureWidth: Int { get }
+    /// Decoded images -> network inputs (size checks, colour conversion, resizing).
+    func prepare(infrared: Image, visible: Image) throws -> PairInputs
+    /// The network for one pair under one or more prompts: one output per prompt.
+    func run(_ inputs: PairInputs, features: [[Float]]) throws -> [Tensor]
+    /// One output -> the image written to disk.
+    func image(_ output: Tensor, for inputs: PairInputs) throws -> Image
+}
+
+/// Bilinear resize of every channel (PyTorch `interpolate`, align_corners=False) on the CPU:
+/// `--resize-ir` for pairs whose infrared image has another size.
+public func resizedImage(_ image: Image, width: Int, height: Int) throws -> Image {
+    let planes = (0..<image.channels).map { image.floatPlane($0, scaledTo: 1) }
+    let g = Graph()
+    let x = g.input("x", shape: [1, image.channels, image.height, image.width])
+    g.output("y", try g.resize(x, mode: .bilinear, height: height, width: width))
+    let out = try CPUBackend().run(g, inputs: ["x": Tensor(shape: [1, image.channels, image.height, image.width], floats: planes.flatMap { $0 })])["y"]!
+    let values = out.toFloatArray()
+    let n = width * height
+    return Image(planes: (0..<image.channels).map { Array(values[($0 * n)..<(($0 + 1) * n)]) }, width: width, height: height,
+                 bitDepth: image.bitDepth, scaledFrom: 1)
+}
