@@ -63,6 +63,8 @@ extension FuseCommand {
         let jobs = try datasetJobs(plan, selected: selected, weightsPath: weightsPath)
         for job in jobs {
             for path in job.outputs {
+                // A manifest may name outputs in folders of their own.
+                try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try OutputChecks.check(path, distinctFrom: [("--ir", job.pair.ir), ("--vis", job.pair.vis), ("--weights", weights)])
             }
         }
