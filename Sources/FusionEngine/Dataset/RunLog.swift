@@ -23,6 +23,9 @@ public final class RunLog: @unchecked Sendable {
         path = URL(fileURLWithPath: folder).appendingPathComponent(Self.fileName).path
         fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw DatasetError("\(path): cannot open the run log: \(String(cString: strerror(errno)))") }
+        // Several shards may share the folder: repairs and appends hold an exclusive lock.
+        flock(fd, LOCK_EX)
+        defer { flock(fd, LOCK_UN) }
         let data = (try? RegularFile.read(path: path, maxBytes: 1 << 30, format: "run log")) ?? Data()
         var text = String(decoding: data, as: UTF8.self)
         if !text.isEmpty, !text.hasSuffix("\n") {
@@ -48,7 +51,9 @@ public final class RunLog: @unchecked Sendable {
         line.append(0x0A)
         lock.lock()
         defer { lock.unlock() }
+        flock(fd, LOCK_EX)
         let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        flock(fd, LOCK_UN)
         guard written == line.count else {
             throw DatasetError("\(path): cannot append to the run log: \(String(cString: strerror(errno)))")
         }
