@@ -182,16 +182,15 @@ struct FuseCommand: ParsableCommand {
         let weightsPath = try textFusionWeightsPath(weights)
         let textFusionWeights = try TextFusionWeights(CheckpointReader.read(path: weightsPath).archive)
         let ir = self.ir!, vis = self.vis!
-        var infrared = try readImage(ir)
+        let infrared = try readImage(ir)
         let visible = try readImage(vis)
-        if infrared.width != visible.width || infrared.height != visible.height {
-            guard resizeIR else {
-                throw CLIError("\(ir) is \(infrared.width)x\(infrared.height) but \(vis) is \(visible.width)x\(visible.height); pass --resize-ir to resize the infrared image")
-            }
-            infrared = try resizedImage(infrared, width: visible.width, height: visible.height)
+        if !resizeIR, infrared.width != visible.width || infrared.height != visible.height {
+            throw CLIError("\(ir) is \(infrared.width)x\(infrared.height) but \(vis) is \(visible.width)x\(visible.height); pass --resize-ir to resize the infrared image")
         }
-        let inputs = try TextFusionImages.inputs(infrared: infrared, visible: visible, grey: grey)
+        // The same model interface as a dataset run, so both write the same bytes.
         let fusion = TextFusionModel(weights: textFusionWeights, backend: selected.backend)
+        let pairModel = TextFusionPairModel(model: fusion, grey: grey, resizeIR: resizeIR)
+        let inputs = try pairModel.prepare(infrared: infrared, visible: visible)
         let prepareStart = Date()
         let executable = try fusion.executable(height: visible.height, width: visible.width)
         let prepareSeconds = Date().timeIntervalSince(prepareStart)
@@ -199,11 +198,10 @@ struct FuseCommand: ParsableCommand {
         var fused: Tensor?
         for _ in 0..<repeatCount {
             let start = Date()
-            fused = try fusion.fuse(visible: inputs.visible, infrared: inputs.infrared, textFeatures: features)
+            fused = try pairModel.run(inputs, features: [features])[0]
             times.append(Date().timeIntervalSince(start))
         }
-        let image = TextFusionImages.image(fused: fused!, visible: visible, grey: grey)
-        try image.write(to: output)
+        try pairModel.image(fused!, for: inputs).write(to: output)
         let flops = try fusion.flops(height: visible.height, width: visible.width)
         let median = times.sorted()[times.count / 2]
         print("model: textfusion (\(weightsPath))")

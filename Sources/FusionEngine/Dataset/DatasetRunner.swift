@@ -172,8 +172,12 @@ public final class DatasetRunner {
                         let vis = try Image.read(path: job.pair.vis, pixelLimit: pixelLimit)
                         let inputs = try model.prepare(infrared: ir, visible: vis)
                         decoded.push(Decoded(index: i, inputs: inputs, failure: nil, decodeSeconds: Date().timeIntervalSince(t0)))
-                    } catch {
+                    } catch let error as FileFormatError {
                         decoded.push(Decoded(index: i, inputs: nil, failure: "\(error)", decodeSeconds: Date().timeIntervalSince(t0)))
+                    } catch {
+                        // Errors of the pair itself (sizes): name both files.
+                        decoded.push(Decoded(index: i, inputs: nil, failure: "\(job.pair.ir), \(job.pair.vis): \(error)",
+                                             decodeSeconds: Date().timeIntervalSince(t0)))
                     }
                 }
             }
