@@ -173,13 +173,13 @@ extension FusionHTMLReport {
     table{border-collapse:collapse;background:#fff;box-shadow:0 1px 3px rgba(0,0,0,.12)}
     th,td{border:1px solid #dde0e4;padding:4px 6px;vertical-align:middle}
     thead th{background:#eef1f5;position:sticky;top:0;font-size:.9em}
-    td.thumb{padding:2px;text-align:center;background:#111}td.thumb img{display:block;max-width:none}
+    td.thumb{padding:2px;text-align:center}td.thumb img{display:block;margin:auto;max-width:none;background:#111}
     td.missing{background:#f3f3f3;color:#888;font-size:.85em;min-width:80px}
-    td.name{max-width:220px}.stem{font-weight:600;word-break:break-all}
-    .prompt{font-size:.85em;color:#444;white-space:pre-wrap;margin-top:4px}.seconds{font-size:.8em;color:#777;margin-top:4px}
+    td.name{min-width:200px;max-width:320px;vertical-align:top}.stem{font-weight:600;word-break:break-all}
+    .prompt{font-size:.85em;color:#444;white-space:pre-wrap;margin-top:4px;max-height:10em;overflow-y:auto}.seconds{font-size:.8em;color:#777;margin-top:4px}
     td.metric{text-align:right;font-family:ui-monospace,Menlo,Consolas,monospace;font-variant-numeric:tabular-nums}
     tfoot th,tfoot td{background:#eef6ee;font-weight:600}
-    tr.failed td{background:#fff4f4}tr.failed td.thumb{background:#111}
+    tr.failed td{background:#fff4f4}
     td.reason{color:#a01818;white-space:pre-wrap;max-width:480px}
     td.index{color:#888;text-align:right}.none{color:#4a4f57}
     footer{margin-top:24px;font-size:.8em;color:#777}
