@@ -148,8 +148,14 @@ final class FusionHTMLReportTests: XCTestCase {
                               fusedPath: "\(tno)/vi/\(stem).png")
         }
         let path = dir.appendingPathComponent("r.html").path
+        final class Calls: @unchecked Sendable { let lock = NSLock(); var seen: [String] = [] }
+        let calls = Calls()
         let summary = try FusionHTMLReport.write(entries: entries, title: "png", profile: .vifb, metrics: [],
-                                                 thumbnailSide: 300, thumbnailFormat: .png, jobs: 1, to: path)
+                                                 thumbnailSide: 300, thumbnailFormat: .png, jobs: 1,
+                                                 progress: { done, total, stem in
+                                                     calls.lock.lock(); calls.seen.append("\(done)/\(total) \(stem)"); calls.lock.unlock()
+                                                 }, to: path)
+        XCTAssertEqual(calls.seen, ["1/2 07", "2/2 19"])
         XCTAssertEqual(summary.evaluated, 2)
         XCTAssertEqual(summary.failed, 0)
         let page = try HTMLElement.parse(try String(contentsOfFile: path, encoding: .utf8))
