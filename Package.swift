@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "FusionVulkan", targets: ["FusionVulkan"]),
         .library(name: "FusionIO", targets: ["FusionIO"]),
         .library(name: "FusionModels", targets: ["FusionModels"]),
+        .library(name: "FusionReport", targets: ["FusionReport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -88,6 +89,9 @@ let package = Package(
         // Fusion-quality metrics (the Python evaluator's and VIFB's conventions) for `fusion eval`.
         .target(name: "FusionMetrics", dependencies: ["FusionIO"], path: "Sources/FusionMetrics"),
 
+        // Self-contained HTML report of a fused dataset: thumbnails and `fusion eval` metrics.
+        .target(name: "FusionReport", dependencies: ["FusionIO", "FusionMetrics"], path: "Sources/FusionReport"),
+
         .executableTarget(
             name: "FusionCLI",
             dependencies: [
@@ -112,6 +116,10 @@ let package = Package(
             name: "FusionMetricsTests",
             dependencies: ["FusionIO", "FusionMetrics", "FusionTestSupport"],
             path: "Tests/FusionMetricsTests"),
+        .testTarget(
+            name: "FusionReportTests",
+            dependencies: ["FusionIO", "FusionMetrics", "FusionReport", "FusionTestSupport"],
+            path: "Tests/FusionReportTests"),
         .testTarget(name: "FusionCPUTests", dependencies: ["FusionCore", "FusionCPU"], path: "Tests/FusionCPUTests"),
         // Hostile input, faults and limits: every exit clean, nothing clobbered or left behind.
         .testTarget(
