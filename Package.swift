@@ -95,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "FusionCLI",
             dependencies: [
-                "FusionCore", "FusionCPU", "FusionVulkan", "FusionParity", "FusionIO", "FusionModels", "FusionEngine", "FusionMetrics", "FusionBench", "CProcessGuard",
+                "FusionCore", "FusionCPU", "FusionVulkan", "FusionParity", "FusionIO", "FusionModels", "FusionEngine", "FusionMetrics", "FusionBench", "FusionReport", "CProcessGuard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/FusionCLI"

@@ -56,6 +56,12 @@ struct FuseCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Dataset: reader and writer threads each (decode and encode run beside the network).")
     var jobs: Int = 2
 
+    @Option(help: "Dataset: write a self-contained HTML page: per pair the infrared, visible and fused thumbnails, the prompt and the metrics of `fusion eval`, with the dataset's means.")
+    var report: String?
+
+    @Option(help: "With --report: comma-separated metrics of the evaluator profile (default: all of `fusion eval`'s).")
+    var metrics: String?
+
     @Option(help: "Prompt text, encoded with the CLIP text tower given by --clip.")
     var text: String?
 
@@ -124,8 +130,8 @@ struct FuseCommand: ParsableCommand {
             if ImageFormat(pathExtension: output) == nil {
                 throw ValidationError("--output \(output): unknown image type; use .png or .jpg")
             }
-            if textDir != nil || overwrite || shard != nil || failFast || json {
-                throw ValidationError("--text-dir, --overwrite, --shard, --fail-fast and --json apply to a dataset (--ir and --vis folders, or --pairs)")
+            if textDir != nil || overwrite || shard != nil || failFast || json || report != nil {
+                throw ValidationError("--text-dir, --overwrite, --shard, --fail-fast, --json and --report apply to a dataset (--ir and --vis folders, or --pairs)")
             }
         }
     }

@@ -3,7 +3,9 @@ import Foundation
 import FusionCore
 import FusionEngine
 import FusionIO
+import FusionMetrics
 import FusionModels
+import FusionReport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,6 +31,13 @@ extension FuseCommand {
         if repeatCount != 1 { throw ValidationError("--repeat applies to one pair (benchmarking); a dataset run reports its own times") }
         if let shard, DatasetShard(shard) == nil { throw ValidationError("--shard \(shard): expected I/N with 1 <= I <= N, e.g. 2/8") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if metrics != nil, report == nil { throw ValidationError("--metrics chooses the metrics of --report") }
+        if let report, URL(fileURLWithPath: report).pathExtension.lowercased() != "html" {
+            throw ValidationError("--report \(report): the report is an HTML page; name it *.html")
+        }
+        if let metrics {
+            do { _ = try MetricProfile.evaluator.metrics(from: metrics) } catch { throw ValidationError("--metrics \(metrics): \(error)") }
+        }
         if textDir != nil, text != nil || textFeatures != nil {
             throw ValidationError("--text-dir gives each pair its own prompt: it does not go with --text or --text-features")
         }
@@ -85,8 +94,14 @@ extension FuseCommand {
             print("backend: \(selected.name) — \(selected.device)")
             print("pairs: \(jobs.count)\(shard.map { " (shard \($0) of \(total))" } ?? ""), output: \(output)")
         }
-        let summary = runner.run(jobs) { outcome, summary in progress.update(outcome, summary) }
+        if let report { try OutputChecks.check(report, option: "--report", distinctFrom: []) }
+        let outcomes = OutcomeList()
+        let summary = runner.run(jobs) { outcome, summary in
+            outcomes.append(outcome)
+            progress.update(outcome, summary)
+        }
         progress.finish(summary)
+        if let report { try writeReport(report, jobs: jobs, outcomes: outcomes.all) }
         if json {
             let object: [String: Any] = [
                 "pairs": jobs.count, "fused": summary.fused, "skipped": summary.skipped, "failed": summary.failed,
@@ -218,6 +233,28 @@ extension FuseCommand {
         }
     }
 
+    /// The HTML page of a run: one entry per output (per prompt), failed pairs with their reasons.
+    private func writeReport(_ path: String, jobs: [DatasetJob], outcomes: [DatasetOutcome]) throws {
+        let byStem = Dictionary(outcomes.map { ($0.stem, $0) }, uniquingKeysWith: { $1 })
+        var entries: [FusionReportEntry] = []
+        for job in jobs {
+            guard let outcome = byStem[job.pair.stem] else { continue }
+            for (k, output) in job.outputs.enumerated() {
+                let stem = job.outputs.count > 1 ? URL(fileURLWithPath: output).deletingPathExtension().lastPathComponent : job.pair.stem
+                let prompt = k < job.prompts.count ? job.prompts[k] : nil
+                let status: FusionReportEntry.Status = outcome.status == .failed ? .failed(reason: outcome.reason ?? "failed") : .fused
+                let seconds = outcome.status == .fused ? outcome.decodeSeconds + outcome.networkSeconds + outcome.encodeSeconds : nil
+                entries.append(FusionReportEntry(stem: stem, irPath: job.pair.ir, visPath: job.pair.vis, fusedPath: output,
+                                                 prompt: prompt, status: status, seconds: seconds))
+            }
+        }
+        let keys = try metrics.map { try MetricProfile.evaluator.metrics(from: $0) } ?? MetricProfile.evaluator.keys
+        let title = "FusionKit: \(model.rawValue) on \(pairs ?? ir ?? "")"
+        let written = try FusionHTMLReport.write(entries: entries, title: title, profile: .evaluator, metrics: keys,
+                                                 jobs: ProcessInfo.processInfo.activeProcessorCount, to: path)
+        if !json { print("report: \(path) (\(written.evaluated) pairs evaluated, \(written.failed) failed)") }
+    }
+
     /// `out.png` -> `out_LABEL.png`.
     static func labelled(_ path: String, _ label: String) -> String {
         let url = URL(fileURLWithPath: path)
@@ -230,4 +267,12 @@ func DatasetShard(_ text: String) -> (Int, Int)? {
     let parts = text.split(separator: "/")
     guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, (1...n).contains(i) else { return nil }
     return (i, n)
+}
+
+/// Outcomes collected from the pipeline's threads.
+private final class OutcomeList: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [DatasetOutcome] = []
+    func append(_ o: DatasetOutcome) { lock.lock(); items.append(o); lock.unlock() }
+    var all: [DatasetOutcome] { lock.lock(); defer { lock.unlock() }; return items }
 }

@@ -169,6 +169,45 @@ final class DatasetFuseCommandTests: XCTestCase {
         XCTAssertEqual(fast.status, 1)
     }
 
+    // MARK: - Acceptance 6: the HTML report
+
+    func testReportEmbedsEveryImageAndMatchesFusionEval() throws {
+        let dir = try makeTemporaryDirectory("report")
+        let (ir, vis) = try smallDataset(4, in: dir)
+        let out = dir.appendingPathComponent("out")
+        let page = dir.appendingPathComponent("report.html").path
+        let r = try run(["fuse", "--backend", "cpu", "--weights", try weights(), "--ir", ir.path, "--vis", vis.path, "--text", "a <b>person</b> & a car",
+                         "--clip", try clip(), "-o", out.path, "--report", page, "--metrics", "EN,SD,SSIM"])
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        // Every image is embedded (no file is referenced), three per pair.
+        let sources = html.components(separatedBy: "<img").dropFirst().compactMap { tag -> String? in
+            guard let start = tag.range(of: "src=\"")?.upperBound, let end = tag[start...].firstIndex(of: "\"") else { return nil }
+            return String(tag[start..<end])
+        }
+        XCTAssertEqual(sources.count, 12)
+        for src in sources {
+            XCTAssert(src.hasPrefix("data:image/"), String(src.prefix(40)))
+            let base64 = String(src[src.index(after: try XCTUnwrap(src.firstIndex(of: ",")))...])
+            XCTAssertNoThrow(try Image.decode(try XCTUnwrap(Data(base64Encoded: base64)), name: "thumbnail"))
+        }
+        XCTAssert(html.contains("a &lt;b&gt;person&lt;/b&gt; &amp; a car"), "the prompt is escaped")
+        XCTAssertFalse(html.contains("<b>person"))
+        // The metric values are `fusion eval`'s.
+        let e = try FusionCLI.runTimed(["eval", "--ir", ir.path, "--vis", vis.path, "--fused", out.path, "--metrics", "EN,SD,SSIM", "--format", "json"])
+        XCTAssertEqual(e.status, 0, e.err)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(e.out.utf8)) as? [String: Any])
+        let images = try XCTUnwrap(object["images"] as? [[String: Any]])
+        XCTAssertEqual(images.count, 4)
+        for image in images {
+            let values = try XCTUnwrap(image["metrics"] as? [String: Double])
+            for key in ["EN", "SD", "SSIM"] {
+                let v = try XCTUnwrap(values[key])
+                XCTAssert(html.contains(String(format: "%.4f", v)), "\(image["name"] ?? "") \(key) \(v) not in the report")
+            }
+        }
+    }
+
     func testManifestsInCSVAndJSONLines() throws {
         let dir = try makeTemporaryDirectory("manifest")
         let (_, _) = try smallDataset(3, in: dir)

@@ -68,11 +68,6 @@ final class FusionHTMLReportTests: XCTestCase {
         let summary = try FusionHTMLReport.write(entries: entries, title: title, profile: profile, metrics: metrics,
                                                  thumbnailSide: side, jobs: 2, to: path)
         let html = try String(contentsOfFile: path, encoding: .utf8)
-        // FUSIONKIT_REPORT_SAVE=FILE keeps a copy of the page, to look at it in a browser.
-        if let keep = ProcessInfo.processInfo.environment["FUSIONKIT_REPORT_SAVE"], !keep.isEmpty {
-            try? FileManager.default.removeItem(atPath: keep)
-            try FileManager.default.copyItem(atPath: path, toPath: keep)
-        }
         return Fixture(root: root, entries: entries, summary: summary, html: html, page: try HTMLElement.parse(html))
     }
 
