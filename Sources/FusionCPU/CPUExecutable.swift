@@ -32,7 +32,7 @@ public final class CPUExecutable: Executable {
             do {
                 blocks.append(try HostMemory.allocate(max(size, 64), for: "the intermediates of a \(graph.nodes.count)-node graph on the CPU"))
             } catch {
-                for b in blocks { HostMemory.deallocate(b) }
+                for (b, size) in zip(blocks, plan.blockSizes) { HostMemory.deallocate(b, bytes: max(size, 64)) }
                 throw error
             }
         }
@@ -48,7 +48,7 @@ public final class CPUExecutable: Executable {
         }
     }
 
-    deinit { for b in blocks { HostMemory.deallocate(b) } }
+    deinit { for (b, size) in zip(blocks, plan.blockSizes) { HostMemory.deallocate(b, bytes: max(size, 64)) } }
 
     public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
         try validateInputs(graph, inputs)

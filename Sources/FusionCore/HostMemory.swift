@@ -23,7 +23,8 @@ public enum HostMemory {
         if bytes > left - reserveBytes { throw FusionError.outOfMemory(what: what(), bytes: bytes, available: left) }
     }
 
-    /// `bytes` of zeroed memory aligned to `alignment`, or `FusionError.outOfMemory`.
+    /// `bytes` of zeroed memory aligned to `alignment`, or `FusionError.outOfMemory`;
+    /// release it with `deallocate(_:bytes:)` and the same size.
     public static func allocate(_ bytes: Int, alignment: Int = 64, for what: @autoclosure () -> String) throws -> UnsafeMutableRawPointer {
         try check(bytes, for: what())
         guard let p = rawAllocate(bytes, alignment: alignment) else {
@@ -40,15 +41,27 @@ public enum HostMemory {
         message.withCString { fk_guard_fail($0, 71) }
     }
 
+    /// Blocks of this size or more are mapped from the kernel: page-aligned, zero without
+    /// being written (pages are zeroed when first touched), and returned whole on release.
+    /// Preparing a graph for a new image size then costs no memset of its arena.
+    static let mappedThreshold = 256 << 10
+
     private static func rawAllocate(_ bytes: Int, alignment: Int) -> UnsafeMutableRawPointer? {
+        guard bytes >= 0 else { return nil }
+        if bytes >= mappedThreshold, alignment <= 4096 {
+            guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else { return nil }
+            return p
+        }
         var p: UnsafeMutableRawPointer?
-        guard bytes >= 0, posix_memalign(&p, max(alignment, MemoryLayout<Int>.size), max(bytes, 1)) == 0, let p else { return nil }
+        guard posix_memalign(&p, max(alignment, MemoryLayout<Int>.size), max(bytes, 1)) == 0, let p else { return nil }
         memset(p, 0, max(bytes, 1))
         return p
     }
 
-    /// Releases memory from `allocate` / `allocateOrExit`.
-    public static func deallocate(_ p: UnsafeMutableRawPointer) { free(p) }
+    /// Releases memory from `allocate` / `allocateOrExit`; `bytes` is the size asked for.
+    public static func deallocate(_ p: UnsafeMutableRawPointer, bytes: Int) {
+        if bytes >= mappedThreshold { munmap(p, bytes) } else { free(p) }
+    }
 
     /// "1.05 GiB", "310 MiB", "12 KiB".
     public static func describe(_ bytes: Int) -> String {

@@ -53,7 +53,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         return t
     }
 
-    deinit { HostMemory.deallocate(data) }
+    deinit { HostMemory.deallocate(data, bytes: byteCount) }
 
     public var floats: UnsafeMutableBufferPointer<Float> {
         precondition(dtype == .f32, "tensor is \(dtype), not f32")
