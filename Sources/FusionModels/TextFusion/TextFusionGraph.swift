@@ -8,7 +8,8 @@ import FusionCore
 /// (1 by default).
 ///
 /// Batching: every op of the network works per sample along N (convs, the RLN statistics,
-/// which are per sample, the window attention, pads and crops), so sample i of a batch
+/// which are per sample, the window attention, pads and crops; the RLN's two tiny linears
+/// run row by row, as BLAS may round an N-row GEMM differently), so sample i of a batch
 /// equals a batch-1 run on pair i. The only per-sample weight is the prompt's head kernel:
 /// for N > 1 the 48-channel infrared ReLU map [N,48,H,W] is viewed (a reshape, no copy) as
 /// [1,N*48,H,W] and convolved with `head_ir` [N,48,3,3] as a grouped conv with N groups
@@ -56,8 +57,11 @@ public enum TextFusionGraph {
             let stats = try g.globalStats(x, eps: 1e-5)                         // [N, 2] = (mean, std)
             let mean = try g.slice(stats, axis: 1, start: 0, length: 1)
             let std = try g.slice(stats, axis: 1, start: 1, length: 1)
-            let rescale = try g.reshape(g.linear(std, weight: const(s.rescaleWeight, "meta1.w"), bias: const(s.rescaleBias, "meta1.b")), [n, c, 1, 1])
-            let rebias = try g.reshape(g.linear(mean, weight: const(s.rebiasWeight, "meta2.w"), bias: const(s.rebiasBias, "meta2.b")), [n, c, 1, 1])
+            // Per sample in a batch (`perSample`), so each rounds as in a batch-1 run.
+            let (w1, b1) = (const(s.rescaleWeight, "meta1.w"), const(s.rescaleBias, "meta1.b"))
+            let (w2, b2) = (const(s.rebiasWeight, "meta2.w"), const(s.rebiasBias, "meta2.b"))
+            let rescale = try g.reshape(g.perSample(std) { try g.linear($0, weight: w1, bias: b1) }, [n, c, 1, 1])
+            let rebias = try g.reshape(g.perSample(mean) { try g.linear($0, weight: w2, bias: b2) }, [n, c, 1, 1])
             return (normalised, rescale, rebias)
         }
         let (an, rescaleA, rebiasA) = try g.scope("norm1") { try rln(a, w.visible) }

@@ -8,8 +8,9 @@ import FusionCore
 ///
 /// Batching: every op works per sample along N (convs, LayerNorm over channels, the channel
 /// attention per (sample, head), GroupNorm per sample, the 1/8-resolution attention with
-/// the batch as its B dimension, the text MLP as an [N,512] linear and FiLM with [N,C]
-/// gamma and beta), so sample i equals a batch-1 run on pair i and prompt i. Memory:
+/// the batch as its B dimension, FiLM with [N,C] gamma and beta; the text MLP runs on each
+/// [1,512] row, as a batch-1 graph does, because BLAS may round an N-row GEMM differently),
+/// so sample i equals a batch-1 run on pair i and prompt i. Memory:
 /// inputs and intermediates grow N-fold (a batch-N plan is about N times the batch-1
 /// arena, `plannedBytes`), the weights are held once. Band tiling works with any batch:
 /// bands are cut from each sample's size (a band of a batch-N graph holds N samples'
@@ -205,8 +206,12 @@ struct Parts {
     func guidance(_ text: Value, _ k: Int) throws -> (gamma: Value, beta: Value) {
         try g.scope("prompt_guidance_\(k + 1)") {
             let p = w.guidance[k]
-            let hidden = try g.leakyReLU(g.linear(text, weight: const(p.w1, "MLP.0.w"), bias: const(p.b1, "MLP.0.b")), slope: 0.01)
-            let gb = try g.linear(hidden, weight: const(p.w2, "MLP.2.w"), bias: const(p.b2, "MLP.2.b"))
+            let (w1, b1) = (const(p.w1, "MLP.0.w"), const(p.b1, "MLP.0.b"))
+            let (w2, b2) = (const(p.w2, "MLP.2.w"), const(p.b2, "MLP.2.b"))
+            // Sample by sample in a batch, so each prompt's MLP rounds as in a batch-1 run.
+            let gb = try g.perSample(text) { t in
+                try g.linear(g.leakyReLU(g.linear(t, weight: w1, bias: b1), slope: 0.01), weight: w2, bias: b2)
+            }
             let c = p.w2.shape[0] / 2
             return (try g.slice(gb, axis: 1, start: 0, length: c), try g.slice(gb, axis: 1, start: c, length: c))
         }
