@@ -22,10 +22,12 @@ func attention(scale: Float, causal: Bool,
     }
     // Query rows per task: up to 256 so each GEMM amortises packing k and v, with the score
     // block at most 4 MiB; and enough tasks to balance the threads (causal rows differ in cost).
+    // Chosen from one sample's heads, never from the batch B, so that a sample's GEMMs (and
+    // so its rounding) are the same in a batch as alone.
     var rowsPerTask = max(1, min(256, nq, (1 << 20) / nk))
     let wanted = 4 * max(1, ctx.threads)
-    if bh * ((nq + rowsPerTask - 1) / rowsPerTask) < wanted {
-        let perHead = (wanted + bh - 1) / bh
+    if heads * ((nq + rowsPerTask - 1) / rowsPerTask) < wanted {
+        let perHead = (wanted + heads - 1) / heads
         rowsPerTask = max(1, min(rowsPerTask, (nq + perHead - 1) / perHead))
     }
     let blocks = (nq + rowsPerTask - 1) / rowsPerTask

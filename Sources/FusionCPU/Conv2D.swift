@@ -247,7 +247,9 @@ private func conv2dIm2col(_ p: Conv2DProblem, x: UnsafePointer<Float>, weight: U
     let khw = p.kh * p.kw
     let k = p.cg * khw
     let og = p.og
-    let tile = Im2colTiling.tilePixels(k: k, plane: plane, planes: p.n * p.groups, threads: ctx.threads)
+    // Tiles from one sample's planes (not the batch's), so that a sample's GEMMs, and so
+    // its rounding, are the same in a batch as alone.
+    let tile = Im2colTiling.tilePixels(k: k, plane: plane, planes: p.groups, threads: ctx.threads)
     let tilesPerPlane = (plane + tile - 1) / tile
     let tasks = p.n * p.groups * tilesPerPlane
     let workers = workerCount(tasks, threads: ctx.threads)

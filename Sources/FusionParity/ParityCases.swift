@@ -12,6 +12,7 @@ public enum ParityCases {
         try b.layout()
         try b.attentions()
         try b.resampling()
+        try b.batches()
         return b.cases
     }
 }
@@ -218,5 +219,111 @@ struct CaseFactory {
                 try add("resize", "x\(x.shape) -> \(h)x\(w) \(mode)", inputs: [x]) { g, v in try g.resize(v[0], mode: mode, height: h, width: w) }
             }
         }
+    }
+
+    /// Batch > 1 of every op the batched model graphs use (TextFusion, Text-IF), with the
+    /// shapes those graphs give them: each sample must be computed on its own slice.
+    mutating func batches() throws {
+        // conv2d: TextFusion's 1 -> 24 embed, a 24 -> 48 pointwise, a 5x5 reflect depthwise,
+        // Text-IF's 3x3 zero-padded conv, and the per-sample head: [1, N*48, H, W] with a
+        // weight input [N, 48, 3, 3] and N groups (odd channel counts too).
+        struct Spec { var n, c, o, h, w, k, groups, pad: Int; var mode: PaddingMode; var bias: Bool }
+        let specs = [
+            Spec(n: 3, c: 1, o: 24, h: 20, w: 28, k: 3, groups: 1, pad: 1, mode: .reflect, bias: true),
+            Spec(n: 4, c: 24, o: 48, h: 9, w: 13, k: 1, groups: 1, pad: 0, mode: .zero, bias: true),
+            Spec(n: 2, c: 24, o: 24, h: 16, w: 12, k: 5, groups: 24, pad: 2, mode: .reflect, bias: true),
+            Spec(n: 3, c: 8, o: 16, h: 16, w: 24, k: 3, groups: 1, pad: 1, mode: .zero, bias: false),
+        ]
+        for s in specs {
+            let x = tensor([s.n, s.c, s.h, s.w])
+            let w = tensor([s.o, s.c / s.groups, s.k, s.k], range: -0.5...0.5)
+            let bias = tensor([s.o])
+            let attrs = Conv2DAttributes(padding: s.pad, groups: s.groups, paddingMode: s.mode)
+            try add("conv2d", "batch x\(x.shape) w\(w.shape) g\(s.groups) p\(s.pad) \(s.mode)\(s.bias ? " +bias" : "")", inputs: [x]) { g, v in
+                try g.conv2d(v[0], weight: g.constant(w, name: "w"), bias: s.bias ? g.constant(bias, name: "b") : nil, attrs)
+            }
+        }
+        for (n, c, h, w) in [(3, 48, 12, 20), (2, 7, 9, 11)] {
+            let x = tensor([n, c, h, w], range: 0...1), k = tensor([n, c, 3, 3], range: -0.3...0.3), bias = tensor([n])
+            try add("conv2d", "per-sample kernels x[\(n), \(c), \(h), \(w)] as [1, \(n * c)] w\(k.shape) (input) g\(n) p1 reflect +bias",
+                    inputs: [x, k]) { g, v in
+                let y = try g.conv2d(g.reshape(v[0], [1, n * c, h, w]), weight: v[1], bias: g.constant(bias, name: "b"),
+                                     Conv2DAttributes(padding: 1, groups: n, paddingMode: .reflect))
+                return try g.reshape(y, [n, 1, h, w])
+            }
+        }
+
+        // Per-sample vectors: the RLN meta linears and Text-IF's prompt MLP.
+        for (x, w) in [(tensor([4, 1]), tensor([24, 1])), (tensor([3, 512], range: -0.1...0.1), tensor([64, 512]))] {
+            let bias = tensor([w.shape[0]])
+            try add("linear", "batch x\(x.shape) w\(w.shape) +bias", inputs: [x]) { g, v in
+                try g.linear(v[0], weight: g.constant(w), bias: g.constant(bias))
+            }
+        }
+        // Batched attention operands on both sides (Text-IF's banded Gram matrices).
+        let ga = tensor([2, 3, 5, 37]), gb = tensor([2, 3, 5, 37])
+        try add("matmul", "a\(ga.shape) b\(gb.shape)^T (both batched)", inputs: [ga, gb]) { g, v in
+            try g.matmul(v[0], v[1], transposeB: true)
+        }
+
+        // Statistics per sample.
+        for shape in [[3, 24, 17, 19], [4, 5, 1, 1]] {
+            let x = tensor(shape, range: 0...1), w = tensor([shape[1]]), b = tensor([shape[1]])
+            try add("global_norm", "batch x\(shape)", inputs: [x]) { g, v in try g.globalNorm(v[0], weight: g.constant(w), bias: g.constant(b)) }
+            try add("global_stats", "batch x\(shape)", inputs: [x]) { g, v in try g.globalStats(v[0]) }
+        }
+        let ln = tensor([3, 16, 11, 7], range: -2...3), lw = tensor([16]), lb = tensor([16])
+        try add("layer_norm_channels", "batch x\(ln.shape) +bias", inputs: [ln]) { g, v in
+            try g.layerNormChannels(v[0], weight: g.constant(lw), bias: g.constant(lb))
+        }
+        let gn = tensor([3, 64, 2, 3], range: -1...3), gw = tensor([64]), gbias = tensor([64])
+        try add("group_norm", "batch x\(gn.shape) groups 16", inputs: [gn]) { g, v in
+            try g.groupNorm(v[0], groups: 16, weight: g.constant(gw), bias: g.constant(gbias))
+        }
+
+        // Per-sample broadcasts: RLN's rescale / rebias [N, C, 1, 1] and FiLM's [N, C].
+        let xb = tensor([3, 24, 9, 7]), sb = tensor([3, 24, 1, 1])
+        for kind in [BinaryKind.add, .mul] {
+            try add(kind.rawValue, "batch a\(xb.shape) b\(sb.shape)", inputs: [xb, sb]) { g, v in try g.binary(kind, v[0], v[1]) }
+        }
+        let fx = tensor([4, 16, 3, 5]), fg = tensor([4, 16]), fb = tensor([4, 16])
+        try add("film", "batch x\(fx.shape) gamma/beta [4, 16]", inputs: [fx, fg, fb]) { g, v in try g.film(v[0], gamma: v[1], beta: v[2]) }
+
+        // Window attention over samples; channel and token attention.
+        let wq = tensor([3, 24, 16, 16]), wk = tensor([3, 24, 16, 16]), wv = tensor([3, 24, 16, 16]), wbias = tensor([2, 64, 64])
+        try add("window_attention", "batch qkv\(wq.shape) window 8 heads 2", inputs: [wq, wk, wv, wbias]) { g, x in
+            try g.windowAttention(q: x[0], k: x[1], v: x[2], bias: x[3], heads: 2, window: 8, scale: 1 / Float(12).squareRoot())
+        }
+        let cq = tensor([3, 16, 6, 10]), ck = tensor([3, 16, 6, 10]), cv = tensor([3, 16, 6, 10]), ct = tensor([2], range: 0.5...2)
+        try add("channel_attention", "batch qkv\(cq.shape) heads 2", inputs: [cq, ck, cv, ct]) { g, x in
+            try g.channelAttention(q: x[0], k: x[1], v: x[2], temperature: x[3], heads: 2)
+        }
+        let img = tensor([3, 64, 2, 3])
+        try add("attention", "batch tokens of x\(img.shape) as [3, 1, 6, 64]", inputs: [img]) { g, x in
+            let t = try g.permute(g.reshape(x[0], [3, 1, 64, 6]), [0, 1, 3, 2])
+            let o = try g.attention(q: t, k: t, v: t, scale: 0.125)
+            return try g.reshape(g.permute(o, [0, 1, 3, 2]), [3, 64, 2, 3])
+        }
+
+        // Layout along the batch.
+        let p = tensor([3, 2, 13, 18])
+        try add("pad", "batch x\(p.shape) (0,3,0,2) reflect", inputs: [p]) { g, v in try g.pad(v[0], top: 0, bottom: 3, left: 0, right: 2, mode: .reflect) }
+        try add("crop", "batch x\(p.shape) y0 x0 10x15", inputs: [p]) { g, v in try g.crop(v[0], y: 0, x: 0, height: 10, width: 15) }
+        let ps = tensor([2, 16, 5, 6])
+        try add("pixel_shuffle", "batch x\(ps.shape) r2", inputs: [ps]) { g, v in try g.pixelShuffle(v[0], factor: 2) }
+        try add("pixel_unshuffle", "batch x\(p.shape) r2 (after crop to 12x18)", inputs: [p]) { g, v in
+            try g.pixelUnshuffle(g.crop(v[0], y: 0, x: 0, height: 12, width: 18), factor: 2)
+        }
+        let ca = tensor([3, 4, 6, 5]), cb = tensor([3, 2, 6, 5])
+        try add("concat", "batch 2 inputs [3, 4|2, 6, 5], axis 1", inputs: [ca, cb]) { g, v in try g.concat(v, axis: 1) }
+        let sl = tensor([3, 10, 4, 4])
+        try add("slice", "batch x\(sl.shape) axis 1 [4, 9)", inputs: [sl]) { g, v in try g.slice(v[0], axis: 1, start: 4, length: 5) }
+        try add("slice", "batch x\(sl.shape) axis 0 [1, 3)", inputs: [sl]) { g, v in try g.slice(v[0], axis: 0, start: 1, length: 2) }
+        for kind in [UnaryKind.tanh, .gelu] {
+            let u = tensor([3, 5, 7, 9], range: -4...4)
+            try add(kind.name, "batch x\(u.shape)", inputs: [u]) { g, v in try g.unary(kind, v[0]) }
+        }
+        let r = tensor([2, 3, 9, 13])
+        try add("resize", "batch x\(r.shape) -> 18x26 bilinear", inputs: [r]) { g, v in try g.resize(v[0], mode: .bilinear, height: 18, width: 26) }
     }
 }

@@ -1,24 +1,39 @@
 import FusionCore
 
-/// Builds the TextFusion graph for one image size.
+/// Builds the TextFusion graph for one image size and batch.
 ///
-/// Inputs: `vis` and `ir` [1,1,H,W] in [0,1] (visible luminance, infrared), and
-/// `head_ir` [1,48,3,3], the prompt's folded kernel (`TextFusionHead.infraredKernel`), so
-/// one prepared graph serves every prompt. Output `fused` [1,1,H,W] in [0,1].
+/// Inputs: `vis` and `ir` [N,1,H,W] in [0,1] (visible luminance, infrared), and
+/// `head_ir` [N,48,3,3], each sample's prompt kernel (`TextFusionHead.infraredKernel`), so
+/// one prepared graph serves every prompt. Output `fused` [N,1,H,W] in [0,1]. N = `batch`
+/// (1 by default).
+///
+/// Batching: every op of the network works per sample along N (convs, the RLN statistics,
+/// which are per sample, the window attention, pads and crops; the RLN's two tiny linears
+/// run row by row, as BLAS may round an N-row GEMM differently), so sample i of a batch
+/// equals a batch-1 run on pair i. The only per-sample weight is the prompt's head kernel:
+/// for N > 1 the 48-channel infrared ReLU map [N,48,H,W] is viewed (a reshape, no copy) as
+/// [1,N*48,H,W] and convolved with `head_ir` [N,48,3,3] as a grouped conv with N groups
+/// (group i sees only sample i's channels and kernel), then viewed back as [N,1,H,W].
+/// Memory: every intermediate and input grows N-fold, so a prepared batch-N plan holds N
+/// times the batch-1 arena (`Executable.peakIntermediateBytes`); weights are held once.
 ///
 /// Every intermediate has at most 24 channels at full resolution except the two 48-channel
 /// MLP maps (which backends split into channel chunks when a binding limit requires): the
 /// `QK` conv is split into separate Q and K convs for the same reason.
 public enum TextFusionGraph {
-    public static func build(_ w: TextFusionWeights, height: Int, width: Int) throws -> Graph {
+    public static func build(_ w: TextFusionWeights, height: Int, width: Int, batch: Int = 1) throws -> Graph {
         guard height >= 8, width >= 8 else {
             throw FusionError.invalidArgument(op: "TextFusion", detail: "image is \(width)x\(height); the network needs at least 8x8")
         }
+        guard batch >= 1 else {
+            throw FusionError.invalidArgument(op: "TextFusion", detail: "batch \(batch) must be at least 1")
+        }
         let g = Graph()
         let c = TextFusionWeights.channels
-        let vis = g.input("vis", shape: [1, 1, height, width])
-        let ir = g.input("ir", shape: [1, 1, height, width])
-        let headIR = g.input("head_ir", shape: [1, TextFusionWeights.hidden, 3, 3])
+        let n = batch
+        let vis = g.input("vis", shape: [n, 1, height, width])
+        let ir = g.input("ir", shape: [n, 1, height, width])
+        let headIR = g.input("head_ir", shape: [n, TextFusionWeights.hidden, 3, 3])
 
         // 1. Reflect-pad right and bottom to a multiple of 4.
         let hp = (height + 3) / 4 * 4, wp = (width + 3) / 4 * 4
@@ -39,11 +54,14 @@ public enum TextFusionGraph {
         // 3. RLN: normalised input plus (rescale, rebias) from the global std and mean.
         func rln(_ x: Value, _ s: TextFusionWeights.Stream) throws -> (Value, Value, Value) {
             let normalised = try g.globalNorm(x, weight: const(s.normWeight, "weight"), bias: const(s.normBias, "bias"), eps: 1e-5)
-            let stats = try g.globalStats(x, eps: 1e-5)                         // [1, 2] = (mean, std)
+            let stats = try g.globalStats(x, eps: 1e-5)                         // [N, 2] = (mean, std)
             let mean = try g.slice(stats, axis: 1, start: 0, length: 1)
             let std = try g.slice(stats, axis: 1, start: 1, length: 1)
-            let rescale = try g.reshape(g.linear(std, weight: const(s.rescaleWeight, "meta1.w"), bias: const(s.rescaleBias, "meta1.b")), [1, c, 1, 1])
-            let rebias = try g.reshape(g.linear(mean, weight: const(s.rebiasWeight, "meta2.w"), bias: const(s.rebiasBias, "meta2.b")), [1, c, 1, 1])
+            // Per sample in a batch (`perSample`), so each rounds as in a batch-1 run.
+            let (w1, b1) = (const(s.rescaleWeight, "meta1.w"), const(s.rescaleBias, "meta1.b"))
+            let (w2, b2) = (const(s.rebiasWeight, "meta2.w"), const(s.rebiasBias, "meta2.b"))
+            let rescale = try g.reshape(g.perSample(std) { try g.linear($0, weight: w1, bias: b1) }, [n, c, 1, 1])
+            let rebias = try g.reshape(g.perSample(mean) { try g.linear($0, weight: w2, bias: b2) }, [n, c, 1, 1])
             return (normalised, rescale, rebias)
         }
         let (an, rescaleA, rebiasA) = try g.scope("norm1") { try rln(a, w.visible) }
@@ -82,7 +100,17 @@ public enum TextFusionGraph {
             let rv = try g.relu(g.conv2d(a, weight: const(w.visible.textMLPWeight, "mlp_vis.0.w")))
             let ri = try g.relu(g.conv2d(b, weight: const(w.infrared.textMLPWeight, "mlp_ir.0.w")))
             let sv = try g.conv2d(rv, weight: const(TextFusionHead.visibleKernel(w), "head_vis"), reflect1)
-            let si = try g.conv2d(ri, weight: headIR, bias: const(Tensor(shape: [1], floats: [w.headBias]), "head_bias"), reflect1)
+            let si: Value
+            if n == 1 {
+                si = try g.conv2d(ri, weight: headIR, bias: const(Tensor(shape: [1], floats: [w.headBias]), "head_bias"), reflect1)
+            } else {
+                // Per-sample kernels: [N,48,H,W] as [1,N*48,H,W], N groups of 48 -> 1.
+                let hidden = TextFusionWeights.hidden
+                let grouped = Conv2DAttributes(padding: 1, groups: n, paddingMode: .reflect)
+                let bias = const(Tensor(shape: [n], floats: [Float](repeating: w.headBias, count: n)), "head_bias")
+                let y = try g.conv2d(g.reshape(ri, [1, n * hidden, hp, wp]), weight: headIR, bias: bias, grouped)
+                si = try g.reshape(y, [n, 1, hp, wp])
+            }
             let y = try g.scale(g.tanh(g.add(sv, si)), by: 0.5, shift: 0.5)
             return hp == height && wp == width ? y : try g.crop(y, y: 0, x: 0, height: height, width: width)
         }

@@ -1,6 +1,6 @@
 import FusionCore
 
-/// A [1,C,H,W] tensor held as row bands [1,C,rows,W], top to bottom (one piece = whole).
+/// An [N,C,H,W] tensor held as row bands [N,C,rows,W], top to bottom (one piece = whole).
 struct Banded {
     var pieces: [Value]
     init(_ whole: Value) { pieces = [whole] }
@@ -25,7 +25,8 @@ struct Banded {
 /// about one whole tensor plus a few bands.
 extension Parts {
     /// Band rows for a level of `channels` x `height` x `width` (a multiple of `multiple`,
-    /// the last band possibly shorter), or nil when it is not banded.
+    /// the last band possibly shorter), or nil when it is not banded. Sized per sample: a
+    /// batch-N band holds N samples' rows.
     func partition(channels c: Int, height h: Int, width w: Int, multiple m: Int) -> [Int]? {
         guard let bandBytes, c * h * w * 4 > bandBytes else { return nil }
         let r = max(m, bandBytes / (c * w * 4) / m * m)
@@ -97,14 +98,14 @@ extension Parts {
         return try conv3x3(input, weight: weight) { try g.pixelUnshuffle($0, factor: 2) }
     }
 
-    /// (sqrt(P) mean, sqrt(P) std) of each channel over the P pixels of one band, [C, 2]:
-    /// their squares add up to the channel's sum of squares.
+    /// (sqrt(P) mean, sqrt(P) std) of each (sample, channel) over the P pixels of one band,
+    /// [N*C, 2]: their squares add up to the channel's sum of squares.
     func rowStats(_ t: Value) throws -> Value {
-        let c = t.shape[1], p = t.shape[2] * t.shape[3]
+        let c = t.shape[0] * t.shape[1], p = t.shape[2] * t.shape[3]
         return try g.scale(g.globalStats(g.reshape(t, [c, p]), eps: 0), by: Float(p).squareRoot())
     }
 
-    /// `max(||row||, 1e-12)` of each channel over all bands, [C, 1], from `rowStats` of each
+    /// `max(||row||, 1e-12)` of each (sample, channel) over all bands, [N*C, 1], from `rowStats` of each
     /// band: the entries (w, -w) have mean 0 and mean square sum/(2B), so their std is the
     /// norm over sqrt(2B).
     func rowNorms(_ stats: [Value]) throws -> Value {
@@ -130,7 +131,7 @@ extension Parts {
                 try g.conv2d(g.conv2d(h, weight: qkvW[j]), weight: qkvDW[j], padding(top: top, bottom: bottom, groups: c))
             }
         }
-        func heads4(_ t: Value) throws -> Value { try g.reshape(t, [1, heads, ch, t.shape[2] * t.shape[3]]) }
+        func heads4(_ t: Value) throws -> Value { try g.reshape(t, [batch, heads, ch, t.shape[2] * t.shape[3]]) }
 
         // Pass 1: Gram matrices and row norms.
         var gram: Value?
@@ -142,8 +143,8 @@ extension Parts {
             qStats.append(try rowStats(qk[0]))
             kStats.append(try rowStats(qk[1]))
         }
-        let nq = try g.reshape(rowNorms(qStats), [1, heads, ch, 1])
-        let nk = try g.reshape(rowNorms(kStats), [1, heads, 1, ch])
+        let nq = try g.reshape(rowNorms(qStats), [batch, heads, ch, 1])
+        let nk = try g.reshape(rowNorms(kStats), [batch, heads, 1, ch])
         let temperature = const(b.temperature.reshaped([1, heads, 1, 1]), "temperature")
         let attn = try g.softmax(g.mul(g.div(g.div(gram!, nq), nk), temperature))
 

@@ -2,9 +2,20 @@ import FusionCore
 
 /// Builds Text-IF (`model/Text_IF_model.py`) as a graph for one input size.
 ///
-/// Inputs: `vis` and `ir` [1,3,H,W] in [0,1] (the infrared grey replicated to 3 channels),
-/// H and W multiples of 8; `text` [1,512], the CLIP text feature. Output `fused` [1,3,H,W],
-/// the raw network output.
+/// Inputs: `vis` and `ir` [N,3,H,W] in [0,1] (the infrared grey replicated to 3 channels),
+/// H and W multiples of 8; `text` [N,512], the CLIP text feature of each sample. Output
+/// `fused` [N,3,H,W], the raw network output. N = `batch`, 1 by default.
+///
+/// Batching: every op works per sample along N (convs, LayerNorm over channels, the channel
+/// attention per (sample, head), GroupNorm per sample, the 1/8-resolution attention with
+/// the batch as its B dimension, FiLM with [N,C] gamma and beta; the text MLP runs on each
+/// [1,512] row, as a batch-1 graph does, because BLAS may round an N-row GEMM differently),
+/// so sample i equals a batch-1 run on pair i and prompt i. Memory:
+/// inputs and intermediates grow N-fold (a batch-N plan is about N times the batch-1
+/// arena, `plannedBytes`), the weights are held once. Band tiling works with any batch:
+/// bands are cut from each sample's size (a band of a batch-N graph holds N samples'
+/// rows, so N x `bandBytes`), so the arithmetic per sample is that of a batch-1 graph
+/// with the same `bandBytes`.
 ///
 /// The packed q/k/v 1x1 convs (and their depthwise 3x3) are built as three convs each, so
 /// no 3C-channel tensor exists at full resolution, and the full spatial attentions at 1/8
@@ -19,20 +30,28 @@ public enum TextIFGraph {
     /// The band size memory-limited runs start from.
     public static let defaultBandBytes = 32 << 20
 
-    static func checkSize(_ height: Int, _ width: Int) throws {
+    static func checkSize(_ height: Int, _ width: Int, batch: Int) throws {
         guard height >= 8, width >= 8, height % 8 == 0, width % 8 == 0 else {
             throw FusionError.invalidArgument(op: "Text-IF", detail: "input is \(width)x\(height); the network needs both sides to be multiples of 8 (pad or resize first)")
+        }
+        guard batch >= 1 else {
+            throw FusionError.invalidArgument(op: "Text-IF", detail: "batch \(batch) must be at least 1")
         }
     }
 
     /// The whole network in one graph (inputs `vis`, `ir`, `text`; output `fused`).
     public static func build(_ w: TextIFWeights, height: Int, width: Int, bandBytes: Int? = nil) throws -> Graph {
-        try checkSize(height, width)
+        try build(w, height: height, width: width, bandBytes: bandBytes, batch: 1)
+    }
+
+    /// As above for `batch` pairs: every input, feature and output has `batch` samples.
+    public static func build(_ w: TextIFWeights, height: Int, width: Int, bandBytes: Int? = nil, batch: Int) throws -> Graph {
+        try checkSize(height, width, batch: batch)
         let g = Graph()
-        let vis = g.input("vis", shape: [1, 3, height, width])
-        let ir = g.input("ir", shape: [1, 3, height, width])
-        let text = g.input("text", shape: [1, w.guidance[0].w1.shape[1]])
-        let parts = Parts(g: g, w: w, bandBytes: bandBytes, height: height, width: width)
+        let vis = g.input("vis", shape: [batch, 3, height, width])
+        let ir = g.input("ir", shape: [batch, 3, height, width])
+        let text = g.input("text", shape: [batch, w.guidance[0].w1.shape[1]])
+        let parts = Parts(g: g, w: w, bandBytes: bandBytes, height: height, width: width, batch: batch)
         let e = try parts.encoders(vis, ir)
         g.output("fused", try parts.decoder(skips: e.skips, a4: e.a4, b4: e.b4, text: text))
         return g
@@ -42,10 +61,15 @@ public enum TextIFGraph {
     /// `f3` (`feature_fusion_k` of the level-k features of both encoders) and `a4`, `b4`
     /// (the level-4 features, which the cross attention takes apart).
     public static func buildEncoders(_ w: TextIFWeights, height: Int, width: Int, bandBytes: Int? = nil) throws -> Graph {
-        try checkSize(height, width)
+        try buildEncoders(w, height: height, width: width, bandBytes: bandBytes, batch: 1)
+    }
+
+    /// As above for `batch` pairs: every input, feature and output has `batch` samples.
+    public static func buildEncoders(_ w: TextIFWeights, height: Int, width: Int, bandBytes: Int? = nil, batch: Int) throws -> Graph {
+        try checkSize(height, width, batch: batch)
         let g = Graph()
-        let parts = Parts(g: g, w: w, bandBytes: bandBytes, height: height, width: width)
-        let e = try parts.encoders(g.input("vis", shape: [1, 3, height, width]), g.input("ir", shape: [1, 3, height, width]))
+        let parts = Parts(g: g, w: w, bandBytes: bandBytes, height: height, width: width, batch: batch)
+        let e = try parts.encoders(g.input("vis", shape: [batch, 3, height, width]), g.input("ir", shape: [batch, 3, height, width]))
         for k in 0..<3 { g.output("f\(k + 1)", try parts.whole(e.skips[k])) }
         g.output("a4", e.a4)
         g.output("b4", e.b4)
@@ -53,19 +77,24 @@ public enum TextIFGraph {
     }
 
     /// Shapes of the encoder features at level k (1...4); the fused skip `f<k>` has the same.
-    public static func featureShape(_ w: TextIFWeights, level k: Int, height: Int, width: Int) -> [Int] {
-        [1, w.dim << (k - 1), height >> (k - 1), width >> (k - 1)]
+    public static func featureShape(_ w: TextIFWeights, level k: Int, height: Int, width: Int, batch: Int = 1) -> [Int] {
+        [batch, w.dim << (k - 1), height >> (k - 1), width >> (k - 1)]
     }
 
     /// Everything after the encoders: inputs `f1`, `f2`, `f3`, `a4`, `b4`, `text`; output `fused`.
     public static func buildDecoder(_ w: TextIFWeights, height: Int, width: Int, bandBytes: Int? = nil) throws -> Graph {
-        try checkSize(height, width)
+        try buildDecoder(w, height: height, width: width, bandBytes: bandBytes, batch: 1)
+    }
+
+    /// As above for `batch` pairs: every input, feature and output has `batch` samples.
+    public static func buildDecoder(_ w: TextIFWeights, height: Int, width: Int, bandBytes: Int? = nil, batch: Int) throws -> Graph {
+        try checkSize(height, width, batch: batch)
         let g = Graph()
-        let skips = (1...3).map { Banded(g.input("f\($0)", shape: featureShape(w, level: $0, height: height, width: width))) }
-        let a4 = g.input("a4", shape: featureShape(w, level: 4, height: height, width: width))
-        let b4 = g.input("b4", shape: featureShape(w, level: 4, height: height, width: width))
-        let text = g.input("text", shape: [1, w.guidance[0].w1.shape[1]])
-        let parts = Parts(g: g, w: w, bandBytes: bandBytes, height: height, width: width)
+        let skips = (1...3).map { Banded(g.input("f\($0)", shape: featureShape(w, level: $0, height: height, width: width, batch: batch))) }
+        let a4 = g.input("a4", shape: featureShape(w, level: 4, height: height, width: width, batch: batch))
+        let b4 = g.input("b4", shape: featureShape(w, level: 4, height: height, width: width, batch: batch))
+        let text = g.input("text", shape: [batch, w.guidance[0].w1.shape[1]])
+        let parts = Parts(g: g, w: w, bandBytes: bandBytes, height: height, width: width, batch: batch)
         g.output("fused", try parts.decoder(skips: skips, a4: a4, b4: b4, text: text))
         return g
     }
@@ -93,6 +122,8 @@ struct Parts {
     let w: TextIFWeights
     let bandBytes: Int?
     let height: Int, width: Int
+    /// Samples N along the leading dimension of every tensor.
+    let batch: Int
 
     func const(_ t: Tensor, _ name: String) -> Value { g.constant(t, name: name) }
     var same3: Conv2DAttributes { Conv2DAttributes(padding: 1) }
@@ -175,8 +206,12 @@ struct Parts {
     func guidance(_ text: Value, _ k: Int) throws -> (gamma: Value, beta: Value) {
         try g.scope("prompt_guidance_\(k + 1)") {
             let p = w.guidance[k]
-            let hidden = try g.leakyReLU(g.linear(text, weight: const(p.w1, "MLP.0.w"), bias: const(p.b1, "MLP.0.b")), slope: 0.01)
-            let gb = try g.linear(hidden, weight: const(p.w2, "MLP.2.w"), bias: const(p.b2, "MLP.2.b"))
+            let (w1, b1) = (const(p.w1, "MLP.0.w"), const(p.b1, "MLP.0.b"))
+            let (w2, b2) = (const(p.w2, "MLP.2.w"), const(p.b2, "MLP.2.b"))
+            // Sample by sample in a batch, so each prompt's MLP rounds as in a batch-1 run.
+            let gb = try g.perSample(text) { t in
+                try g.linear(g.leakyReLU(g.linear(t, weight: w1, bias: b1), slope: 0.01), weight: w2, bias: b2)
+            }
             let c = p.w2.shape[0] / 2
             return (try g.slice(gb, axis: 1, start: 0, length: c), try g.slice(gb, axis: 1, start: c, length: c))
         }
@@ -223,10 +258,10 @@ struct Parts {
     }
 
     func decoder(skips: [Banded], a4: Value, b4: Value, text: Value) throws -> Value {
-        // Full spatial attention at 1/8: [1,C,h,w] <-> [1,1,N,C].
+        // Full spatial attention at 1/8: [B,C,h,w] <-> [B,1,n,C] (B = batch).
         let c4 = 8 * w.dim, h8 = height / 8, w8 = width / 8, n = h8 * w8
-        func tokens(_ x: Value) throws -> Value { try g.permute(g.reshape(x, [1, 1, c4, n]), [0, 1, 3, 2]) }
-        func image(_ x: Value) throws -> Value { try g.reshape(g.permute(x, [0, 1, 3, 2]), [1, c4, h8, w8]) }
+        func tokens(_ x: Value) throws -> Value { try g.permute(g.reshape(x, [batch, 1, c4, n]), [0, 1, 3, 2]) }
+        func image(_ x: Value) throws -> Value { try g.reshape(g.permute(x, [0, 1, 3, 2]), [batch, c4, h8, w8]) }
         let scale = 1 / Float(c4).squareRoot()
         let (aPrime, bPrime) = try g.scope("cross_attention") { () -> (Value, Value) in
             let na = try g.groupNorm(a4, groups: 16, weight: const(w.crossNormA.0, "norm_A.w"), bias: const(w.crossNormA.1, "norm_A.b"), eps: 1e-5)
