@@ -56,6 +56,9 @@ struct FuseCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Dataset: reader and writer threads each (decode and encode run beside the network).")
     var jobs: Int = 2
 
+    @Option(parsing: .unconditional, help: "Dataset: run up to N pairs of one image size in one graph run (batch dimension N); outputs are those of batch 1.")
+    var batch: Int = 1
+
     @Option(help: "Dataset: write a self-contained HTML page: per pair the infrared, visible and fused thumbnails, the prompt and the metrics of `fusion eval`, with the dataset's means.")
     var report: String?
 
@@ -130,8 +133,8 @@ struct FuseCommand: ParsableCommand {
             if ImageFormat(pathExtension: output) == nil {
                 throw ValidationError("--output \(output): unknown image type; use .png or .jpg")
             }
-            if textDir != nil || overwrite || shard != nil || failFast || json || report != nil {
-                throw ValidationError("--text-dir, --overwrite, --shard, --fail-fast, --json and --report apply to a dataset (--ir and --vis folders, or --pairs)")
+            if textDir != nil || overwrite || shard != nil || failFast || json || report != nil || batch != 1 {
+                throw ValidationError("--text-dir, --overwrite, --shard, --fail-fast, --json, --report and --batch apply to a dataset (--ir and --vis folders, or --pairs)")
             }
         }
     }

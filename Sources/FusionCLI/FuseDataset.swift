@@ -31,6 +31,7 @@ extension FuseCommand {
         if repeatCount != 1 { throw ValidationError("--repeat applies to one pair (benchmarking); a dataset run reports its own times") }
         if let shard, DatasetShard(shard) == nil { throw ValidationError("--shard \(shard): expected I/N with 1 <= I <= N, e.g. 2/8") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if batch < 1 || batch > 64 { throw ValidationError("--batch must be 1...64 (got \(batch))") }
         if metrics != nil, report == nil { throw ValidationError("--metrics chooses the metrics of --report") }
         if let report, URL(fileURLWithPath: report).pathExtension.lowercased() != "html" {
             throw ValidationError("--report \(report): the report is an HTML page; name it *.html")
@@ -84,6 +85,7 @@ extension FuseCommand {
         options.failFast = failFast
         options.overwrite = overwrite
         options.pixelLimit = maxPixels ?? Image.defaultPixelLimit
+        options.batch = batch
         let weightsDigest = weightsPath.flatMap { try? WeightsStore.sha256(ofFile: $0) } ?? "random"
         let runner = DatasetRunner(model: model, options: options, log: log,
                                    logFields: ["model": model.name, "weights": weightsLabel, "weights_sha256": weightsDigest,

@@ -159,31 +159,4 @@ final class BatchedModelTests: XCTestCase {
         }
     }
 
-    /// Time per pair, batch 1 against batch 4, TextFusion at 320x256 on the CPU. Prints only;
-    /// runs with FUSIONKIT_BATCH_TIMING=1.
-    func testTextFusionBatchTimingOnCPU() throws {
-        guard ProcessInfo.processInfo.environment["FUSIONKIT_BATCH_TIMING"] == "1" else {
-            throw XCTSkip("set FUSIONKIT_BATCH_TIMING=1 to time batch 1 against batch 4")
-        }
-        let model = TextFusionModel(weights: try textFusionWeights(), backend: CPUBackend())
-        let h = 256, w = 320, n = 4
-        let vis = (0..<n).map { Tensor.random(shape: [1, 1, h, w], seed: 600 + UInt64($0), in: 0...1) }
-        let ir = (0..<n).map { Tensor.random(shape: [1, 1, h, w], seed: 700 + UInt64($0), in: 0...1) }
-        let texts = (0..<n).map { Self.prompt(seed: 800 + UInt64($0)) }
-        _ = try model.fuse(visible: vis[0], infrared: ir[0], textFeatures: texts[0])
-        _ = try model.fuse(visible: vis, infrared: ir, textFeatures: texts)
-        let rounds = 3
-        var single = Double.infinity, batched = Double.infinity
-        for _ in 0..<rounds {
-            var start = Date()
-            for i in 0..<n { _ = try model.fuse(visible: vis[i], infrared: ir[i], textFeatures: texts[i]) }
-            single = min(single, Date().timeIntervalSince(start) / Double(n))
-            start = Date()
-            _ = try model.fuse(visible: vis, infrared: ir, textFeatures: texts)
-            batched = min(batched, Date().timeIntervalSince(start) / Double(n))
-        }
-        let e1 = try model.executable(height: h, width: w), e4 = try model.executable(height: h, width: w, batch: n)
-        print(String(format: "TextFusion %dx%d on the CPU: %.1f ms per pair at batch 1, %.1f ms per pair at batch %d (best of %d); intermediates %d MiB (batch 1), %d MiB (batch %d)",
-                     w, h, single * 1000, batched * 1000, n, rounds, e1.peakIntermediateBytes >> 20, e4.peakIntermediateBytes >> 20, n))
-    }
 }

@@ -90,6 +90,25 @@ final class DatasetFuseCommandTests: XCTestCase {
         }
     }
 
+    func testBatch4GivesTheBytesOfBatch1() throws {
+        let dir = try makeTemporaryDirectory("batch")
+        let (ir, vis) = try smallDataset(7, in: dir)
+        for model in [["--model", "textfusion", "--weights", try weights()], ["--model", "textif", "--random-weights", "5"]] {
+            let one = dir.appendingPathComponent("one-\(model[1])"), four = dir.appendingPathComponent("four-\(model[1])")
+            let base = ["fuse", "--backend", "cpu"] + model + ["--ir", ir.path, "--vis", vis.path, "--text-features", try features()]
+            XCTAssertEqual(try run(base + ["-o", one.path]).status, 0)
+            let r = try run(base + ["-o", four.path, "--batch", "4"])
+            XCTAssertEqual(r.status, 0, r.out + r.err)
+            let names = files(one).filter { $0.hasSuffix(".png") }
+            XCTAssertEqual(names.count, 7)
+            XCTAssertEqual(files(four).filter { $0.hasSuffix(".png") }, names)
+            for name in names {
+                XCTAssertEqual(FileManager.default.contents(atPath: one.appendingPathComponent(name).path),
+                               FileManager.default.contents(atPath: four.appendingPathComponent(name).path), "\(model[1]) \(name)")
+            }
+        }
+    }
+
     // MARK: - Acceptance 2: kills at any moment, then a rerun
 
     func testKilledRunsResumeToExactlyTheUninterruptedFiles() throws {

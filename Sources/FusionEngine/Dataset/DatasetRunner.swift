@@ -61,6 +61,8 @@ public final class DatasetRunner {
         public var failFast = false
         public var pixelLimit = Image.defaultPixelLimit
         public var overwrite = false
+        /// Pairs of one size (and one prompt each) run together in one graph run.
+        public var batch = 1
         public init() {}
     }
 
@@ -212,32 +214,54 @@ public final class DatasetRunner {
             }
         }
 
-        // The network, on this thread.
+        // The network, on this thread. With `batch` > 1, decoded pairs wait in a group per
+        // input size until the group is full (or the input ends), then run as one batch.
         var networkSeconds = 0.0, idleSeconds = 0.0
+        var groups: [[Int]: [Decoded]] = [:]
+        func runGroup(_ items: [Decoded]) {
+            guard !items.isEmpty else { return }
+            let t0 = Date()
+            do {
+                let outputs: [[Tensor]]
+                if items.count == 1 {
+                    outputs = [try model.run(items[0].inputs!, features: jobs[items[0].index].features)]
+                } else {
+                    outputs = try model.runBatch(items.map { $0.inputs! }, features: items.map { jobs[$0.index].features[0] }).map { [$0] }
+                }
+                let seconds = Date().timeIntervalSince(t0)
+                networkSeconds += seconds
+                for (item, out) in zip(items, outputs) {
+                    fused.push(Fused(index: item.index, inputs: item.inputs, outputs: out, failure: nil, decodeSeconds: item.decodeSeconds,
+                                     networkSeconds: seconds / Double(items.count)))
+                }
+            } catch {
+                networkSeconds += Date().timeIntervalSince(t0)
+                for item in items {
+                    fused.push(Fused(index: item.index, inputs: item.inputs, outputs: [], failure: "\(error)", decodeSeconds: item.decodeSeconds, networkSeconds: 0))
+                }
+            }
+        }
         var waitStart = Date()
         while let item = decoded.pop() {
             idleSeconds += Date().timeIntervalSince(waitStart)
-            if stop.value {
-                waitStart = Date()
+            defer { waitStart = Date() }
+            if stop.value { continue }
+            guard item.failure == nil, let inputs = item.inputs else {
+                fused.push(Fused(index: item.index, inputs: nil, outputs: [], failure: item.failure ?? "not decoded", decodeSeconds: item.decodeSeconds, networkSeconds: 0))
                 continue
             }
-            let job = jobs[item.index]
-            if let failure = item.failure {
-                fused.push(Fused(index: item.index, inputs: nil, outputs: [], failure: failure, decodeSeconds: item.decodeSeconds, networkSeconds: 0))
-            } else if let inputs = item.inputs {
-                let t0 = Date()
-                do {
-                    let outputs = try model.run(inputs, features: job.features)
-                    let seconds = Date().timeIntervalSince(t0)
-                    networkSeconds += seconds
-                    fused.push(Fused(index: item.index, inputs: inputs, outputs: outputs, failure: nil, decodeSeconds: item.decodeSeconds, networkSeconds: seconds))
-                } catch {
-                    networkSeconds += Date().timeIntervalSince(t0)
-                    fused.push(Fused(index: item.index, inputs: inputs, outputs: [], failure: "\(error)", decodeSeconds: item.decodeSeconds, networkSeconds: 0))
-                }
+            // Pairs with several prompts run alone (their prompts share the encoders).
+            if options.batch <= 1 || jobs[item.index].features.count != 1 {
+                runGroup([item])
+                continue
             }
-            waitStart = Date()
+            let key = inputs.tensors.keys.sorted().flatMap { inputs.tensors[$0]!.shape }
+            groups[key, default: []].append(item)
+            if groups[key]!.count >= options.batch {
+                runGroup(groups.removeValue(forKey: key)!)
+            }
         }
+        for key in groups.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) where !stop.value { runGroup(groups[key]!) }
         fused.close()
         writersDone.wait()
         summaryLock.lock()

@@ -35,6 +35,16 @@ public protocol PairFusionModel: AnyObject {
     func run(_ inputs: PairInputs, features: [[Float]]) throws -> [Tensor]
     /// One output -> the image written to disk.
     func image(_ output: Tensor, for inputs: PairInputs) throws -> Image
+    /// Several pairs of one size, one prompt each, in one graph run (batch dimension N);
+    /// outputs equal `run` pair by pair.
+    func runBatch(_ inputs: [PairInputs], features: [[Float]]) throws -> [Tensor]
+}
+
+extension PairFusionModel {
+    /// Pair by pair, for models without a batched graph.
+    public func runBatch(_ inputs: [PairInputs], features: [[Float]]) throws -> [Tensor] {
+        try zip(inputs, features).map { try run($0, features: [$1])[0] }
+    }
 }
 
 /// Bilinear resize of every channel (PyTorch `interpolate`, align_corners=False) on the CPU:

@@ -35,6 +35,10 @@ public final class TextFusionPairModel: PairFusionModel {
         try features.map { try model.fuse(visible: inputs.tensors["vis"]!, infrared: inputs.tensors["ir"]!, textFeatures: $0) }
     }
 
+    public func runBatch(_ inputs: [PairInputs], features: [[Float]]) throws -> [Tensor] {
+        try model.fuse(visible: inputs.map { $0.tensors["vis"]! }, infrared: inputs.map { $0.tensors["ir"]! }, textFeatures: features)
+    }
+
     public func image(_ output: Tensor, for inputs: PairInputs) throws -> Image {
         TextFusionImages.image(fused: output, visible: inputs.visible, grey: grey)
     }

@@ -30,6 +30,10 @@ public final class TextIFPairModel: PairFusionModel {
         try model.fuse(visible: inputs.tensors["vis"]!, infrared: inputs.tensors["ir"]!, texts: features)
     }
 
+    public func runBatch(_ inputs: [PairInputs], features: [[Float]]) throws -> [Tensor] {
+        try model.fuse(pairs: inputs.map { (visible: $0.tensors["vis"]!, infrared: $0.tensors["ir"]!) }, texts: features)
+    }
+
     public func image(_ output: Tensor, for inputs: PairInputs) throws -> Image {
         TextIFImages.image(fused: output, width: inputs.outputWidth, height: inputs.outputHeight, post: post)
     }
