@@ -135,6 +135,9 @@ extension FuseCommand {
             let path = try textFusionWeightsPath(weights)
             let w = try TextFusionWeights(CheckpointReader.read(path: path).archive)
             let m = TextFusionModel(weights: w, backend: selected.backend)
+            // On the CPU a prepared size holds no memory of its own (the arena is shared),
+            // so a mixed-size dataset keeps every size prepared.
+            if selected.name == "cpu" { m.cachedSizes = 64 }
             return (TextFusionPairModel(model: m, grey: grey, resizeIR: resizeIR), path, path)
         case .textif:
             let w: TextIFWeights, label: String

@@ -5,6 +5,8 @@ import FusionCore
 /// `threads` threads with `DispatchQueue.concurrentPerform`.
 public final class CPUBackend: Backend {
     public let threads: Int
+    /// Intermediate memory shared by every executable of this backend (grow-only).
+    let arena = CPUArena()
 
     /// - Parameter threads: worker threads (default: every active processor).
     public init(threads: Int? = nil) {
@@ -18,6 +20,6 @@ public final class CPUBackend: Backend {
     }
 
     public func prepare(_ graph: Graph) throws -> Executable {
-        try CPUExecutable(graph: graph, threads: threads)
+        try CPUExecutable(graph: graph, threads: threads, arena: arena)
     }
 }

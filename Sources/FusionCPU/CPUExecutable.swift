@@ -16,44 +16,48 @@ public final class CPUExecutable: Executable {
 
     public var peakIntermediateBytes: Int { plan.arenaBytes }
 
-    private var blocks: [UnsafeMutableRawPointer] = []
-    private let scratch = Scratch()
+    private let arena: CPUArena
+    /// The arena generation the intermediate addresses were bound for (-1: never).
+    private var boundGeneration = -1
     private let lock = NSLock()
     /// Address of every value for the current run (inputs rebound per run).
     private var addresses: [UnsafeMutableRawPointer?]
 
-    init(graph: Graph, threads: Int) throws {
+    init(graph: Graph, threads: Int, arena: CPUArena) throws {
         self.graph = graph
         self.threads = max(1, threads)
+        self.arena = arena
         self.plan = try MemoryPlanner.plan(graph, alignment: 64)
         try BLASRuntime.load(threads: self.threads)
-        try HostMemory.check(plan.arenaBytes, for: "the intermediates of a \(graph.nodes.count)-node graph on the CPU")
-        for size in plan.blockSizes {
-            do {
-                blocks.append(try HostMemory.allocate(max(size, 64), for: "the intermediates of a \(graph.nodes.count)-node graph on the CPU"))
-            } catch {
-                for (b, size) in zip(blocks, plan.blockSizes) { HostMemory.deallocate(b, bytes: max(size, 64)) }
-                throw error
-            }
-        }
+        // The memory itself comes from the backend's shared arena at the first run.
+        try HostMemory.check(max(0, plan.arenaBytes - arena.bytes), for: "the intermediates of a \(graph.nodes.count)-node graph on the CPU")
         addresses = Array(repeating: nil, count: graph.values.count)
         for info in graph.values {
-            let id = info.value.id
-            switch info.kind {
-            case let .constant(t): addresses[id] = t.data
-            case .input: break
-            case .intermediate:
-                if let p = plan.placements[id] { addresses[id] = blocks[p.block] + p.offset }
-            }
+            if case let .constant(t) = info.kind { addresses[info.value.id] = t.data }
         }
     }
 
-    deinit { for (b, size) in zip(blocks, plan.blockSizes) { HostMemory.deallocate(b, bytes: max(size, 64)) } }
+    /// Points every intermediate at its place in the arena's blocks.
+    private func bindIntermediates(_ blocks: [UnsafeMutableRawPointer]) {
+        for info in graph.values {
+            if case .intermediate = info.kind, let p = plan.placements[info.value.id] { addresses[info.value.id] = blocks[p.block] + p.offset }
+        }
+    }
 
     public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
         try validateInputs(graph, inputs)
         lock.lock()
         defer { lock.unlock() }
+        return try arena.withBlocks(plan.blockSizes, for: "the intermediates of a \(graph.nodes.count)-node graph on the CPU") { blocks, generation in
+            if generation != boundGeneration {
+                bindIntermediates(blocks)
+                boundGeneration = generation
+            }
+            return try runBound(inputs)
+        }
+    }
+
+    private func runBound(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
         BLASThreads.setDefault(threads)
 
         // Bind inputs, then resolve views (reshape outputs) to their root's memory.
@@ -65,7 +69,7 @@ public final class CPUExecutable: Executable {
             if root != id { addresses[id] = addresses[root] }
         }
 
-        let ctx = KernelContext(threads: threads, scratch: scratch)
+        let ctx = KernelContext(threads: threads, scratch: arena.scratch)
         var timings: [(name: String, op: String, seconds: Double)] = []
         timings.reserveCapacity(graph.nodes.count)
         for node in graph.nodes {

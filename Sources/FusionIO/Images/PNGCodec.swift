@@ -47,8 +47,10 @@ enum PNGCodec {
         /// 1, 2, 4, 8 or 16, as PNG allows for the colour type.
         var bitDepth: Int
         var interlaced = false
-        /// 0...9, or -1 for zlib's default.
-        var compressionLevel = -1
+        /// 0...9, or -1 for zlib's default (6). Images are written at 1, OpenCV's `imwrite`
+        /// default: about 3x faster than 6 for files about 10% larger, which keeps the
+        /// encoding of a dataset run from competing with the network for the cores.
+        var compressionLevel = 1
         /// RGB triples (palette images).
         var palette: [UInt8] = []
         /// tRNS alpha for the first palette entries.
