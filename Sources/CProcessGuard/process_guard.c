@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define FK_MAX_TEMPS 256
@@ -137,4 +138,13 @@ void fk_guard_install(void) {
     sigemptyset(&fault.sa_mask);
     int faults[] = {SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE};
     for (unsigned i = 0; i < sizeof faults / sizeof faults[0]; i++) sigaction(faults[i], &fault, NULL);
+}
+
+int fk_thread_set_nice(int nice) {
+#ifdef SYS_gettid
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
+#else
+    (void)nice;
+    return -1;
+#endif
 }

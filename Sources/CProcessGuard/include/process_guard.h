@@ -33,6 +33,10 @@ long long fk_guard_address_space_headroom(void);
 /// allocation that fails inside a non-throwing initialiser.
 void fk_guard_fail(const char *message, int status) __attribute__((noreturn));
 
+/// Lowers the calling thread's scheduling priority to `nice` (Linux threads have their own).
+/// Returns 0, or -1 where it is not possible.
+int fk_thread_set_nice(int nice);
+
 #ifdef __cplusplus
 }
 #endif

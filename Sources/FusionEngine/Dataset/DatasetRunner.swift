@@ -1,4 +1,8 @@
+import CProcessGuard
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import FusionCore
 import FusionIO
 
@@ -162,6 +166,7 @@ public final class DatasetRunner {
             readersDone.enter()
             Thread.detachNewThread {
                 defer { readersDone.leave() }
+                yieldToTheNetwork()
                 while !stop.value, let k = next.take(below: queued.count) {
                     let i = queued[k], job = jobs[i]
                     let t0 = Date()
@@ -193,6 +198,7 @@ public final class DatasetRunner {
             writersDone.enter()
             Thread.detachNewThread {
                 defer { writersDone.leave() }
+                yieldToTheNetwork()
                 while let item = fused.pop() {
                     let job = jobs[item.index]
                     let t0 = Date()
@@ -272,6 +278,12 @@ public final class DatasetRunner {
         summaryLock.unlock()
         return result
     }
+}
+
+/// Lowers the calling thread's scheduling priority (nice 10): decoding and encoding then
+/// take the cores the network leaves idle instead of slowing it down.
+private func yieldToTheNetwork() {
+    _ = fk_thread_set_nice(10)
 }
 
 private final class StopFlag: @unchecked Sendable {
