@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -146,5 +147,15 @@ int fk_thread_set_nice(int nice) {
 #else
     (void)nice;
     return -1;
+#endif
+}
+
+void *fk_grow_mapping(void *address, size_t old_size, size_t new_size) {
+#ifdef MREMAP_MAYMOVE
+    void *moved = mremap(address, old_size, new_size, MREMAP_MAYMOVE);
+    return moved == MAP_FAILED ? NULL : moved;
+#else
+    (void)address; (void)old_size; (void)new_size;
+    return NULL;
 #endif
 }

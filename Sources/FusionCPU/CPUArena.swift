@@ -22,12 +22,10 @@ final class CPUArena: @unchecked Sendable {
         for (i, size) in sizes.enumerated() {
             let need = max(size, 64)
             if i < blocks.count, blocks[i].bytes >= need { continue }
-            let grown = try HostMemory.allocate(need, for: what())
             if i < blocks.count {
-                HostMemory.deallocate(blocks[i].pointer, bytes: blocks[i].bytes)
-                blocks[i] = (grown, need)
+                blocks[i] = (try HostMemory.grow(blocks[i].pointer, from: blocks[i].bytes, to: need, for: what()), need)
             } else {
-                blocks.append((grown, need))
+                blocks.append((try HostMemory.allocate(need, for: what()), need))
             }
             generation += 1
         }

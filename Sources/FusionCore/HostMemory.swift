@@ -58,6 +58,20 @@ public enum HostMemory {
         return p
     }
 
+    /// Grows a block from `allocate` to `newBytes`, keeping its contents. Mapped blocks grow
+    /// with `mremap`, which moves page tables, not bytes: pages already touched stay, so a
+    /// grown arena faults only its new part. Returns the (possibly moved) block.
+    public static func grow(_ p: UnsafeMutableRawPointer, from oldBytes: Int, to newBytes: Int, for what: @autoclosure () -> String) throws -> UnsafeMutableRawPointer {
+        try check(newBytes - oldBytes, for: what())
+        if oldBytes >= mappedThreshold, newBytes >= oldBytes, let moved = fk_grow_mapping(p, oldBytes, newBytes) {
+            return moved
+        }
+        let q = try allocate(newBytes, for: what())
+        q.copyMemory(from: p, byteCount: min(oldBytes, newBytes))
+        deallocate(p, bytes: oldBytes)
+        return q
+    }
+
     /// Releases memory from `allocate` / `allocateOrExit`; `bytes` is the size asked for.
     public static func deallocate(_ p: UnsafeMutableRawPointer, bytes: Int) {
         if bytes >= mappedThreshold { munmap(p, bytes) } else { free(p) }

@@ -33,6 +33,10 @@ long long fk_guard_address_space_headroom(void);
 /// allocation that fails inside a non-throwing initialiser.
 void fk_guard_fail(const char *message, int status) __attribute__((noreturn));
 
+/// Grows an anonymous mapping with mremap(MREMAP_MAYMOVE): page tables move, bytes do not.
+/// Returns the new address, or NULL when it cannot (the old mapping is then unchanged).
+void *fk_grow_mapping(void *address, size_t old_size, size_t new_size);
+
 /// Lowers the calling thread's scheduling priority to `nice` (Linux threads have their own).
 /// Returns 0, or -1 where it is not possible.
 int fk_thread_set_nice(int nice);
