@@ -140,14 +140,7 @@ extension FuseCommand {
             if selected.name == "cpu" { m.cachedSizes = 64 }
             return (TextFusionPairModel(model: m, grey: grey, resizeIR: resizeIR), path, path)
         case .textif:
-            let w: TextIFWeights, label: String
-            if let seed = randomWeights {
-                w = TextIFWeights(randomDim: 48, seed: seed)
-                label = "random released configuration (seed \(seed))"
-            } else {
-                w = try TextIFWeights(CheckpointReader.read(path: weights!).archive)
-                label = weights!
-            }
+            let (w, label) = try textIFWeights()
             let m = TextIFModel(weights: w, backend: selected.backend, memoryBudget: Self.textIFMemoryBudget(selected.backend))
             return (TextIFPairModel(model: m, fit: fit ?? .pad, post: post ?? .clamp), label, weights)
         }

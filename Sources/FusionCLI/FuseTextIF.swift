@@ -47,6 +47,15 @@ extension FuseCommand {
         return heap > 0 ? TextIFModel.memoryBudget(heapBytes: Int(min(heap, UInt64(Int.max / 2)))) : nil
     }
 
+    /// The checkpoint's weights, or the released configuration with random weights, and
+    /// how to name them.
+    func textIFWeights() throws -> (TextIFWeights, String) {
+        if let seed = randomWeights {
+            return (TextIFWeights(randomDim: 48, seed: seed), "random released configuration (seed \(seed))")
+        }
+        return (try TextIFWeights(CheckpointReader.read(path: weights!).archive), weights!)
+    }
+
     func fuseTextIF() throws {
         let promptCount = textFeatures != nil ? 1 : task.count + (text == nil ? 0 : 1)
         let labels = textFeatures != nil ? ["features"] : task + (text == nil ? [] : ["text"])
@@ -58,15 +67,7 @@ extension FuseCommand {
         }
         let selected = try openBackend(backend, device: device)
         let loadStart = Date()
-        let weightsLabel: String
-        let textIF: TextIFWeights
-        if let seed = randomWeights {
-            textIF = TextIFWeights(randomDim: 48, seed: seed)
-            weightsLabel = "random released configuration (seed \(seed))"
-        } else {
-            textIF = try TextIFWeights(CheckpointReader.read(path: weights!).archive)
-            weightsLabel = weights!
-        }
+        let (textIF, weightsLabel) = try textIFWeights()
         // Prompts: published tasks, then --text; features from --clip or the checkpoint's own CLIP.
         var prompts: [(label: String, text: String)] = task.map { t in (t, TextIFImages.taskPrompts.first { $0.task == t }!.prompt) }
         if let text { prompts.append(("text", text)) }
