@@ -70,16 +70,16 @@ public enum FusionEnvironment {
         return value
     }
 
-    private static func checkFlag(_ value: String) -> String? {
+    @Sendable private static func checkFlag(_ value: String) -> String? {
         ["1", "0", "true", "false", "yes", "no", "on", "off"].contains(value.lowercased()) ? nil : "expected 1 or 0"
     }
 
-    private static func checkPositiveNumber(_ value: String) -> String? {
+    @Sendable private static func checkPositiveNumber(_ value: String) -> String? {
         guard let v = Double(value), v.isFinite, v > 0 else { return "expected a positive number" }
         return nil
     }
 
-    private static func checkFolderPath(_ value: String) -> String? {
+    @Sendable private static func checkFolderPath(_ value: String) -> String? {
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: value, isDirectory: &isFolder), !isFolder.boolValue { return "a file, not a folder" }
         return nil
