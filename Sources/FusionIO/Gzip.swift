@@ -16,7 +16,7 @@ public enum Gzip {
     /// Reads and decompresses the file at `path`.
     public static func decompress(path: String, maxOutputBytes: Int = defaultMaxOutputBytes) throws -> Data {
         // Read, not mapped, and only from a regular file: a named pipe never blocks it.
-        let data = Data(try ImageFileBytes.read(path: path, maxBytes: maxOutputBytes, format: format))
+        let data: Data = try RegularFile.read(path: path, maxBytes: maxOutputBytes, format: format)
         return try decompress(data, path: path, maxOutputBytes: maxOutputBytes)
     }
 
@@ -99,14 +99,5 @@ public enum Gzip {
                 throw fail("zlib failed (\(zlibMessage()))")
             }
         }
-    }
-}
-
-/// Small input files (vocabularies, lists) read whole into memory from regular files only.
-public enum RegularFile {
-    /// The bytes of the regular file at `path` (at most `maxBytes`); anything else (a folder,
-    /// a named pipe) is refused without blocking. Errors name `path` and `format`.
-    public static func read(path: String, maxBytes: Int, format: String) throws -> Data {
-        Data(try ImageFileBytes.read(path: path, maxBytes: maxBytes, format: format))
     }
 }

@@ -136,9 +136,9 @@ final class ImageHardeningTests: XCTestCase {
         XCTAssertEqual(Image.sampleCount(width: 65535, height: 65535, channels: 4), 65535 * 65535 * 4)
         let path = try write([UInt8](repeating: 7, count: 200), "big.bin")
         assertFileError(naming: path, contains: "200 bytes, more than the 100 bytes allowed") {
-            _ = try ImageFileBytes.read(path: path, maxBytes: 100)
+            _ = try RegularFile.bytes(path: path, maxBytes: 100, format: "image")
         }
-        XCTAssertEqual(try ImageFileBytes.read(path: path, maxBytes: 200).count, 200)
+        XCTAssertEqual(try RegularFile.bytes(path: path, maxBytes: 200, format: "image").count, 200)
     }
 
     // MARK: - Reading with read(2)
@@ -179,12 +179,12 @@ final class ImageHardeningTests: XCTestCase {
         XCTAssertGreaterThan(png.count, 8192)
         let path = try write(png, "moving.png")
         // Untouched, the small chunks change nothing.
-        let whole = try ImageFileBytes.read(path: path, maxBytes: 1 << 20, chunkSize: 1000)
+        let whole = try RegularFile.bytes(path: path, maxBytes: 1 << 20, format: "image", chunkSize: 1000)
         XCTAssertEqual(whole, png)
 
         func readChanging(_ change: @escaping (Int32) -> Void) throws {
             var changed = false
-            _ = try ImageFileBytes.read(path: path, maxBytes: 1 << 20, chunkSize: 4096) { _ in
+            _ = try RegularFile.bytes(path: path, maxBytes: 1 << 20, format: "image", chunkSize: 4096) { _ in
                 guard !changed else { return }
                 changed = true
                 let fd = open(path, O_WRONLY)

@@ -72,7 +72,7 @@ extension Image {
     /// and stored size.
     public static func readWithInfo(path: String, byteLimit: Int = defaultByteLimit,
                                     pixelLimit: Int = defaultPixelLimit) throws -> DecodedImage {
-        let bytes = try ImageFileBytes.read(path: path, maxBytes: fileByteLimit(forPixelLimit: pixelLimit))
+        let bytes = try RegularFile.bytes(path: path, maxBytes: fileByteLimit(forPixelLimit: pixelLimit), format: "image")
         return try bytes.withUnsafeBytes { try decodeWithInfo($0, name: path, byteLimit: byteLimit, pixelLimit: pixelLimit) }
     }
 

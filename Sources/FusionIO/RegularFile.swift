@@ -5,23 +5,23 @@ import Glibc
 import Darwin
 #endif
 
-/// Reads an image file into memory with plain `read(2)` calls.
+/// Reads a whole input file (an image, a vocabulary, a manifest, a prompt) into memory
+/// with plain `read(2)` calls.
 ///
-/// Images are not memory-mapped: a mapped file that another process truncates makes the
+/// Such files are not memory-mapped: a mapped file that another process truncates makes the
 /// next access to a lost page raise SIGBUS, which kills the process. Here a file that
 /// shrinks or grows while it is read is an error ("changed while being read"), anything that
 /// is not a regular file (a folder, a named pipe, a device) is refused without reading from
 /// it (the open does not block on a FIFO without a writer), and a file above `maxBytes` is
 /// refused before anything is allocated. Every error is a `FileFormatError` naming `path`.
-enum ImageFileBytes {
-    static let format = "image"
+public enum RegularFile {
 
     /// The bytes of the regular file at `path`, which may hold at most `maxBytes` of them.
     ///
     /// `chunkSize` and `afterRead` (called with the byte count read so far after each
     /// `read(2)` that returned data) are for tests, which change the file mid-read.
-    static func read(path: String, maxBytes: Int, chunkSize: Int = 8 << 20, format: String = ImageFileBytes.format,
-                     afterRead: ((Int) -> Void)? = nil) throws -> [UInt8] {
+    static func bytes(path: String, maxBytes: Int, format: String, chunkSize: Int = 8 << 20,
+                      afterRead: ((Int) -> Void)? = nil) throws -> [UInt8] {
         func failure(_ message: String) -> FileFormatError { FileFormatError(path: path, format: format, message) }
         func systemError() -> String { String(cString: strerror(errno)) }
 
@@ -96,4 +96,12 @@ private func modificationTime(_ info: stat) -> [Int] {
     #else
     return [Int(info.st_mtimespec.tv_sec), Int(info.st_mtimespec.tv_nsec)]
     #endif
+}
+
+extension RegularFile {
+    /// The bytes of the regular file at `path` (at most `maxBytes`) as `Data`; errors name
+    /// `path` and `format`.
+    public static func read(path: String, maxBytes: Int, format: String) throws -> Data {
+        Data(try bytes(path: path, maxBytes: maxBytes, format: format))
+    }
 }
