@@ -73,16 +73,13 @@ struct EvalCommand: ParsableCommand {
 /// One row per image and the mean, 4 decimals.
 func printEvalTable(_ report: EvaluationReport) {
     func cells(_ values: [String: Double]) -> [String] {
-        report.metrics.map { values[$0].map { $0.isFinite ? String(format: "%.4f", $0) : exact($0) } ?? "-" }
+        report.metrics.map { MetricValueFormat.table(values[$0]) }
     }
     var rows = report.images.map { [$0.name] + cells($0.values) }
     rows.append(["mean"] + cells(report.mean))
     print("profile: \(report.profile), \(report.images.count) image\(report.images.count == 1 ? "" : "s")")
     printTable(header: ["name"] + report.metrics, rows: rows)
 }
-
-/// Shortest round-trip decimal of a value; NaN and infinities as `nan`, `inf`, `-inf`.
-private func exact(_ v: Double) -> String { v.isFinite ? "\(v)" : (v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf")) }
 
 /// `name,KEY...` then one row per image and a last `mean` row, values at full precision.
 func evalCSV(_ report: EvaluationReport) -> String {
@@ -91,9 +88,9 @@ func evalCSV(_ report: EvaluationReport) -> String {
     }
     var lines = [(["name"] + report.metrics).joined(separator: ",")]
     for image in report.images {
-        lines.append(([quoted(image.name)] + report.metrics.map { image.values[$0].map(exact) ?? "" }).joined(separator: ","))
+        lines.append(([quoted(image.name)] + report.metrics.map { image.values[$0].map(MetricValueFormat.exact) ?? "" }).joined(separator: ","))
     }
-    lines.append((["mean"] + report.metrics.map { report.mean[$0].map(exact) ?? "" }).joined(separator: ","))
+    lines.append((["mean"] + report.metrics.map { report.mean[$0].map(MetricValueFormat.exact) ?? "" }).joined(separator: ","))
     return lines.joined(separator: "\n") + "\n"
 }
 

@@ -161,8 +161,8 @@ extension FusionHTMLReport {
         }
 
         func metricCell(_ key: String, _ value: Double?) -> String {
-            let full = value.map(exactValue) ?? ""
-            return "<td class=\"metric\" data-metric=\"\(htmlEscape(key))\" data-value=\"\(htmlEscape(full))\" title=\"\(htmlEscape(full))\">\(htmlEscape(tableValue(value)))</td>"
+            let full = value.map(MetricValueFormat.exact) ?? ""
+            return "<td class=\"metric\" data-metric=\"\(htmlEscape(key))\" data-value=\"\(htmlEscape(full))\" title=\"\(htmlEscape(full))\">\(htmlEscape(MetricValueFormat.table(value)))</td>"
         }
     }
 
@@ -204,14 +204,5 @@ func htmlEscape(_ text: String) -> String {
     }
     return out
 }
-
-/// A value as `fusion eval`'s table prints it: 4 decimals; NaN and infinities as `nan`,
-/// `inf`, `-inf`; a missing value as `-`.
-func tableValue(_ value: Double?) -> String {
-    value.map { $0.isFinite ? String(format: "%.4f", $0) : exactValue($0) } ?? "-"
-}
-
-/// A value as `fusion eval`'s CSV prints it: the shortest round-trip decimal.
-func exactValue(_ v: Double) -> String { v.isFinite ? "\(v)" : (v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf")) }
 
 func formatSeconds(_ s: Double) -> String { String(format: "%.2f s", s) }
