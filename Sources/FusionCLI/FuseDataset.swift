@@ -71,11 +71,15 @@ extension FuseCommand {
         let selected = try openBackend(backend, device: device)
         let (model, weightsLabel, weightsPath) = try datasetModel(selected)
         let jobs = try datasetJobs(plan, selected: selected, weightsPath: weightsPath)
+        // Every output: not an input, in a folder that takes files (each folder probed once).
+        var probed: Set<String> = [URL(fileURLWithPath: output).standardizedFileURL.path]
         for job in jobs {
             for path in job.outputs {
                 // A manifest may name outputs in folders of their own.
-                try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                try OutputChecks.check(path, distinctFrom: [("--ir", job.pair.ir), ("--vis", job.pair.vis), ("--weights", weights)])
+                let folder = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path
+                try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                try OutputChecks.check(path, distinctFrom: [("--ir", job.pair.ir), ("--vis", job.pair.vis), ("--weights", weights)],
+                                       probe: probed.insert(folder).inserted)
             }
         }
 

@@ -11,9 +11,11 @@ import Glibc
 enum OutputChecks {
     /// Throws a `CLIError` naming the options when `output` is (or would replace) any of
     /// `inputs`: the same resolved path, or the same file through a link.
-    static func check(_ output: String, option: String = "--output", distinctFrom inputs: [(option: String, path: String?)]) throws {
+    /// `probe: false` skips creating a probe file, for outputs of a folder already probed.
+    static func check(_ output: String, option: String = "--output", distinctFrom inputs: [(option: String, path: String?)],
+                      probe: Bool = true) throws {
         do {
-            try AtomicFile.checkWritable(output, format: "output")
+            try AtomicFile.checkWritable(output, format: "output", probe: probe)
         } catch let error as FileFormatError {
             throw CLIError("\(option) \(output): \(error.message)")
         }

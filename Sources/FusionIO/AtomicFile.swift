@@ -24,7 +24,8 @@ public enum AtomicFile {
     /// Calls `body` with a temporary path next to `path`; when it returns without throwing,
     /// the temporary file replaces `path`. On any error the temporary file is removed.
     public static func write(to path: String, format: String, _ body: (_ temporaryPath: String) throws -> Void) throws {
-        let directory = try checkWritable(path, format: format)
+        // No probe file here: creating the temporary file below is the real test.
+        let directory = try checkWritable(path, format: format, probe: false)
         sweepStaleTemporaries(in: directory)
         let temporary = directory + "/" + temporaryPrefix + "\(getpid())-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let slot = fk_guard_temp_register(temporary)
@@ -84,9 +85,10 @@ public enum AtomicFile {
 
     /// Checks, before any work, that `path` can be written: its folder exists and is
     /// writable, its name is not longer than the file system allows, and it is not a folder.
-    /// Returns the folder.
+    /// With `probe`, a file is created in the folder and removed, which also catches a
+    /// read-only mount (where `access()` says yes to root). Returns the folder.
     @discardableResult
-    public static func checkWritable(_ path: String, format: String) throws -> String {
+    public static func checkWritable(_ path: String, format: String, probe: Bool = true) throws -> String {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
         let name = url.lastPathComponent
@@ -105,15 +107,16 @@ public enum AtomicFile {
         guard access(directory, W_OK) == 0 else {
             throw FileFormatError(path: path, format: format, "cannot write into the folder \(directory): \(String(cString: strerror(errno)))")
         }
+        guard probe else { return directory }
         // access() says yes to root everywhere; a read-only mount or a file system that takes
         // no new files only shows when one is created.
-        let probe = directory + "/" + temporaryPrefix + "\(getpid())-probe-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        let probeFile = directory + "/" + temporaryPrefix + "\(getpid())-probe-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let fd = open(probeFile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw FileFormatError(path: path, format: format, "cannot write into the folder \(directory): \(String(cString: strerror(errno)))")
         }
         close(fd)
-        unlink(probe)
+        unlink(probeFile)
         return directory
     }
 
