@@ -35,16 +35,13 @@ let package = Package(
             linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]
         ),
 
-        // Signal handlers that unlink temporary files on interrupts and end the process
-        // cleanly (a message and a status) on any other fatal fault.
+        // Signal handlers: temporary files unlinked on interrupts, a memory-mapped input
+        // truncated by another process reported (exit 74), any other fatal fault ended with
+        // a message and a status.
         .target(name: "CProcessGuard", path: "Sources/CProcessGuard"),
 
-        // A SIGBUS/SIGSEGV guard: a mapped input truncated by another process ends the run
-        // with a message (exit 74) instead of a crash.
-        .target(name: "CMappedGuard", path: "Sources/CMappedGuard"),
-
         // Checkpoints (safetensors, PyTorch zip, TorchScript) and images (PNG, JPEG).
-        .target(name: "FusionIO", dependencies: ["FusionCore", "CImageCodecs", "CZlib", "CProcessGuard", "CMappedGuard", .product(name: "Crypto", package: "swift-crypto")], path: "Sources/FusionIO"),
+        .target(name: "FusionIO", dependencies: ["FusionCore", "CImageCodecs", "CZlib", "CProcessGuard", .product(name: "Crypto", package: "swift-crypto")], path: "Sources/FusionIO"),
 
         // The published networks as backend-neutral graphs, with their weight loaders.
         .target(name: "FusionModels", dependencies: ["FusionCore", "FusionIO"], path: "Sources/FusionModels"),

@@ -1,4 +1,4 @@
-import CMappedGuard
+import CProcessGuard
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -11,7 +11,7 @@ import Glibc
 /// read past its end.
 ///
 /// A file truncated or rewritten by another process while mapped would make a read fault
-/// (SIGBUS); each mapping is registered with the `CMappedGuard` handler, which then ends
+/// (SIGBUS); each mapping is registered with the mapped-file guard (`CProcessGuard`), which then ends
 /// the process with "error: FILE was truncated or changed while being read" and exit
 /// status 74 (`MappedFile.truncatedExitStatus`) instead of a crash.
 public final class MappedFile: @unchecked Sendable {

@@ -6,7 +6,7 @@ import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
-import CMappedGuard
+import CProcessGuard
 
 /// Hand-built .npy files: magic, version 1.0, a header dict padded with spaces to `total`
 /// bytes of header (so the data starts where numpy would put it), then `data`.

@@ -13,8 +13,9 @@ extern "C" {
 /// - SIGSEGV (on an alternate stack), SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE: a fatal
 ///   error is reported, naming the address-space limit when one is set (allocation
 ///   failures are the usual cause); temporary files are unlinked and the process exits with
-///   status 70 (EX_SOFTWARE). A fault inside a mapped input file is reported by
-///   CMappedGuard's handler, installed later, which passes other faults on to this one.
+///   status 70 (EX_SOFTWARE). A fault inside a mapped input file is reported by the
+///   mapped-file guard (`mapped_guard.h`), installed later, which passes other faults on
+///   to this one.
 /// Every handler is async-signal-safe: write(2), unlink(2), _exit(2).
 void fk_guard_install(void);
 

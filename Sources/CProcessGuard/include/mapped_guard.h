@@ -1,5 +1,5 @@
-#ifndef CMAPPEDGUARD_H
-#define CMAPPEDGUARD_H
+#ifndef FUSIONKIT_MAPPED_GUARD_H
+#define FUSIONKIT_MAPPED_GUARD_H
 
 #include <stddef.h>
 

@@ -3,7 +3,7 @@
 // message, instead of a crash. Everything the handler touches is a fixed-size array of
 // atomics and write(2)/_exit(2): async-signal-safe.
 #define _GNU_SOURCE
-#include "CMappedGuard.h"
+#include "mapped_guard.h"
 
 #include <pthread.h>
 #include <signal.h>
