@@ -131,6 +131,12 @@ struct FuseCommand: ParsableCommand {
         } else {
             if ir == nil || vis == nil { throw ValidationError("give the pair with --ir and --vis (files, or folders for a dataset), or a manifest with --pairs") }
             if ImageFormat(pathExtension: output) == nil {
+                // An output with no extension at all is a folder, meant for a dataset whose
+                // input folder was mistyped: say that first.
+                for (option, path) in [("--ir", ir!), ("--vis", vis!)]
+                where URL(fileURLWithPath: output).pathExtension.isEmpty && !FileManager.default.fileExists(atPath: path) {
+                    throw ValidationError("\(option) \(path): no such file or folder")
+                }
                 throw ValidationError("--output \(output): unknown image type; use .png or .jpg")
             }
             if textDir != nil || overwrite || shard != nil || failFast || json || report != nil || batch != 1 {

@@ -118,6 +118,13 @@ final class CommandInputTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
 
+    func testAMistypedDatasetFolderIsNamed() throws {
+        // `--ir DIR` that does not exist with an output folder: the folder is what is wrong.
+        let dir = try makeTemporaryDirectory("mistyped")
+        try assertCleanFailure(["fuse", "--ir", dir.appendingPathComponent("irx").path, "--vis", dir.path, "--text-features", try Fixtures.features(),
+                                "-o", dir.appendingPathComponent("out").path], says: "irx: no such file or folder")
+    }
+
     func testInvalidEnvironmentValuesAreRejected() throws {
         for (name, value, says) in [("FUSIONKIT_KERNELS", "fast", "expected direct or tiled"), ("FUSIONKIT_DEVICE", "gpu", "not a device index"),
                                     ("FUSIONKIT_SUBMISSION_GFLOP", "-4", "positive number"), ("FUSIONKIT_GPU_TIMEOUT", "soon", "positive number"),
