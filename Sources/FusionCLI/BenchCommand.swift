@@ -15,7 +15,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Benchmark kernels and models against the device's measured peak.",
         discussion: """
-        Ops: \(OpBenchCases.families.joined(separator: ", ")) (or all). Models: \(ModelBenchCases.names.joined(separator: ", ")) (or all).
+        Ops: \(OpBenchCases.families.joined(separator: ", ")) (or all). Models: \(ModelCatalogue.names.joined(separator: ", ")) (or all).
         With neither --op nor --model every op runs. Times are GPU timestamps on Vulkan (wall time on the CPU) over --repeat runs \
         after --warmup; peak_share is the share of the roofline bound max(FLOP/peak FLOP/s, bytes/peak bandwidth). --peak measures \
         and prints the peaks alone.
@@ -54,11 +54,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print JSON: {\"device\": {...}, \"devices\": [...], \"results\": [...]}.")
     var json = false
 
-    @Option(help: "TextFusion checkpoint for --model textfusion. Default: the published weights (cache, FUSIONKIT_TEST_DATA or download).")
-    var weights: String?
-
-    @Option(name: .customLong("textif-weights"), help: "Text-IF checkpoint for --model textif. Default: the released configuration with random weights.")
-    var textIFWeights: String?
+    @OptionGroup var modelOptions: ModelWorkloadOptions
 
     func validate() throws {
         guard BenchCase.parseSize(size) != nil else { throw ValidationError(BenchCase.sizeError(size)) }
@@ -69,9 +65,8 @@ struct BenchCommand: ParsableCommand {
         for op in ops where op != "all" && !OpBenchCases.families.contains(op) {
             throw ValidationError("--op \(op): unknown op; known: \(OpBenchCases.families.joined(separator: ", ")), all")
         }
-        for model in models where model != "all" && !ModelBenchCases.names.contains(model) {
-            throw ValidationError("--model \(model): unknown model; known: \(ModelBenchCases.names.joined(separator: ", ")), all")
-        }
+        try modelOptions.validate(models: models)
+        if modelOptions.batch != 1, models.isEmpty { throw ValidationError("--batch applies to --model") }
     }
 
     func run() throws {
@@ -138,27 +133,9 @@ struct BenchCommand: ParsableCommand {
         if !ops.isEmpty || models.isEmpty {
             cases += try OpBenchCases.cases(height: height, width: width, families: ops.isEmpty || ops.contains("all") ? nil : Set(ops))
         }
-        for model in models.contains("all") ? ModelBenchCases.names : models {
-            cases.append(try modelBenchCase(model, height: height, width: width, weights: weights, textIFWeights: textIFWeights))
+        for model in models.contains("all") ? ModelCatalogue.names : models {
+            cases.append(BenchCase(try modelOptions.workload(model, height: height, width: width)))
         }
         return cases
-    }
-}
-
-/// A model benchmark case as the CLI builds it: TextFusion from `weights` or the published
-/// weights, Text-IF from `textIFWeights` or the released configuration with random weights,
-/// the CLIP text tower at ViT-B/32 shape.
-func modelBenchCase(_ model: String, height: Int, width: Int, weights: String?, textIFWeights: String?) throws -> BenchCase {
-    switch model {
-    case "textfusion":
-        return try ModelBenchCases.textFusion(TextFusionWeights(CheckpointReader.read(path: textFusionWeightsPath(weights)).archive),
-                                              height: height, width: width)
-    case "textif":
-        let w = try textIFWeights.map { try TextIFWeights(CheckpointReader.read(path: $0).archive) } ?? TextIFWeights(randomDim: 48, seed: 7)
-        return try ModelBenchCases.textIF(w, height: height, width: width)
-    case "clip-text":
-        return try ModelBenchCases.clipText()
-    default:
-        throw CLIError("unknown model '\(model)'; known: \(ModelBenchCases.names.joined(separator: ", "))")
     }
 }

@@ -21,10 +21,11 @@ struct FuseCommand: ParsableCommand {
         """
     )
 
-    enum Model: String, ExpressibleByArgument, CaseIterable { case textfusion, textif }
+    @Option(help: "Model: \(ModelCatalogue.fusionNames.joined(separator: " or ")).")
+    var model: String = TextFusionEntry.name
 
-    @Option(help: "Model: textfusion or textif.")
-    var model: Model = .textfusion
+    /// The catalogue entry of `--model` (checked in `validate`).
+    var entry: any CatalogueModel.Type { (try? ModelCatalogue.model(named: model)) ?? TextFusionEntry.self }
 
     @Option(help: "Checkpoint file. Default: the published weights (cache, FUSIONKIT_TEST_DATA, or downloaded and SHA-256 verified).")
     var weights: String?
@@ -121,7 +122,7 @@ struct FuseCommand: ParsableCommand {
         if device != nil, backend == .cpu { throw ValidationError("--device selects a Vulkan device; it does not apply to --backend cpu") }
         if let maxPixels, maxPixels < 1 { throw ValidationError("--max-pixels must be positive (got \(maxPixels))") }
         if textFeatures != nil {
-            if clip != nil, model == .textfusion { throw ValidationError("--clip applies to --text; with --text-features the prompt is already encoded") }
+            if clip != nil, model == TextFusionEntry.name { throw ValidationError("--clip applies to --text; with --text-features the prompt is already encoded") }
             if vocab != nil { throw ValidationError("--vocab applies to --text; with --text-features the prompt is already encoded") }
             if truncate { throw ValidationError("--truncate applies to --text; with --text-features the prompt is already encoded") }
         }
@@ -152,15 +153,32 @@ struct FuseCommand: ParsableCommand {
         for path in outputs { try OutputChecks.check(path, distinctFrom: inputs) }
     }
 
+    /// The model-specific options given, by the name the catalogue knows them.
+    var givenModelOptions: [FuseOption] {
+        var given: [FuseOption] = []
+        if grey { given.append(.grey) }
+        if resizeIR { given.append(.resizeIR) }
+        if fit != nil { given.append(.fit) }
+        if post != nil { given.append(.post) }
+        if !task.isEmpty { given.append(.task) }
+        if randomWeights != nil { given.append(.randomWeights) }
+        return given
+    }
+
     func validate() throws {
+        let entry: any CatalogueModel.Type
+        do { entry = try ModelCatalogue.model(named: model) } catch { throw ValidationError("\(error)") }
+        guard entry.fusesImages else {
+            throw ValidationError("--model \(model): \(entry.summary); it fuses no images. Models that fuse: \(ModelCatalogue.fusionNames.joined(separator: ", "))")
+        }
+        for option in givenModelOptions where !entry.fuseOptions.contains(option) {
+            throw ValidationError("\(option.rawValue) applies to --model \(ModelCatalogue.models(taking: option).joined(separator: ", ")), not \(model)")
+        }
         try validateCommon()
-        if model == .textif {
+        if model == TextIFEntry.name {
             try validateTextIF()
             return
         }
-        if !task.isEmpty || randomWeights != nil { throw ValidationError("--task and --random-weights apply to --model textif") }
-        if post != nil { throw ValidationError("--post applies to --model textif") }
-        if fit != nil { throw ValidationError("--fit applies to --model textif (TextFusion runs at the image's own size)") }
         if text == nil, textFeatures == nil, textDir == nil, pairs == nil { throw ValidationError("give the prompt with --text or its features with --text-features") }
         if text != nil, textFeatures != nil { throw ValidationError("give either --text or --text-features, not both") }
         if text != nil, clip == nil {
@@ -171,13 +189,26 @@ struct FuseCommand: ParsableCommand {
     func run() throws {
         do {
             if isDatasetRun { return try fuseDataset() }
-            if model == .textif { return try fuseTextIF() }
+            if model == TextIFEntry.name { return try fuseTextIF() }
             try fuse()
         } catch let error as FileFormatError {
             throw CLIError(error.description)
         } catch let error as FusionError {
             throw CLIError(error.description)
+        } catch let error as CatalogueError {
+            throw CLIError(error.description)
         }
+    }
+
+    /// The catalogue's settings from this command's options.
+    var modelSettings: ModelSettings {
+        var settings = ModelSettings(weights: weights, randomSeed: randomWeights)
+        settings.grey = grey
+        settings.resizeIR = resizeIR
+        settings.fit = fit ?? .pad
+        settings.post = post ?? .clamp
+        settings.log = { printError($0) }
+        return settings
     }
 
     /// Reads an input image within the --max-pixels limit.
@@ -188,14 +219,14 @@ struct FuseCommand: ParsableCommand {
     private func fuse() throws {
         try checkOutputs([output])
         let selected = try openBackend(backend, device: device)
+        let loaded = try TextFusionEntry.load(modelSettings)
         let features: [Float]
-        if let text, let clip {
-            features = try PromptEncoder(clipPath: clip, vocabularyPath: vocab, backend: selected).encode([text], truncate: truncate)[0]
+        if let text {
+            features = try loaded.promptEncoder(clip: clip, vocabulary: vocab, on: selected).encode([text], truncate: truncate)[0]
         } else {
             features = try TextFeatures.read(path: textFeatures!)
         }
-        let weightsPath = try textFusionWeightsPath(weights)
-        let textFusionWeights = try TextFusionWeights(CheckpointReader.read(path: weightsPath).archive)
+        let weightsPath = loaded.weightsLabel
         let ir = self.ir!, vis = self.vis!
         let infrared = try readImage(ir)
         let visible = try readImage(vis)
@@ -203,8 +234,10 @@ struct FuseCommand: ParsableCommand {
             throw CLIError("\(ir) is \(infrared.width)x\(infrared.height) but \(vis) is \(visible.width)x\(visible.height); pass --resize-ir to resize the infrared image")
         }
         // The same model interface as a dataset run, so both write the same bytes.
-        let fusion = TextFusionModel(weights: textFusionWeights, backend: selected.backend)
-        let pairModel = TextFusionPairModel(model: fusion, grey: grey, resizeIR: resizeIR)
+        guard let pairModel = try loaded.pairModel(on: selected, settings: modelSettings) as? TextFusionPairModel else {
+            throw CLIError("textfusion: the catalogue gave no TextFusion model")
+        }
+        let fusion = pairModel.model
         let inputs = try pairModel.prepare(infrared: infrared, visible: visible)
         let prepareStart = Date()
         let executable = try fusion.executable(height: visible.height, width: visible.width)
@@ -228,13 +261,4 @@ struct FuseCommand: ParsableCommand {
                      Double(executable.peakIntermediateBytes) / 1048576))
         print("output: \(output)")
     }
-}
-
-/// `--weights` when given, else the published TextFusion weights (cache, the shared test
-/// data, or a verified download), reporting what it does on stderr.
-func textFusionWeightsPath(_ weights: String?) throws -> String {
-    if let weights { return weights }
-    var store = WeightsStore()
-    store.log = { printError($0) }
-    return try store.resolve(.textFusionLLVIP)
 }

@@ -69,8 +69,9 @@ extension FuseCommand {
         do { log = try RunLog(folder: output) } catch { throw CLIError("\(error)") }
 
         let selected = try openBackend(backend, device: device)
-        let (model, weightsLabel, weightsPath) = try datasetModel(selected)
-        let jobs = try datasetJobs(plan, selected: selected, weightsPath: weightsPath)
+        let (model, loaded) = try datasetModel(selected)
+        let weightsLabel = loaded.weightsLabel, weightsPath = loaded.weightsPath
+        let jobs = try datasetJobs(plan, selected: selected, loaded: loaded)
         // Every output: not an input, in a folder that takes files (each folder probed once).
         var probed: Set<String> = [URL(fileURLWithPath: output).standardizedFileURL.path]
         for job in jobs {
@@ -132,26 +133,17 @@ extension FuseCommand {
         }
     }
 
-    /// The model of this run, its label for the log, and its weights file.
-    private func datasetModel(_ selected: SelectedBackend) throws -> (PairFusionModel, String, String?) {
-        switch model {
-        case .textfusion:
-            let path = try textFusionWeightsPath(weights)
-            let w = try TextFusionWeights(CheckpointReader.read(path: path).archive)
-            let m = TextFusionModel(weights: w, backend: selected.backend)
-            // On the CPU a prepared size holds no memory of its own (the arena is shared),
-            // so a mixed-size dataset keeps every size prepared.
-            if selected.name == "cpu" { m.cachedSizes = 64 }
-            return (TextFusionPairModel(model: m, grey: grey, resizeIR: resizeIR), path, path)
-        case .textif:
-            let (w, label) = try textIFWeights()
-            let m = TextIFModel(weights: w, backend: selected.backend, memoryBudget: Self.textIFMemoryBudget(selected.backend))
-            return (TextIFPairModel(model: m, fit: fit ?? .pad, post: post ?? .clamp), label, weights)
+    /// The model of this run (from the catalogue), its label for the log, and its weights file.
+    private func datasetModel(_ selected: SelectedBackend) throws -> (PairFusionModel, any CatalogueModel) {
+        let loaded = try entry.load(modelSettings)
+        guard let pairModel = try loaded.pairModel(on: selected, settings: modelSettings) else {
+            throw CLIError("--model \(model) fuses no images")
         }
+        return (pairModel, loaded)
     }
 
     /// Each pair's prompts (encoded once per distinct prompt, in one batch) and outputs.
-    private func datasetJobs(_ plan: DatasetPlan, selected: SelectedBackend, weightsPath: String?) throws -> [DatasetJob] {
+    private func datasetJobs(_ plan: DatasetPlan, selected: SelectedBackend, loaded: any CatalogueModel) throws -> [DatasetJob] {
         // The run's own prompts: --task (Text-IF), --text, --text-features.
         var runPrompts: [(label: String, source: PromptSource)] = task.map { t in
             (t, .text(TextIFImages.taskPrompts.first { $0.task == t }!.prompt))
@@ -194,11 +186,7 @@ extension FuseCommand {
         // Encode every distinct text once; a prompt that cannot be encoded fails its pairs only.
         var features: [String: [Float]] = [:], textFailures: [String: String] = [:]
         if !distinctTexts.isEmpty {
-            let clipPath: String
-            if let clip { clipPath = clip } else if model == .textif, let weightsPath { clipPath = weightsPath } else {
-                throw CLIError("prompts given as text need a CLIP text encoder: --clip FILE (or give --text-features)")
-            }
-            let encoder = try PromptEncoder(clipPath: clipPath, vocabularyPath: vocab, backend: selected)
+            let encoder = try loaded.promptEncoder(clip: clip, vocabulary: vocab, on: selected)
             var encodable: [String] = []
             for t in distinctTexts {
                 do { _ = try encoder.tokens(t, truncate: truncate); encodable.append(t) } catch { textFailures[t] = "\(error)" }
@@ -251,7 +239,7 @@ extension FuseCommand {
             }
         }
         let keys = try metrics.map { try MetricProfile.evaluator.metrics(from: $0) } ?? MetricProfile.evaluator.keys
-        let title = "FusionKit: \(model.rawValue) on \(pairs ?? ir ?? "")"
+        let title = "FusionKit: \(model) on \(pairs ?? ir ?? "")"
         let written = try FusionHTMLReport.write(entries: entries, title: title, profile: .evaluator, metrics: keys,
                                                  jobs: ProcessInfo.processInfo.activeProcessorCount, to: path)
         if !json { print("report: \(path) (\(written.evaluated) pairs evaluated, \(written.failed) failed)") }

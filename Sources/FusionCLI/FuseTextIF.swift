@@ -14,8 +14,6 @@ extension FuseCommand {
     func validateTextIF() throws {
         if weights == nil, randomWeights == nil { throw ValidationError("--model textif needs --weights FILE (a released checkpoint) or --random-weights SEED") }
         if weights != nil, randomWeights != nil { throw ValidationError("give either --weights or --random-weights, not both") }
-        if grey { throw ValidationError("--grey applies to --model textfusion") }
-        if resizeIR { throw ValidationError("--resize-ir applies to --model textfusion; Text-IF needs a registered pair of one size") }
         if let repeated = Dictionary(grouping: task, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
             throw ValidationError("--task \(repeated) is given more than once")
         }
@@ -39,23 +37,6 @@ extension FuseCommand {
         return url.deletingPathExtension().path + "_" + label + "." + ext
     }
 
-    /// On Vulkan, the bytes one Text-IF executable may plan (`TextIFModel.memoryBudget` of
-    /// the device-local heap); nil on the CPU.
-    static func textIFMemoryBudget(_ backend: Backend) -> Int? {
-        guard let vulkan = backend as? VulkanBackend else { return nil }
-        let heap = vulkan.context.info.deviceLocalHeapBytes
-        return heap > 0 ? TextIFModel.memoryBudget(heapBytes: Int(min(heap, UInt64(Int.max / 2)))) : nil
-    }
-
-    /// The checkpoint's weights, or the released configuration with random weights, and
-    /// how to name them.
-    func textIFWeights() throws -> (TextIFWeights, String) {
-        if let seed = randomWeights {
-            return (TextIFWeights(randomDim: 48, seed: seed), "random released configuration (seed \(seed))")
-        }
-        return (try TextIFWeights(CheckpointReader.read(path: weights!).archive), weights!)
-    }
-
     func fuseTextIF() throws {
         let promptCount = textFeatures != nil ? 1 : task.count + (text == nil ? 0 : 1)
         let labels = textFeatures != nil ? ["features"] : task + (text == nil ? [] : ["text"])
@@ -67,7 +48,8 @@ extension FuseCommand {
         }
         let selected = try openBackend(backend, device: device)
         let loadStart = Date()
-        let (textIF, weightsLabel) = try textIFWeights()
+        let loaded = try TextIFEntry.load(modelSettings)
+        let textIF = loaded.weights, weightsLabel = loaded.weightsLabel
         // Prompts: published tasks, then --text; features from --clip or the checkpoint's own CLIP.
         var prompts: [(label: String, text: String)] = task.map { t in (t, TextIFImages.taskPrompts.first { $0.task == t }!.prompt) }
         if let text { prompts.append(("text", text)) }
@@ -75,14 +57,14 @@ extension FuseCommand {
         if let textFeatures {
             features = [("features", try TextFeatures.read(path: textFeatures))]
         } else {
-            let encoder = try PromptEncoder(clipPath: clip ?? weights!, vocabularyPath: vocab, backend: selected)
+            let encoder = try loaded.promptEncoder(clip: clip, vocabulary: vocab, on: selected)
             let values = try encoder.encode(prompts.map(\.text), truncate: truncate)
             features = zip(prompts, values).map { ($0.label, $1) }
         }
         let loadSeconds = Date().timeIntervalSince(loadStart)
 
         let (visTensor, irTensor, outWidth, outHeight) = try TextIFImages.inputs(infrared: infrared, visible: visible, fit: fit ?? .pad)
-        let model = TextIFModel(weights: textIF, backend: selected.backend, memoryBudget: Self.textIFMemoryBudget(selected.backend))
+        let model = loaded.model(on: selected.backend)
         let h8 = visTensor.shape[2], w8 = visTensor.shape[3]
         var times: [Double] = []
         var outputs: [Tensor] = []

@@ -15,7 +15,7 @@ struct ProfileCommand: ParsableCommand {
         abstract: "Run one model once on a Vulkan device and print the top ops by GPU time."
     )
 
-    @Option(help: "Model: \(ModelBenchCases.names.joined(separator: ", ")).")
+    @Option(help: "Model: \(ModelCatalogue.names.joined(separator: ", ")).")
     var model: String = "textfusion"
 
     @Option(parsing: .unconditional, help: "Image size HxW.")
@@ -30,27 +30,20 @@ struct ProfileCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Untimed runs before the profiled one (the first run pays for first-touch of memory).")
     var warmup = 1
 
-    @Option(help: "TextFusion checkpoint. Default: the published weights.")
-    var weights: String?
-
-    @Option(name: .customLong("textif-weights"), help: "Text-IF checkpoint. Default: released configuration, random weights.")
-    var textIFWeights: String?
+    @OptionGroup var modelOptions: ModelWorkloadOptions
 
     func validate() throws {
-        guard ModelBenchCases.names.contains(model) else {
-            throw ValidationError("--model \(model): unknown model; known: \(ModelBenchCases.names.joined(separator: ", "))")
-        }
+        if model == "all" { throw ValidationError("--model all: profile runs one model; known: \(ModelCatalogue.names.joined(separator: ", "))") }
+        try modelOptions.validate(models: [model])
         guard BenchCase.parseSize(size) != nil else { throw ValidationError(BenchCase.sizeError(size)) }
         if let device, device < 0 { throw ValidationError("--device must be a device index (0, 1, ...; see `fusion devices`), got \(device)") }
-        if top < 1 { throw ValidationError("--top must be at least 1") }
-        if warmup < 0 { throw ValidationError("--warmup must not be negative") }
         if top < 1 { throw ValidationError("--top must be at least 1") }
         if warmup < 0 { throw ValidationError("--warmup must not be negative") }
     }
 
     func run() throws {
         let (height, width) = BenchCase.parseSize(size)!
-        let c = try modelBenchCase(model, height: height, width: width, weights: weights, textIFWeights: textIFWeights)
+        let c = BenchCase(try modelOptions.workload(model, height: height, width: width))
         let gpu: VulkanBackend
         do { gpu = try VulkanBackend(deviceIndex: device) } catch { throw CLIError("cannot open the vulkan backend: \(error)") }
         let prepareStart = DispatchTime.now().uptimeNanoseconds

@@ -178,15 +178,4 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertEqual(GraphTraffic.bytes(of: g.nodes[1]), 0, "a reshape is a view")
         XCTAssertEqual(GraphTraffic.bytes(g), GraphTraffic.bytes(of: g.nodes[0]))
     }
-
-    /// Text-IF benchmarks band-tile the graph where the whole one would not fit a 2 GiB
-    /// device, and only there.
-    func testTextIFBenchCaseIsBandedWhenLarge() throws {
-        let w = TextIFWeights(randomDim: 48, seed: 7)
-        let small = try ModelBenchCases.textIF(w, height: 64, width: 80)
-        XCTAssertEqual(small.name, "textif (dim 48)")
-        let large = try ModelBenchCases.textIF(w, height: 1024, width: 1280)
-        XCTAssertEqual(large.name, "textif (dim 48, banded)")
-        XCTAssertLessThanOrEqual(try TextIFGraph.plannedBytes(large.graph).total, 1536 << 20)
-    }
 }
