@@ -216,31 +216,30 @@ struct FuseCommand: ParsableCommand {
         try Image.read(path: path, pixelLimit: maxPixels ?? Image.defaultPixelLimit)
     }
 
+    /// One pair through the catalogue's `PairFusionModel`, as a dataset run does it, so both
+    /// write the same bytes; TextFusion also reports its preparation and memory.
     private func fuse() throws {
         try checkOutputs([output])
         let selected = try openBackend(backend, device: device)
-        let loaded = try TextFusionEntry.load(modelSettings)
+        let loaded = try entry.load(modelSettings)
         let features: [Float]
         if let text {
             features = try loaded.promptEncoder(clip: clip, vocabulary: vocab, on: selected).encode([text], truncate: truncate)[0]
         } else {
             features = try TextFeatures.read(path: textFeatures!)
         }
-        let weightsPath = loaded.weightsLabel
         let ir = self.ir!, vis = self.vis!
         let infrared = try readImage(ir)
         let visible = try readImage(vis)
         if !resizeIR, infrared.width != visible.width || infrared.height != visible.height {
-            throw CLIError("\(ir) is \(infrared.width)x\(infrared.height) but \(vis) is \(visible.width)x\(visible.height); pass --resize-ir to resize the infrared image")
+            let remedy = entry.fuseOptions.contains(.resizeIR) ? "pass --resize-ir to resize the infrared image" : "\(model) needs a registered pair of one size"
+            throw CLIError("\(ir) is \(infrared.width)x\(infrared.height) but \(vis) is \(visible.width)x\(visible.height); \(remedy)")
         }
-        // The same model interface as a dataset run, so both write the same bytes.
-        guard let pairModel = try loaded.pairModel(on: selected, settings: modelSettings) as? TextFusionPairModel else {
-            throw CLIError("textfusion: the catalogue gave no TextFusion model")
-        }
-        let fusion = pairModel.model
+        guard let pairModel = try loaded.pairModel(on: selected, settings: modelSettings) else { throw CLIError("--model \(model) fuses no images") }
         let inputs = try pairModel.prepare(infrared: infrared, visible: visible)
+        let textFusion = (pairModel as? TextFusionPairModel)?.model
         let prepareStart = Date()
-        let executable = try fusion.executable(height: visible.height, width: visible.width)
+        let executable = try textFusion?.executable(height: visible.height, width: visible.width)
         let prepareSeconds = Date().timeIntervalSince(prepareStart)
         var times: [Double] = []
         var fused: Tensor?
@@ -250,15 +249,16 @@ struct FuseCommand: ParsableCommand {
             times.append(Date().timeIntervalSince(start))
         }
         try pairModel.image(fused!, for: inputs).write(to: output)
-        let flops = try fusion.flops(height: visible.height, width: visible.width)
+        let flops = try textFusion?.flops(height: visible.height, width: visible.width)
+            ?? GraphCost.flops(loaded.workload(height: inputs.outputHeight, width: inputs.outputWidth, batch: 1).graph)
         let median = times.sorted()[times.count / 2]
-        print("model: textfusion (\(weightsPath))")
+        print("model: \(model) (\(loaded.weightsLabel))")
         print("backend: \(selected.name) — \(selected.device)")
         print("size: \(visible.width)x\(visible.height)\(grey || visible.isGray ? " grey" : " colour")")
-        print(String(format: "prepare: %.3f s", prepareSeconds))
+        if executable != nil { print(String(format: "prepare: %.3f s", prepareSeconds)) }
         print(String(format: "time: %.3f s%@", median, times.count > 1 ? String(format: " (median of %d, min %.3f, max %.3f)", times.count, times.min()!, times.max()!) : ""))
-        print(String(format: "work: %.2f GFLOP, %.2f GFLOP/s; intermediate memory %.1f MiB", flops / 1e9, flops / 1e9 / median,
-                     Double(executable.peakIntermediateBytes) / 1048576))
+        print(String(format: "work: %.2f GFLOP, %.2f GFLOP/s", flops / 1e9, flops / 1e9 / median)
+              + (executable.map { String(format: "; intermediate memory %.1f MiB", Double($0.peakIntermediateBytes) / 1048576) } ?? ""))
         print("output: \(output)")
     }
 }
