@@ -18,6 +18,9 @@ struct EncodeTextCommand: ParsableCommand {
     @Option(help: "The BPE vocabulary (bpe_simple_vocab_16e6.txt.gz). Default: searched in the standard places.")
     var vocab: String?
 
+    @Option(name: .customLong("clip-heads"), parsing: .unconditional, help: "Attention heads of the tower, for towers whose head count is not width / 64 (OpenAI's rule, the default).")
+    var clipHeads: Int?
+
     @Option(name: .shortAndLong, help: "Output file (.safetensors), written atomically.")
     var output: String
 
@@ -38,6 +41,7 @@ struct EncodeTextCommand: ParsableCommand {
 
     func validate() throws {
         if prompts.isEmpty { throw ValidationError("give at least one prompt") }
+        if let clipHeads, clipHeads < 1 { throw ValidationError("--clip-heads must be positive (got \(clipHeads))") }
         if let device, device < 0 { throw ValidationError("--device must be a device index (0, 1, ...; see `fusion devices`), got \(device)") }
         if device != nil, backend == .cpu { throw ValidationError("--device selects a Vulkan device; it does not apply to --backend cpu") }
         if URL(fileURLWithPath: output).pathExtension.lowercased() != "safetensors" {
@@ -49,7 +53,7 @@ struct EncodeTextCommand: ParsableCommand {
         do {
             try OutputChecks.check(output, distinctFrom: [("--clip", clip), ("--vocab", vocab)])
             let selected = try openBackend(backend, device: device)
-            let encoder = try PromptEncoder(clipPath: clip, vocabularyPath: vocab, backend: selected, useCache: !noCache)
+            let encoder = try PromptEncoder(clipPath: clip, vocabularyPath: vocab, heads: clipHeads, backend: selected, useCache: !noCache)
             let start = Date()
             let rows = try prompts.map { try encoder.tokens($0, truncate: truncate) }
             let features = try encoder.encode(prompts, truncate: truncate)

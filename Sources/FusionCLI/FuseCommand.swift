@@ -75,6 +75,9 @@ struct FuseCommand: ParsableCommand {
     @Option(help: "The CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz). Default: searched in the standard places.")
     var vocab: String?
 
+    @Option(name: .customLong("clip-heads"), parsing: .unconditional, help: "Attention heads of the CLIP text tower, for towers whose head count is not width / 64 (OpenAI's rule, the default).")
+    var clipHeads: Int?
+
     @Option(name: .customLong("text-features"), help: "512-d text features: safetensors (tensor 'text_features' or the only one) or .npy.")
     var textFeatures: String?
 
@@ -120,11 +123,13 @@ struct FuseCommand: ParsableCommand {
         if repeatCount < 1 { throw ValidationError("--repeat must be at least 1 (got \(repeatCount))") }
         if let device, device < 0 { throw ValidationError("--device must be a device index (0, 1, ...; see `fusion devices`), got \(device)") }
         if device != nil, backend == .cpu { throw ValidationError("--device selects a Vulkan device; it does not apply to --backend cpu") }
+        if let clipHeads, clipHeads < 1 { throw ValidationError("--clip-heads must be positive (got \(clipHeads))") }
         if let maxPixels, maxPixels < 1 { throw ValidationError("--max-pixels must be positive (got \(maxPixels))") }
         if textFeatures != nil {
             if clip != nil, model == TextFusionEntry.name { throw ValidationError("--clip applies to --text; with --text-features the prompt is already encoded") }
             if vocab != nil { throw ValidationError("--vocab applies to --text; with --text-features the prompt is already encoded") }
             if truncate { throw ValidationError("--truncate applies to --text; with --text-features the prompt is already encoded") }
+            if clipHeads != nil { throw ValidationError("--clip-heads applies to prompts given as text; with --text-features the prompt is already encoded") }
         }
         if text == nil, task.isEmpty, textDir == nil, pairs == nil, truncate { throw ValidationError("--truncate applies to --text") }
         if isDatasetRun {
@@ -207,6 +212,9 @@ struct FuseCommand: ParsableCommand {
         settings.resizeIR = resizeIR
         settings.fit = fit ?? .pad
         settings.post = post ?? .clamp
+        settings.clip = clip
+        settings.vocabulary = vocab
+        settings.clipHeads = clipHeads
         settings.log = { printError($0) }
         return settings
     }
@@ -224,7 +232,7 @@ struct FuseCommand: ParsableCommand {
         let loaded = try entry.load(modelSettings)
         let features: [Float]
         if let text {
-            features = try loaded.promptEncoder(clip: clip, vocabulary: vocab, on: selected).encode([text], truncate: truncate)[0]
+            features = try loaded.promptEncoder(modelSettings, on: selected).encode([text], truncate: truncate)[0]
         } else {
             features = try TextFeatures.read(path: textFeatures!)
         }

@@ -186,7 +186,7 @@ extension FuseCommand {
         // Encode every distinct text once; a prompt that cannot be encoded fails its pairs only.
         var features: [String: [Float]] = [:], textFailures: [String: String] = [:]
         if !distinctTexts.isEmpty {
-            let encoder = try loaded.promptEncoder(clip: clip, vocabulary: vocab, on: selected)
+            let encoder = try loaded.promptEncoder(modelSettings, on: selected)
             var encodable: [String] = []
             for t in distinctTexts {
                 do { _ = try encoder.tokens(t, truncate: truncate); encodable.append(t) } catch { textFailures[t] = "\(error)" }

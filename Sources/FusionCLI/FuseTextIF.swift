@@ -57,7 +57,7 @@ extension FuseCommand {
         if let textFeatures {
             features = [("features", try TextFeatures.read(path: textFeatures))]
         } else {
-            let encoder = try loaded.promptEncoder(clip: clip, vocabulary: vocab, on: selected)
+            let encoder = try loaded.promptEncoder(modelSettings, on: selected)
             let values = try encoder.encode(prompts.map(\.text), truncate: truncate)
             features = zip(prompts, values).map { ($0.label, $1) }
         }

@@ -10,12 +10,16 @@ struct ModelWorkloadOptions: ParsableArguments {
             help: "Checkpoint of a model: FILE (with one --model) or MODEL=FILE (repeatable). Default: TextFusion's published weights; the released configuration with random weights for the others.")
     var weights: [String] = []
 
+    @Option(name: .customLong("clip-heads"), parsing: .unconditional, help: "Attention heads of a clip-text tower given with --weights, when not width / 64.")
+    var clipHeads: Int?
+
     @Option(parsing: .unconditional, help: "Pairs per graph run (prompts for clip-text): the batch dimension of the model's graph.")
     var batch = 1
 
     /// Checks the options against the models that will run.
     func validate(models: [String]) throws {
         if batch < 1 || batch > 64 { throw ValidationError("--batch must be 1...64 (got \(batch))") }
+        if let clipHeads, clipHeads < 1 { throw ValidationError("--clip-heads must be positive (got \(clipHeads))") }
         for model in models where model != "all" {
             do { _ = try ModelCatalogue.model(named: model) } catch { throw ValidationError("\(error)") }
         }
@@ -51,6 +55,7 @@ struct ModelWorkloadOptions: ParsableArguments {
         let entry = try ModelCatalogue.model(named: model)
         var settings = ModelSettings(weights: weightsFile(for: model))
         if settings.weights == nil, entry.fuseOptions.contains(.randomWeights) { settings.randomSeed = 7 }
+        settings.clipHeads = clipHeads
         settings.log = { printError($0) }
         return try entry.load(settings).workload(height: height, width: width, batch: batch)
     }

@@ -10,6 +10,8 @@ import FusionModels
 /// the checkpoint load.
 public final class PromptEncoder {
     public let clipPath: String
+    /// The tower's attention head count; nil derives it as OpenAI does (width / 64).
+    public let heads: Int?
     public let tokenizer: CLIPTokenizer
     public let backend: SelectedBackend
     /// `$FUSIONKIT_CACHE/text-features` (else `~/.cache/fusionkit/text-features`); nil disables it.
@@ -18,9 +20,10 @@ public final class PromptEncoder {
     private var weightsDigest: String?
     public private(set) var diskHits = 0
 
-    public init(clipPath: String, vocabularyPath: String? = nil, backend: SelectedBackend,
+    public init(clipPath: String, vocabularyPath: String? = nil, heads: Int? = nil, backend: SelectedBackend,
                 environment: [String: String] = ProcessInfo.processInfo.environment, useCache: Bool = true) throws {
         self.clipPath = clipPath
+        self.heads = heads
         self.backend = backend
         tokenizer = try CLIPTokenizer(searching: vocabularyPath, environment: environment)
         guard FileManager.default.isReadableFile(atPath: clipPath) else {
@@ -39,7 +42,7 @@ public final class PromptEncoder {
     public func textEncoder() throws -> CLIPTextEncoder {
         if let encoder { return encoder }
         let loaded = try CheckpointReader.read(path: clipPath).archive
-        let e = CLIPTextEncoder(weights: try CLIPTextWeights(loaded), backend: backend.backend)
+        let e = CLIPTextEncoder(weights: try CLIPTextWeights(loaded, heads: heads), backend: backend.backend)
         encoder = e
         return e
     }
@@ -74,12 +77,13 @@ public final class PromptEncoder {
         return d
     }
 
-    /// The cache file of one token sequence: <cache>/<weights sha>/<sha of the ids>.features,
-    /// a `CacheEntry` (checksummed, keyed by both hashes) holding a small safetensors file.
+    /// The cache file of one token sequence: <cache>/<weights sha>[-heads N]/<sha of the
+    /// ids>.features, a `CacheEntry` (checksummed, keyed by both hashes and an explicit head
+    /// count, which changes the features) holding a small safetensors file.
     private func cacheFile(_ row: [Int32]) throws -> (path: String, key: String)? {
         guard let cacheDirectory else { return nil }
         let ids = row.withUnsafeBytes { SHA256.hash(data: Data($0)) }.map { String(format: "%02x", $0) }.joined()
-        let weights = try digest()
+        let weights = try digest() + (heads.map { "-heads\($0)" } ?? "")
         return (cacheDirectory.appendingPathComponent(weights).appendingPathComponent(ids + ".features").path,
                 "text-features \(weights) \(ids)")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import FusionTestSupport
 import FusionCore
 @testable import FusionIO
 import XCTest

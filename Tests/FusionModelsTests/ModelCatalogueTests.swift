@@ -58,7 +58,7 @@ final class ModelCatalogueTests: XCTestCase {
         XCTAssertThrowsError(try TextFusionEntry.load(ModelSettings(randomSeed: 1))) { XCTAssertTrue("\($0)".contains("--random-weights"), "\($0)") }
         let random = try TextIFEntry.load(ModelSettings(randomSeed: 1))
         XCTAssertNil(random.weightsPath)
-        XCTAssertThrowsError(try random.promptEncoder(clip: nil, vocabulary: nil, on: SelectedBackend.open(.cpu))) {
+        XCTAssertThrowsError(try random.promptEncoder(ModelSettings(), on: SelectedBackend.open(.cpu))) {
             XCTAssertTrue("\($0)".contains("--clip"), "\($0)")
         }
     }

@@ -24,6 +24,10 @@ public struct ModelSettings {
     public var grey = false, resizeIR = false
     /// Text-IF: how images are sized for the network, and how outputs become images.
     public var fit: TextIFImages.Fit = .pad, post: TextIFImages.Post = .clamp
+    /// Prompts: a CLIP checkpoint (nil: the model's own tower, when it has one), the BPE
+    /// vocabulary (nil: the standard places), and the tower's head count (nil: width / 64,
+    /// as OpenAI's towers have it).
+    public var clip: String?, vocabulary: String?, clipHeads: Int?
     /// Notes for the user (a download, a cache hit), e.g. to stderr.
     public var log: (String) -> Void = { _ in }
 
@@ -77,9 +81,9 @@ public protocol CatalogueModel: AnyObject {
     var weightsPath: String? { get }
     /// The graph for `batch` inputs of `height` x `width` (what `bench` and `profile` run).
     func workload(height: Int, width: Int, batch: Int) throws -> ModelWorkload
-    /// Text -> the features this model's prompts take: `clip` names a CLIP checkpoint
-    /// (nil: the model's own tower, when it has one).
-    func promptEncoder(clip: String?, vocabulary: String?, on backend: SelectedBackend) throws -> PromptEncoder
+    /// Text -> the features this model's prompts take (`settings.clip`, else the model's
+    /// own tower when it has one).
+    func promptEncoder(_ settings: ModelSettings, on backend: SelectedBackend) throws -> PromptEncoder
     /// The model as `fuse` runs it on `backend`; nil for a model that fuses no images.
     func pairModel(on backend: SelectedBackend, settings: ModelSettings) throws -> PairFusionModel?
 }

@@ -53,6 +53,32 @@ public final class GoldenRunner {
 }
 
 extension GoldenCase {
+    /// The case's "config" object (the original model's constructor settings); empty when absent.
+    public func config() throws -> [String: Any] {
+        guard let value = json["config"] else { return [:] }
+        guard let config = value as? [String: Any] else { throw malformed("\"config\" is not an object") }
+        return config
+    }
+
+    /// Checks that every setting the case's config states equals what the engine derived
+    /// from the weights (`derived`, by the config's own names); a stated setting the engine
+    /// does not know is an error too, so no setting is ever silently ignored.
+    public func checkConfig(_ derived: [String: Any]) throws {
+        /// Both sides as JSON text, so [1, 2] equals the parsed (1, 2) and 2 equals 2.0.
+        func json(_ value: Any) -> String {
+            guard let data = try? JSONSerialization.data(withJSONObject: [value], options: [.sortedKeys]) else { return "\(value)" }
+            return String(decoding: data, as: UTF8.self).replacingOccurrences(of: ".0]", with: "]").replacingOccurrences(of: ".0,", with: ",")
+        }
+        for (key, stated) in try config().sorted(by: { $0.key < $1.key }) {
+            guard let value = derived[key] else {
+                throw malformed("config \"\(key)\" (\(json(stated).dropFirst().dropLast())) is a setting this engine does not apply")
+            }
+            guard json(value) == json(stated) else {
+                throw malformed("config \"\(key)\" is \(json(stated).dropFirst().dropLast()), but the weights give \(json(value).dropFirst().dropLast())")
+            }
+        }
+    }
+
     /// The case's "prompts" list.
     public func prompts() throws -> [String] {
         guard let prompts = json["prompts"] as? [String] else {

@@ -69,7 +69,7 @@ public struct CLIPTextWeights {
             heads = headCount
         } else {
             guard w % 64 == 0 else {
-                throw FileFormatError(path: archive.path, format: archive.format.rawValue, "width \(w) is not a multiple of 64 (heads = width / 64); give the head count explicitly")
+                throw FileFormatError(path: archive.path, format: archive.format.rawValue, "width \(w) is not a multiple of 64 (heads = width / 64); give the head count explicitly (--clip-heads N)")
             }
             heads = w / 64
         }

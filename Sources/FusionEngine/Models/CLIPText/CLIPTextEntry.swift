@@ -26,7 +26,7 @@ public final class CLIPTextEntry: CatalogueModel {
 
     public static func load(_ settings: ModelSettings) throws -> CLIPTextEntry {
         if let path = settings.weights {
-            return CLIPTextEntry(weights: try CLIPTextWeights(CheckpointReader.read(path: path).archive), path: path, label: path)
+            return CLIPTextEntry(weights: try CLIPTextWeights(CheckpointReader.read(path: path).archive, heads: settings.clipHeads), path: path, label: path)
         }
         let seed = settings.randomSeed ?? 1
         return CLIPTextEntry(weights: CLIPTextWeights(randomWidth: 512, layers: 12, seed: seed), path: nil,
@@ -43,9 +43,9 @@ public final class CLIPTextEntry: CatalogueModel {
                              fixedInputs: ["eot": Tensor(shape: [batch, 1, weights.contextLength], floats: eot)])
     }
 
-    public func promptEncoder(clip: String?, vocabulary: String?, on backend: SelectedBackend) throws -> PromptEncoder {
-        guard let path = clip ?? weightsPath else { throw CatalogueError("the CLIP tower with random weights encodes no real prompts: give its weights") }
-        return try PromptEncoder(clipPath: path, vocabularyPath: vocabulary, backend: backend)
+    public func promptEncoder(_ settings: ModelSettings, on backend: SelectedBackend) throws -> PromptEncoder {
+        guard let path = settings.clip ?? weightsPath else { throw CatalogueError("the CLIP tower with random weights encodes no real prompts: give its weights") }
+        return try PromptEncoder(clipPath: path, vocabularyPath: settings.vocabulary, heads: settings.clipHeads, backend: backend)
     }
 
     public func pairModel(on backend: SelectedBackend, settings: ModelSettings) throws -> PairFusionModel? { nil }
@@ -77,13 +77,21 @@ public final class CLIPTextEntry: CatalogueModel {
                             seconds: Date().timeIntervalSince(start))
     }
 
-    /// The tower on the case's prompts: features within rel L2 1e-5, tokens equal.
+    /// The tower on the case's prompts: features within rel L2 1e-5, tokens equal. The
+    /// case's config gives the head count (which need not be width / 64); every other
+    /// setting it states must equal what the weights give.
     private static func checkTower(_ golden: GoldenCase, _ runner: GoldenRunner) throws -> GoldenResult {
         let start = Date()
         let weightsPath = try golden.resolve("weights")
-        let encoder = try runner.cached("clip-text:" + weightsPath) {
-            CLIPTextEncoder(weights: try CLIPTextWeights(CheckpointReader.read(path: weightsPath).archive), backend: runner.backend.backend)
+        let stated = try golden.config()["heads"]
+        guard stated == nil || (stated as? Int).map({ $0 > 0 }) == true else { throw golden.malformed("config \"heads\" is \(stated!), not a positive integer") }
+        let heads = stated as? Int
+        let encoder = try runner.cached("clip-text:\(heads ?? 0):" + weightsPath) {
+            CLIPTextEncoder(weights: try CLIPTextWeights(CheckpointReader.read(path: weightsPath).archive, heads: heads), backend: runner.backend.backend)
         }
+        let w = encoder.weights
+        try golden.checkConfig(["width": w.width, "layers": w.layers.count, "heads": w.heads, "embed_dim": w.embedDimension,
+                                "context_length": w.contextLength, "vocab_size": w.vocabularySize])
         let expectedTokens = try golden.tokenRows()
         let tokenizer = try runner.tokenizer(for: golden)
         let rows = try golden.prompts().map { try tokenizer.tokenize($0, contextLength: encoder.weights.contextLength, truncate: true) }

@@ -43,11 +43,11 @@ public final class TextFusionEntry: CatalogueModel {
                              fixedInputs: ["head_ir": batch == 1 ? head : try Tensor.stacked(Array(repeating: head, count: batch))])
     }
 
-    public func promptEncoder(clip: String?, vocabulary: String?, on backend: SelectedBackend) throws -> PromptEncoder {
-        guard let clip else {
+    public func promptEncoder(_ settings: ModelSettings, on backend: SelectedBackend) throws -> PromptEncoder {
+        guard let clip = settings.clip else {
             throw CatalogueError("prompts given as text need a CLIP text encoder: give its weights with --clip FILE (e.g. OpenAI's ViT-B-32.pt), or pass --text-features FILE")
         }
-        return try PromptEncoder(clipPath: clip, vocabularyPath: vocabulary, backend: backend)
+        return try PromptEncoder(clipPath: clip, vocabularyPath: settings.vocabulary, heads: settings.clipHeads, backend: backend)
     }
 
     public func pairModel(on backend: SelectedBackend, settings: ModelSettings) throws -> PairFusionModel? {

@@ -52,11 +52,11 @@ public final class TextIFEntry: CatalogueModel {
     }
 
     /// `clip`, else the tower inside the checkpoint (`model_clip.*`), as the original does.
-    public func promptEncoder(clip: String?, vocabulary: String?, on backend: SelectedBackend) throws -> PromptEncoder {
-        guard let path = clip ?? weightsPath else {
+    public func promptEncoder(_ settings: ModelSettings, on backend: SelectedBackend) throws -> PromptEncoder {
+        guard let path = settings.clip ?? weightsPath else {
             throw CatalogueError("with --random-weights, prompts need a CLIP tower: --clip FILE (or pass --text-features)")
         }
-        return try PromptEncoder(clipPath: path, vocabularyPath: vocabulary, backend: backend)
+        return try PromptEncoder(clipPath: path, vocabularyPath: settings.vocabulary, heads: settings.clipHeads, backend: backend)
     }
 
     public func pairModel(on backend: SelectedBackend, settings: ModelSettings) throws -> PairFusionModel? {
@@ -76,12 +76,25 @@ public final class TextIFEntry: CatalogueModel {
         return heap > 0 ? TextIFModel.memoryBudget(heapBytes: Int(min(heap, UInt64(Int.max / 2)))) : nil
     }
 
+    /// The original constructor's settings as the weights give them, by its argument names.
+    /// The FFN width is `int(dim * factor)`, so a stated factor is taken when it gives the
+    /// weights' width. Conv biases and bias-free LayerNorms are not built by this engine:
+    /// weights that carry them (or lack LayerNorm biases) say so, and the check fails.
+    static func configuration(_ w: TextIFWeights, archive: TensorArchive, statedFactor: Double?) -> [String: Any] {
+        let hidden = w.encoderA.levels[0].first?.ffnIn.shape[0] ?? 0
+        let factor: Any = statedFactor.map { Int(Double(w.dim) * $0) == hidden } == true ? statedFactor! : Double(hidden) / Double(w.dim)
+        let convBias = archive.names.contains { $0.hasSuffix("encoder_A.patch_embed.proj.bias") }
+        return ["dim": w.dim, "num_blocks": w.blocksPerLevel, "num_refinement_blocks": w.refinement.count, "heads": w.headsPerLevel,
+                "ffn_expansion_factor": factor, "bias": convBias, "LayerNorm_type": "WithBias"]
+    }
+
     /// The raw network output for the case's images and tokens; the text feature comes from
     /// the CLIP tower inside the same checkpoint (`model_clip.*`), as in the original.
     public static func checkGolden(_ golden: GoldenCase, with runner: GoldenRunner) throws -> GoldenResult {
         let start = Date()
         let archive = try CheckpointReader.read(path: golden.resolve("weights")).archive
         let weights = try TextIFWeights(archive)
+        try golden.checkConfig(configuration(weights, archive: archive, statedFactor: try golden.config()["ffn_expansion_factor"] as? Double))
         let clip = CLIPTextEncoder(weights: try CLIPTextWeights(archive), backend: runner.backend.backend)
         let text = try clip.encode(tokens: golden.tokenRows())[0]
         let vis = try golden.imageTensor("vis", channels: [3]), ir = try golden.imageTensor("ir", channels: [3])

@@ -3,41 +3,42 @@ import Foundation
 
 /// Builds small PyTorch-style zip checkpoints in tests: a pickle assembled opcode by opcode
 /// and stored (uncompressed) zip entries, as `torch.save` lays them out.
-struct PickleBuilder {
-    var bytes: [UInt8] = [0x80, 0x02]  // PROTO 2
+public struct PickleBuilder {
+    public var bytes: [UInt8] = [0x80, 0x02]  // PROTO 2
+    public init() {}
 
-    mutating func op(_ code: UInt8) { bytes.append(code) }
-    mutating func mark() { op(0x28) }
-    mutating func string(_ s: String) {
+    public mutating func op(_ code: UInt8) { bytes.append(code) }
+    public mutating func mark() { op(0x28) }
+    public mutating func string(_ s: String) {
         let u = Array(s.utf8)
         op(0x58)
         bytes += withUnsafeBytes(of: UInt32(u.count).littleEndian, Array.init)
         bytes += u
     }
-    mutating func int(_ v: Int) {
+    public mutating func int(_ v: Int) {
         if v >= 0, v < 256 { op(0x4B); bytes.append(UInt8(v)) } else {
             op(0x4A); bytes += withUnsafeBytes(of: Int32(v).littleEndian, Array.init)
         }
     }
-    mutating func global(_ module: String, _ name: String) {
+    public mutating func global(_ module: String, _ name: String) {
         op(0x63)
         bytes += Array("\(module)\n\(name)\n".utf8)
     }
-    mutating func tuple(_ body: (inout PickleBuilder) -> Void) {
+    public mutating func tuple(_ body: (inout PickleBuilder) -> Void) {
         mark()
         body(&self)
         op(0x74)
     }
-    mutating func put(_ i: UInt8) { op(0x71); bytes.append(i) }
-    mutating func get(_ i: UInt8) { op(0x68); bytes.append(i) }
-    mutating func emptyDict() { op(0x7D) }
-    mutating func orderedDict() { global("collections", "OrderedDict"); op(0x29); op(0x52) }
+    public mutating func put(_ i: UInt8) { op(0x71); bytes.append(i) }
+    public mutating func get(_ i: UInt8) { op(0x68); bytes.append(i) }
+    public mutating func emptyDict() { op(0x7D) }
+    public mutating func orderedDict() { global("collections", "OrderedDict"); op(0x29); op(0x52) }
     /// Starts `key: value` pairs on the dict at the top of the stack; close with `setItems()`.
-    mutating func setItems() { op(0x75) }
-    mutating func stop() { op(0x2E) }
+    public mutating func setItems() { op(0x75) }
+    public mutating func stop() { op(0x2E) }
 
     /// `_rebuild_tensor_v2(storage(key), offset, size, stride, False, OrderedDict())`.
-    mutating func tensor(storage key: String, type: String, numel: Int, offset: Int, shape: [Int], strides: [Int], parameter: Bool = false) {
+    public mutating func tensor(storage key: String, type: String, numel: Int, offset: Int, shape: [Int], strides: [Int], parameter: Bool = false) {
         if parameter { global("torch._utils", "_rebuild_parameter") }
         global("torch._utils", "_rebuild_tensor_v2")
         tuple { b in
@@ -62,9 +63,9 @@ struct PickleBuilder {
     }
 }
 
-enum ZipBuilder {
+public enum ZipBuilder {
     /// A zip archive of stored entries; data offsets aligned to 64 bytes like PyTorch's.
-    static func archive(_ entries: [(String, [UInt8])], compressedMethodFor: Set<String> = []) -> Data {
+    public static func archive(_ entries: [(String, [UInt8])], compressedMethodFor: Set<String> = []) -> Data {
         var out: [UInt8] = []
         var central: [UInt8] = []
         func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF)] }
@@ -95,7 +96,7 @@ enum ZipBuilder {
     }
 
     /// A `torch.save`-style checkpoint: `archive/data.pkl`, `archive/data/<key>` storages.
-    static func checkpoint(pickle: [UInt8], storages: [(String, [UInt8])], folder: String = "archive") -> Data {
+    public static func checkpoint(pickle: [UInt8], storages: [(String, [UInt8])], folder: String = "archive") -> Data {
         var entries: [(String, [UInt8])] = [("\(folder)/data.pkl", pickle)]
         entries += storages.map { ("\(folder)/data/\($0.0)", $0.1) }
         entries.append(("\(folder)/version", Array("3\n".utf8)))
@@ -104,5 +105,5 @@ enum ZipBuilder {
 }
 
 /// Little-endian bytes of an array of numbers.
-func leBytes<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] { values.flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) } }
-func leBytes(_ values: [Float]) -> [UInt8] { leBytes(values.map(\.bitPattern)) }
+public func leBytes<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] { values.flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) } }
+public func leBytes(_ values: [Float]) -> [UInt8] { leBytes(values.map(\.bitPattern)) }
