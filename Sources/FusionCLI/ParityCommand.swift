@@ -2,14 +2,46 @@ import ArgumentParser
 import Foundation
 import FusionCore
 import FusionCPU
+import FusionEngine
 import FusionParity
 import FusionVulkan
 
 struct ParityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parity",
-        abstract: "Run ops on the CPU reference and on a Vulkan device and compare the results."
+        abstract: "Compare a candidate backend with the CPU reference: every op of the op set (--ops), or every node of a model (--model).",
+        discussion: """
+        --model M runs the model's graph (`fusion bench`'s workload: --size, --weights, --batch) on the reference and the \
+        candidate at once and compares every node's output as both produce it, one row per node in graph order (--summary: \
+        failures and the first divergent node only). Tolerances per op family: Docs/architecture.md, "Parity per node".
+        """
     )
+
+    @Option(name: .long, help: "Compare every node of this model: \(ModelCatalogue.names.joined(separator: ", ")).")
+    var model: String?
+
+    @Option(name: .long, parsing: .unconditional, help: "With --model: image size HxW.")
+    var size: String = "64x96"
+
+    @OptionGroup var modelOptions: ModelWorkloadOptions
+
+    @Option(name: .long, help: "With --model: the reference backend, cpu or vulkan.")
+    var reference: ParityBackend = .cpu
+
+    @Option(name: .long, help: "With --model: the candidate backend, cpu or vulkan.")
+    var candidate: ParityBackend = .vulkan
+
+    @Flag(name: .long, help: "With --model: print only failing nodes, the first divergent node and the totals.")
+    var summary = false
+
+    @Flag(name: .long, help: "With --model: print a JSON report on stdout.")
+    var json = false
+
+    @Option(name: .customLong("tolerance-factor"), parsing: .unconditional, help: "With --model: multiply every op family's node tolerance.")
+    var toleranceFactor: Float = 1
+
+    @Option(name: .customLong("break-op"), help: .hidden)
+    var breakOp: String?
 
     @Flag(name: .long, help: "Check every op of the op set on randomised shapes.")
     var ops = false
@@ -33,12 +65,14 @@ struct ParityCommand: ParsableCommand {
     var tolerance: Float = 1e-5
 
     func validate() throws {
-        guard ops else { throw ValidationError("nothing to check: pass --ops") }
+        if model != nil { return try validateModel() }
+        guard ops else { throw ValidationError("nothing to check: pass --ops or --model M") }
         if let device, device < 0 { throw ValidationError("--device must be a device index (0, 1, ...; see `fusion devices`), got \(device)") }
         guard tolerance > 0 else { throw ValidationError("--tolerance must be positive") }
     }
 
     func run() throws {
+        if let model { return try runModel(model) }
         let gpu: VulkanBackend
         do { gpu = try VulkanBackend(deviceIndex: device, requiredFeatures: require) } catch { throw CLIError("vulkan: \(error)") }
         let runner = ParityRunner(reference: CPUBackend(), candidate: gpu, tolerance: tolerance)
@@ -76,7 +110,7 @@ struct ParityCommand: ParsableCommand {
         if failed > 0 { throw ExitCode(1) }
     }
 
-    private func format(_ v: Float) -> String {
+    func format(_ v: Float) -> String {
         v.isFinite ? String(format: "%.2e", Double(v)) : "-"
     }
 }

@@ -45,6 +45,21 @@ public final class CPUExecutable: Executable {
     }
 
     public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
+        try run(inputs, observer: nil)
+    }
+
+    public func run(_ inputs: [String: Tensor], observing observer: (Node, Tensor) throws -> Void) throws -> [String: Tensor] {
+        try withoutActuallyEscaping(observer) { try run(inputs, observer: $0) }
+    }
+
+    public var lastNodeTimings: [NodeTiming] {
+        zip(graph.nodes, lastRunNodeTimings).map { NodeTiming(node: $0.index, seconds: $1.seconds) }
+    }
+
+    /// The arena is shared by the backend's executables; this one needs its plan's bytes of it.
+    public var heldBytes: Int { plan.arenaBytes }
+
+    private func run(_ inputs: [String: Tensor], observer: ((Node, Tensor) throws -> Void)?) throws -> [String: Tensor] {
         try validateInputs(graph, inputs)
         lock.lock()
         defer { lock.unlock() }
@@ -53,11 +68,11 @@ public final class CPUExecutable: Executable {
                 bindIntermediates(blocks)
                 boundGeneration = generation
             }
-            return try runBound(inputs)
+            return try runBound(inputs, observer: observer)
         }
     }
 
-    private func runBound(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
+    private func runBound(_ inputs: [String: Tensor], observer: ((Node, Tensor) throws -> Void)?) throws -> [String: Tensor] {
         BLASThreads.setDefault(threads)
 
         // Bind inputs, then resolve views (reshape outputs) to their root's memory.
@@ -77,6 +92,11 @@ public final class CPUExecutable: Executable {
             try execute(node, ctx)
             let end = DispatchTime.now().uptimeNanoseconds
             timings.append((node.name, node.op.name, Double(end - start) * 1e-9))
+            if let observer {
+                let t = Tensor(shape: node.output.shape, dtype: node.output.dtype)
+                if t.byteCount > 0, let src = addresses[node.output.id] { t.data.copyMemory(from: src, byteCount: t.byteCount) }
+                try observer(node, t)
+            }
         }
         lastRunNodeTimings = timings
 

@@ -5,6 +5,38 @@ public protocol Executable: AnyObject {
     func run(_ inputs: [String: Tensor]) throws -> [String: Tensor]
     /// Bytes of intermediate memory the plan needs (peak).
     var peakIntermediateBytes: Int { get }
+    /// Runs the graph and hands every node's output, in graph order, to `observer` as soon
+    /// as it is computed (a copy the observer owns), so a caller can compare or inspect
+    /// every intermediate without the backend keeping them all alive. Slower than `run`.
+    func run(_ inputs: [String: Tensor], observing observer: (Node, Tensor) throws -> Void) throws -> [String: Tensor]
+    /// Time per node of the last `run` (device timestamps where the backend has them, else
+    /// wall time), in graph order; empty when the backend measured none.
+    var lastNodeTimings: [NodeTiming] { get }
+    /// Memory this executable holds on its device (host memory for the CPU), in bytes.
+    var heldBytes: Int { get }
+}
+
+/// The time one node took in a run.
+public struct NodeTiming: Sendable, Equatable {
+    /// `Node.index` in the graph.
+    public let node: Int
+    public let seconds: Double
+    /// Dispatches (kernel launches) it took; 1 on the CPU.
+    public let dispatches: Int
+
+    public init(node: Int, seconds: Double, dispatches: Int = 1) {
+        self.node = node
+        self.seconds = seconds
+        self.dispatches = dispatches
+    }
+}
+
+extension Executable {
+    public func run(_ inputs: [String: Tensor], observing observer: (Node, Tensor) throws -> Void) throws -> [String: Tensor] {
+        throw FusionError.backend("\(type(of: self)) cannot hand out node outputs as it runs")
+    }
+    public var lastNodeTimings: [NodeTiming] { [] }
+    public var heldBytes: Int { peakIntermediateBytes }
 }
 
 /// Something that can run graphs: the CPU reference or a Vulkan device.

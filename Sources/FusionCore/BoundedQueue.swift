@@ -3,18 +3,18 @@ import Foundation
 /// A blocking FIFO of at most `capacity` items between pipeline stages: producers wait when
 /// it is full, so memory stays bounded whatever the dataset's size. `close()` ends it:
 /// `pop()` then drains what is left and returns nil.
-final class BoundedQueue<Element>: @unchecked Sendable {
+public final class BoundedQueue<Element>: @unchecked Sendable {
     private let condition = NSCondition()
     private var items: [Element] = []
     private var head = 0
     private var closed = false
-    let capacity: Int
+    public let capacity: Int
 
-    init(capacity: Int) { self.capacity = max(1, capacity) }
+    public init(capacity: Int) { self.capacity = max(1, capacity) }
 
     /// Waits for room; false when the queue was closed (the item is dropped).
     @discardableResult
-    func push(_ item: Element) -> Bool {
+    public func push(_ item: Element) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         while items.count - head >= capacity && !closed { condition.wait() }
@@ -25,7 +25,7 @@ final class BoundedQueue<Element>: @unchecked Sendable {
     }
 
     /// The next item, waiting for one; nil once the queue is closed and empty.
-    func pop() -> Element? {
+    public func pop() -> Element? {
         condition.lock()
         defer { condition.unlock() }
         while items.count == head && !closed { condition.wait() }
@@ -37,7 +37,7 @@ final class BoundedQueue<Element>: @unchecked Sendable {
         return item
     }
 
-    func close() {
+    public func close() {
         condition.lock()
         closed = true
         condition.broadcast()

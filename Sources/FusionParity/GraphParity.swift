@@ -1,0 +1,141 @@
+import Foundation
+import FusionCore
+
+/// How one node of a graph compared between a reference run and a candidate run.
+public struct NodeParity: Sendable, Codable {
+    /// `Node.index`, the node's name (layer path) and op.
+    public let node: Int
+    public let name: String
+    public let op: String
+    public let shape: [Int]
+    public let maxAbsError: Float
+    public let relativeError: Float
+    /// max(1, max |reference|): the tolerance is a fraction of it.
+    public let scale: Float
+    /// Allowed max |err| as a fraction of `scale`.
+    public let tolerance: Float
+    public let passed: Bool
+}
+
+/// The totals of a graph comparison.
+public struct GraphParitySummary: Sendable, Codable {
+    public var nodes = 0, failed = 0
+    /// The first node in graph order that failed: where the candidate diverged.
+    public var firstDivergent: NodeParity?
+    /// The largest error relative to its node's scale, and where.
+    public var worst: NodeParity?
+    public var passed: Bool { failed == 0 && nodes > 0 }
+}
+
+/// Tolerances of a node comparison, per op family. Every node of the candidate run is
+/// computed from the candidate's own earlier outputs, so a node's error is its own
+/// rounding (float32 sums in another order: about sqrt(K) x 6e-8 relative for a K-term
+/// reduction) plus what it inherits. On the goldens whole networks stay within 2e-6 of
+/// the reference, so 1e-4 of the node's scale leaves 50x headroom while a kernel that is
+/// wrong by one part in a thousand fails at once. Normalisations divide by a standard
+/// deviation that can be far below the values' scale, which multiplies inherited
+/// differences: they get 1e-3. Integer and pure layout results inherit their input's
+/// error and share the default.
+public enum NodeTolerance {
+    public static let standard: Float = 1e-4
+    public static let normalisation: Float = 1e-3
+
+    public static func forOp(_ op: Op) -> Float {
+        switch op {
+        case .layerNorm, .layerNormChannels, .groupNorm, .globalNorm, .globalStats: return normalisation
+        default: return standard
+        }
+    }
+}
+
+/// Runs one graph on a reference and a candidate backend at once and compares every
+/// node's output as both produce it: the reference runs on a second thread and hands its
+/// outputs over through a queue of two, so at most a few node tensors are alive beyond
+/// each backend's own memory, whatever the graph's size.
+public final class GraphParityRunner {
+    public let reference: Backend
+    public let candidate: Backend
+    /// Multiplies every op family's tolerance (`NodeTolerance`).
+    public var toleranceFactor: Float = 1
+
+    public init(reference: Backend, candidate: Backend) {
+        self.reference = reference
+        self.candidate = candidate
+    }
+
+    private struct Handoff { let node: Int; let tensor: Tensor }
+    private struct Cancelled: Error {}
+
+    /// Compares every node; `each` sees each comparison in graph order.
+    public func run(_ graph: Graph, inputs: [String: Tensor], each: (NodeParity) throws -> Void) throws -> GraphParitySummary {
+        let referenceExecutable = try reference.prepare(graph)
+        let candidateExecutable = try candidate.prepare(graph)
+        let queue = BoundedQueue<Handoff>(capacity: 2)
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var referenceError: Error?
+        Thread.detachNewThread {
+            defer { queue.close(); done.signal() }
+            do {
+                _ = try referenceExecutable.run(inputs) { node, tensor in
+                    guard queue.push(Handoff(node: node.index, tensor: tensor)) else { throw Cancelled() }
+                }
+            } catch is Cancelled {
+            } catch {
+                referenceError = error
+            }
+        }
+        var summary = GraphParitySummary()
+        do {
+            _ = try candidateExecutable.run(inputs) { node, got in
+                guard let expected = queue.pop() else {
+                    throw FusionError.backend("the reference run ended before node \(node.index) (\(node.name)): \(referenceError.map { "\($0)" } ?? "no output")")
+                }
+                guard expected.node == node.index else {
+                    throw FusionError.backend("the reference gave node \(expected.node) where the candidate gave node \(node.index)")
+                }
+                let result = compare(node, expected.tensor, got)
+                summary.nodes += 1
+                if !result.passed {
+                    summary.failed += 1
+                    if summary.firstDivergent == nil { summary.firstDivergent = result }
+                }
+                if summary.worst.map({ $0.maxAbsError / $0.scale < result.maxAbsError / result.scale }) ?? true { summary.worst = result }
+                try each(result)
+            }
+        } catch {
+            queue.close()
+            done.wait()
+            throw error
+        }
+        queue.close()
+        done.wait()
+        if let referenceError { throw referenceError }
+        return summary
+    }
+
+    /// max |err|, relative L2 and scale of one node; a NaN or infinity where the reference
+    /// is finite fails.
+    func compare(_ node: Node, _ expected: Tensor, _ got: Tensor) -> NodeParity {
+        let tolerance = NodeTolerance.forOp(node.op) * toleranceFactor
+        let e = expected.dtype == .i32 ? expected.int32s.map(Float.init) : expected.toFloatArray()
+        let g = got.dtype == .i32 ? got.int32s.map(Float.init) : got.toFloatArray()
+        var maxErr: Float = 0, scale: Float = 1, num: Double = 0, den: Double = 0
+        var broken = e.count != g.count
+        for i in 0..<min(e.count, g.count) {
+            let d = abs(g[i] - e[i])
+            if e[i].isFinite {
+                if !d.isFinite { broken = true }
+                scale = max(scale, abs(e[i]))
+                maxErr = max(maxErr, d)
+                num += Double(d) * Double(d)
+                den += Double(e[i]) * Double(e[i])
+            } else if !(g[i].isNaN && e[i].isNaN) && g[i] != e[i] {
+                broken = true
+            }
+        }
+        let rel = Float((num / max(den, 1e-30)).squareRoot())
+        return NodeParity(node: node.index, name: node.name, op: node.op.name, shape: node.output.shape,
+                          maxAbsError: broken ? .infinity : maxErr, relativeError: broken ? .infinity : rel, scale: scale,
+                          tolerance: tolerance, passed: !broken && maxErr <= tolerance * scale)
+    }
+}
