@@ -24,9 +24,7 @@ public struct BenchRunner {
             let start = DispatchTime.now().uptimeNanoseconds
             _ = try executable.run(c.inputs)
             wall.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-            if let vulkan = executable as? VulkanExecutable, let report = vulkan.lastReport, report.timestampsAvailable {
-                gpu.append(report.timings.reduce(0) { $0 + $1.gpuNanoseconds } / 1e6)
-            }
+            if let profile = executable.lastProfile, profile.timer == "gpu" { gpu.append(profile.nodeSeconds * 1e3) }
         }
         let useGPU = gpu.count == wall.count && !gpu.isEmpty
         let times = (useGPU ? gpu : wall).sorted()

@@ -52,8 +52,10 @@ public final class CPUExecutable: Executable {
         try withoutActuallyEscaping(observer) { try run(inputs, observer: $0) }
     }
 
-    public var lastNodeTimings: [NodeTiming] {
-        zip(graph.nodes, lastRunNodeTimings).map { NodeTiming(node: $0.index, seconds: $1.seconds) }
+    public var lastProfile: RunProfile? {
+        guard !lastRunNodeTimings.isEmpty else { return nil }
+        let nodes = zip(graph.nodes, lastRunNodeTimings).filter { $0.0.op.name != "reshape" }.map { NodeTiming(node: $0.index, seconds: $1.seconds) }
+        return RunProfile(nodes: nodes, timer: "wall", deviceSpanSeconds: nil, submissions: 1, dispatches: nodes.count, barriers: 0)
     }
 
     /// The arena is shared by the backend's executables; this one needs its plan's bytes of it.

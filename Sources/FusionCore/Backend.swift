@@ -9,11 +9,36 @@ public protocol Executable: AnyObject {
     /// as it is computed (a copy the observer owns), so a caller can compare or inspect
     /// every intermediate without the backend keeping them all alive. Slower than `run`.
     func run(_ inputs: [String: Tensor], observing observer: (Node, Tensor) throws -> Void) throws -> [String: Tensor]
-    /// Time per node of the last `run` (device timestamps where the backend has them, else
-    /// wall time), in graph order; empty when the backend measured none.
-    var lastNodeTimings: [NodeTiming] { get }
+    /// What the last `run` took, node by node (device timestamps where the backend has
+    /// them, else wall time); nil before a run, or when the backend measured nothing.
+    var lastProfile: RunProfile? { get }
     /// Memory this executable holds on its device (host memory for the CPU), in bytes.
     var heldBytes: Int { get }
+}
+
+/// The times of one run, as every backend reports them (`fusion profile`, `fusion bench`).
+public struct RunProfile: Sendable {
+    /// Per node that did work, in graph order.
+    public var nodes: [NodeTiming]
+    /// "gpu" for device timestamps, "wall" for host clocks.
+    public var timer: String
+    /// Device time from the first kernel's start to the last one's end, summed over
+    /// submissions; nil where nothing runs asynchronously (the CPU).
+    public var deviceSpanSeconds: Double?
+    /// Queue submissions, kernel dispatches and barriers of the run (1, nodes, 0 on the CPU).
+    public var submissions: Int, dispatches: Int, barriers: Int
+
+    public init(nodes: [NodeTiming], timer: String, deviceSpanSeconds: Double?, submissions: Int, dispatches: Int, barriers: Int) {
+        self.nodes = nodes
+        self.timer = timer
+        self.deviceSpanSeconds = deviceSpanSeconds
+        self.submissions = submissions
+        self.dispatches = dispatches
+        self.barriers = barriers
+    }
+
+    /// Sum of the nodes' times.
+    public var nodeSeconds: Double { nodes.reduce(0) { $0 + $1.seconds } }
 }
 
 /// The time one node took in a run.
@@ -35,7 +60,7 @@ extension Executable {
     public func run(_ inputs: [String: Tensor], observing observer: (Node, Tensor) throws -> Void) throws -> [String: Tensor] {
         throw FusionError.backend("\(type(of: self)) cannot hand out node outputs as it runs")
     }
-    public var lastNodeTimings: [NodeTiming] { [] }
+    public var lastProfile: RunProfile? { nil }
     public var heldBytes: Int { peakIntermediateBytes }
 }
 

@@ -127,6 +127,18 @@ final class BenchCommandTests: XCTestCase {
         XCTAssert(r.out.contains("window_attention"), "TextFusion's window attention is among its top ops:\n\(r.out)")
     }
 
+    /// The same profile on the CPU, through the backend interface: wall time per node.
+    func testProfileRunsOnTheCPU() throws {
+        _ = try TestData.path("weights/textfusion_llvip.model")
+        let r = try run(["profile", "--model", "textfusion", "--size", "64x80", "--top", "3", "--backend", "cpu"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssert(r.out.contains("on cpu"), r.out)
+        XCTAssert(r.out.contains("wall clock, one node at a time"), r.out)
+        let lines = r.out.split(separator: "\n").map(String.init)
+        let header = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("op ") }, r.out)
+        XCTAssertEqual(lines[(header + 2)...].prefix { !$0.hasPrefix("...") && !$0.hasPrefix("nodes:") }.count, 3, r.out)
+    }
+
     func testBadArgumentsAreNamed() throws {
         let cases: [([String], String)] = [
             (["bench", "--op", "frobnicate"], "--op frobnicate"),
@@ -159,10 +171,11 @@ final class BenchCommandTests: XCTestCase {
         let exec = try XCTUnwrap(try gpu.prepare(g) as? VulkanExecutable)
         _ = try exec.run(BenchCase.randomInputs(for: g))
         guard exec.lastReport?.timestampsAvailable == true else { throw XCTSkip("no timestamps on this device") }
-        let profile = try GPUProfile(executable: exec, graph: g, wallMilliseconds: 1)
+        let profile = try RunProfileTable(executable: exec, graph: g, wallMilliseconds: 1)
+        XCTAssertEqual(profile.profile.timer, "gpu")
         XCTAssertEqual(profile.rows.count, 6)
         XCTAssertEqual(profile.rows.reduce(0) { $0 + $1.dispatches }, exec.dispatchCount)
-        XCTAssertEqual(profile.rows.reduce(0) { $0 + $1.milliseconds }, profile.dispatchMilliseconds, accuracy: 1e-9)
+        XCTAssertEqual(profile.rows.reduce(0) { $0 + $1.milliseconds }, profile.nodeMilliseconds, accuracy: 1e-9)
         XCTAssertEqual(profile.rows.reduce(0) { $0 + $1.share }, 1, accuracy: 1e-9)
         XCTAssertEqual(profile.rows.map(\.milliseconds), profile.rows.map(\.milliseconds).sorted(by: >))
         VulkanTestSupport.assertNoValidationMessages(gpu)
