@@ -100,7 +100,7 @@ let package = Package(
 
         .testTarget(name: "FusionCoreTests", dependencies: ["FusionCore"], path: "Tests/FusionCoreTests"),
         // Helpers every test target shares: the shared data folder, running the CLI.
-        .target(name: "FusionTestSupport", dependencies: ["CZlib"], path: "Sources/FusionTestSupport"),
+        .target(name: "FusionTestSupport", dependencies: ["FusionCore", "CZlib"], path: "Sources/FusionTestSupport"),
 
         .testTarget(
             name: "FusionIOTests",

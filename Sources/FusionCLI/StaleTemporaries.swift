@@ -6,8 +6,7 @@ import FusionIO
 /// SIGKILL cannot be caught). Output folders are swept by their first write
 /// (`AtomicFile`).
 func sweepStaleTemporaries() {
-    let root = FusionEnvironment.string("FUSIONKIT_CACHE").map { URL(fileURLWithPath: $0) }
-        ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/fusionkit")
+    let root = FusionOptions.current.cacheRoot
     var folders = [root, root.appendingPathComponent("vulkan/spirv"), root.appendingPathComponent("vulkan/pipelines"),
                    root.appendingPathComponent("weights")]
     let features = root.appendingPathComponent("text-features")

@@ -20,19 +20,23 @@ public final class PromptEncoder {
     private var weightsDigest: String?
     public private(set) var diskHits = 0
 
+    public convenience init(clipPath: String, vocabularyPath: String? = nil, heads: Int? = nil, backend: SelectedBackend,
+                            environment: [String: String], useCache: Bool = true) throws {
+        try self.init(clipPath: clipPath, vocabularyPath: vocabularyPath, heads: heads, backend: backend,
+                      options: FusionOptions(environment: environment), useCache: useCache)
+    }
+
     public init(clipPath: String, vocabularyPath: String? = nil, heads: Int? = nil, backend: SelectedBackend,
-                environment: [String: String] = ProcessInfo.processInfo.environment, useCache: Bool = true) throws {
+                options: FusionOptions = .current, useCache: Bool = true) throws {
         self.clipPath = clipPath
         self.heads = heads
         self.backend = backend
-        tokenizer = try CLIPTokenizer(searching: vocabularyPath, environment: environment)
+        tokenizer = try CLIPTokenizer(searching: vocabularyPath, options: options)
         guard FileManager.default.isReadableFile(atPath: clipPath) else {
             throw FileFormatError(path: clipPath, format: "CLIP weights", "cannot open: no such readable file")
         }
         if useCache {
-            let root = environment["FUSIONKIT_CACHE"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
-                ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/fusionkit")
-            cacheDirectory = root.appendingPathComponent("text-features")
+            cacheDirectory = options.cacheRoot.appendingPathComponent("text-features")
         } else {
             cacheDirectory = nil
         }

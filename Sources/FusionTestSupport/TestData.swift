@@ -1,11 +1,12 @@
 import Foundation
+import FusionCore
 import XCTest
 
 /// Where the shared test data lives (`FUSIONKIT_TEST_DATA`, default `../shared`), or nil
 /// with a visible skip message when it is absent.
 public enum TestData {
     public static var root: String {
-        if let env = ProcessInfo.processInfo.environment["FUSIONKIT_TEST_DATA"], !env.isEmpty { return env }
+        if FusionOptions.current.sharedDataGiven, let given = FusionOptions.current.sharedData { return given.path }
         // Sources/FusionTestSupport/TestData.swift -> the package root's sibling `shared`.
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         return root.deletingLastPathComponent().appendingPathComponent("shared").path

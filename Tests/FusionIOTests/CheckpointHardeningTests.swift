@@ -425,7 +425,7 @@ final class CheckpointHardeningTests: XCTestCase {
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
         process.arguments = ["FusionIOTests.CheckpointHardeningTests/testChildTruncatesAMappedFile"]
         var environment = ProcessInfo.processInfo.environment
-        environment["FUSIONKIT_TRUNCATE_CHILD"] = path
+        environment["FK_TRUNCATE_CHILD"] = path
         environment["SWIFT_BACKTRACE"] = "enable=no"
         process.environment = environment
         let err = Pipe(), out = Pipe()
@@ -443,7 +443,7 @@ final class CheckpointHardeningTests: XCTestCase {
 
     /// The child half of `testTruncatedWhileMappedExitsCleanly` (does nothing on its own).
     func testChildTruncatesAMappedFile() throws {
-        guard let path = ProcessInfo.processInfo.environment["FUSIONKIT_TRUNCATE_CHILD"] else { return }
+        guard let path = ProcessInfo.processInfo.environment["FK_TRUNCATE_CHILD"] else { return }
         let size = 1 << 20
         try Data(repeating: 1, count: size).write(to: URL(fileURLWithPath: path))
         let file = try MappedFile(path: path)

@@ -25,7 +25,7 @@ final class TextFusionGoldenTests: XCTestCase {
     /// lavapipe takes minutes at 1024x1280: that case runs with FUSIONKIT_LARGE_TESTS=1 (CI).
     func testCasesOnVulkan() throws {
         let runner = GoldenRunner(backend: try VulkanTestBackend.open())
-        let large = ProcessInfo.processInfo.environment["FUSIONKIT_LARGE_TESTS"] == "1"
+        let large = FusionOptions.current.largeTests
         for name in Self.networkCases where large || !name.contains("1024") { try check(runner, name) }
         if !large { print("SKIP: textfusion_1024x1280 on Vulkan (set FUSIONKIT_LARGE_TESTS=1)") }
     }
@@ -47,7 +47,7 @@ enum VulkanTestBackend {
         do {
             return try SelectedBackend.open(.vulkan)
         } catch {
-            if ProcessInfo.processInfo.environment["FUSIONKIT_REQUIRE_VULKAN"] == "1" { throw error }
+            if FusionOptions.current.requireVulkan { throw error }
             print("SKIP: no Vulkan device: \(error)")
             throw XCTSkip("no Vulkan device: \(error)")
         }

@@ -8,7 +8,7 @@ import XCTest
 /// 2 GiB heap (lavapipe): each half, band-tiled, holds less device memory than the heap.
 final class TextIFDeviceMemoryTests: XCTestCase {
     func testReleasedConfigurationAt1280x1024FitsTheHeap() throws {
-        guard ProcessInfo.processInfo.environment["FUSIONKIT_LARGE_TESTS"] == "1" else {
+        guard FusionOptions.current.largeTests else {
             print("SKIP: set FUSIONKIT_LARGE_TESTS=1 to prepare Text-IF at 1280x1024 on Vulkan")
             throw XCTSkip("set FUSIONKIT_LARGE_TESTS=1 to prepare Text-IF at 1280x1024 on Vulkan")
         }

@@ -46,7 +46,7 @@ public final class GoldenRunner {
         } else {
             let besideCase = try golden.resolvePath("../vocab/\(CLIPTokenizer.vocabularyFileName)")
             path = FileManager.default.fileExists(atPath: besideCase)
-                ? besideCase : try CLIPTokenizer.locateVocabulary(explicitPath: nil, environment: ProcessInfo.processInfo.environment)
+                ? besideCase : try CLIPTokenizer.locateVocabulary(explicitPath: nil)
         }
         return try cached("tokenizer:" + path) { try CLIPTokenizer(mergesPath: path) }
     }

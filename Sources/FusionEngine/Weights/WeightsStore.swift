@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import FusionCore
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -20,20 +21,17 @@ public struct WeightsStore {
     /// Reports progress lines ("downloading ...").
     public var log: (String) -> Void = { _ in }
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
-        if let cache = environment["FUSIONKIT_CACHE"], !cache.isEmpty {
-            cacheDirectory = URL(fileURLWithPath: cache).appendingPathComponent("weights")
-        } else {
-            cacheDirectory = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/fusionkit/weights")
-        }
-        // The project's shared data folder: FUSIONKIT_TEST_DATA, else ../shared as everywhere else.
-        // (unset: ../shared; set but empty: none). Files there are only ever read.
-        switch environment["FUSIONKIT_TEST_DATA"] {
-        case nil: testDataDirectory = URL(fileURLWithPath: "../shared")
-        case let value? where value.isEmpty: testDataDirectory = nil
-        case let value?: testDataDirectory = URL(fileURLWithPath: value)
-        }
-        mirror = environment["FUSIONKIT_WEIGHTS_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    /// The cache under `options.cacheRoot`, the shared data folder (only ever read) and the
+    /// mirror, as the options give them.
+    public init(options: FusionOptions = .current) {
+        cacheDirectory = options.cacheRoot.appendingPathComponent("weights")
+        testDataDirectory = options.sharedData
+        mirror = options.weightsMirror
+    }
+
+    /// The store an environment describes (tests).
+    public init(environment: [String: String]) {
+        self.init(options: FusionOptions(environment: environment))
     }
 
     /// Where the verified file lives after `resolve`.

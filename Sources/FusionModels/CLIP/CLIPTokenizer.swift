@@ -1,4 +1,5 @@
 import Foundation
+import FusionCore
 import FusionIO
 
 /// What can go wrong turning prompts into CLIP tokens.
@@ -62,9 +63,13 @@ public final class CLIPTokenizer: @unchecked Sendable {
     }
 
     /// Finds the vocabulary (see `vocabularyCandidates`) and loads it.
-    public convenience init(searching explicitPath: String? = nil,
-                            environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        try self.init(mergesPath: Self.locateVocabulary(explicitPath: explicitPath, environment: environment))
+    public convenience init(searching explicitPath: String? = nil, options: FusionOptions = .current) throws {
+        try self.init(mergesPath: Self.locateVocabulary(explicitPath: explicitPath, options: options))
+    }
+
+    /// The tokenizer an environment's options find (tests).
+    public convenience init(searching explicitPath: String? = nil, environment: [String: String]) throws {
+        try self.init(searching: explicitPath, options: FusionOptions(environment: environment))
     }
 
     /// Where the vocabulary is looked for, in order:
@@ -74,29 +79,28 @@ public final class CLIPTokenizer: @unchecked Sendable {
     ///   `~/.cache/fusionkit/...` when FUSIONKIT_CACHE is unset), then the shared data,
     ///   `$FUSIONKIT_TEST_DATA/vocab/...` (`../shared/vocab/...` when unset; none when set
     ///   but empty), as for the published weights.
-    public static func vocabularyCandidates(explicitPath: String?, environment: [String: String]) -> [String] {
+    public static func vocabularyCandidates(explicitPath: String?, options: FusionOptions = .current) -> [String] {
         if let explicitPath, !explicitPath.isEmpty { return [explicitPath] }
-        if let named = environment["FUSIONKIT_CLIP_VOCAB"], !named.isEmpty { return [named] }
-        var candidates: [String] = []
-        if let cache = environment["FUSIONKIT_CACHE"], !cache.isEmpty {
-            candidates.append(URL(fileURLWithPath: cache).appendingPathComponent(vocabularyFileName).path)
-        } else {
-            let home = environment["HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
-                ?? FileManager.default.homeDirectoryForCurrentUser
-            candidates.append(home.appendingPathComponent(".cache/fusionkit").appendingPathComponent(vocabularyFileName).path)
-        }
-        switch environment["FUSIONKIT_TEST_DATA"] {
-        case nil: candidates.append("../shared/vocab/" + vocabularyFileName)
-        case let value? where value.isEmpty: break
-        case let value?: candidates.append(URL(fileURLWithPath: value).appendingPathComponent("vocab").appendingPathComponent(vocabularyFileName).path)
+        if let named = options.clipVocabulary { return [named] }
+        var candidates = [options.cacheRoot.appendingPathComponent(vocabularyFileName).path]
+        if let shared = options.sharedData {
+            candidates.append(shared.appendingPathComponent("vocab").appendingPathComponent(vocabularyFileName).relativePath)
         }
         return candidates
     }
 
+    /// The candidates an environment's options give (tests).
+    public static func vocabularyCandidates(explicitPath: String?, environment: [String: String]) -> [String] {
+        vocabularyCandidates(explicitPath: explicitPath, options: FusionOptions(environment: environment))
+    }
+
     /// The first candidate that is a file, or an error listing every candidate.
-    public static func locateVocabulary(explicitPath: String? = nil,
-                                        environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
-        let candidates = vocabularyCandidates(explicitPath: explicitPath, environment: environment)
+    public static func locateVocabulary(explicitPath: String? = nil, environment: [String: String]) throws -> String {
+        try locateVocabulary(explicitPath: explicitPath, options: FusionOptions(environment: environment))
+    }
+
+    public static func locateVocabulary(explicitPath: String? = nil, options: FusionOptions = .current) throws -> String {
+        let candidates = vocabularyCandidates(explicitPath: explicitPath, options: options)
         for path in candidates {
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue { return path }
