@@ -107,7 +107,7 @@ let package = Package(
             dependencies: ["FusionCore", "FusionIO", "CZlib", "FusionTestSupport", .product(name: "Crypto", package: "swift-crypto")], path: "Tests/FusionIOTests"),
         .testTarget(
             name: "FusionModelsTests",
-            dependencies: ["FusionCore", "FusionIO", "FusionModels", "FusionCPU", "FusionVulkan", "FusionEngine", "FusionTestSupport"],
+            dependencies: ["FusionCore", "FusionIO", "FusionModels", "FusionCPU", "FusionVulkan", "FusionEngine", "FusionParity", "FusionTestSupport"],
             path: "Tests/FusionModelsTests"),
         .testTarget(
             name: "FusionMetricsTests",
