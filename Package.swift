@@ -79,7 +79,7 @@ let package = Package(
         .target(name: "CCPUProbe", path: "Sources/CCPUProbe"),
 
         // Benchmarks: op and model cases, the runner, device peaks, GPU profiles.
-        .target(name: "FusionBench", dependencies: ["FusionCore", "FusionCPU", "FusionVulkan", "FusionModels", "CCPUProbe"], path: "Sources/FusionBench"),
+        .target(name: "FusionBench", dependencies: ["FusionCore", "FusionCPU", "FusionVulkan", "FusionModels", "FusionParity", "CCPUProbe"], path: "Sources/FusionBench"),
 
         // CPU/GPU parity harness shared by the CLI and the tests.
         .target(name: "FusionParity", dependencies: ["FusionCore", "FusionCPU", "FusionVulkan"], path: "Sources/FusionParity"),

@@ -61,14 +61,14 @@ struct ParityCommand: ParsableCommand {
     @Flag(name: .long, help: "Print shader and pipeline cache statistics after the run.")
     var cacheStats = false
 
-    @Option(name: .long, parsing: .unconditional, help: "Allowed max |err| as a fraction of the output's scale.")
-    var tolerance: Float = 1e-5
+    @Option(name: .long, parsing: .unconditional, help: "Allowed max |err| as a fraction of the output's scale, for every case (default: each op family's tolerance from the op catalogue).")
+    var tolerance: Float?
 
     func validate() throws {
         if model != nil { return try validateModel() }
         guard ops else { throw ValidationError("nothing to check: pass --ops or --model M") }
         if let device, device < 0 { throw ValidationError("--device must be a device index (0, 1, ...; see `fusion devices`), got \(device)") }
-        guard tolerance > 0 else { throw ValidationError("--tolerance must be positive") }
+        if let tolerance, !(tolerance > 0) { throw ValidationError("--tolerance must be positive") }
     }
 
     func run() throws {
@@ -76,7 +76,7 @@ struct ParityCommand: ParsableCommand {
         let gpu: VulkanBackend
         do { gpu = try VulkanBackend(deviceIndex: device, requiredFeatures: require) } catch { throw CLIError("vulkan: \(error)") }
         let runner = ParityRunner(reference: CPUBackend(), candidate: gpu, tolerance: tolerance)
-        var cases = try ParityCases.all(seed: seed)
+        var cases = try OpCatalogue.parityCases(seed: seed)
         let known = Set(cases.map(\.op))
         if let unknown = op.first(where: { !known.contains($0) }) {
             throw CLIError("unknown op '\(unknown)'; known ops: \(known.sorted().joined(separator: ", "))")
@@ -84,7 +84,12 @@ struct ParityCommand: ParsableCommand {
         if !op.isEmpty { cases = cases.filter { op.contains($0.op) } }
         print("reference: \(runner.reference.deviceDescription)")
         print("candidate: \(gpu.deviceDescription)")
-        print("tolerance: max |err| <= \(tolerance) x output scale (scale = max(1, max |reference|))")
+        if let tolerance {
+            print("tolerance: max |err| <= \(tolerance) x output scale (scale = max(1, max |reference|))")
+        } else {
+            print("tolerance: max |err| <= the op family's tolerance x output scale (scale = max(1, max |reference|)); "
+                  + OpFamily.allCases.map { "\($0.rawValue) \($0.tolerance)" }.joined(separator: ", "))
+        }
         print("")
         let header = ["op", "shapes", "max |err|", "rel L2 err", "scale", "result"]
         var rows: [[String]] = []

@@ -1,0 +1,33 @@
+/// The op families of the catalogue: ops that share a kind of arithmetic share a tolerance,
+/// an XCTest method and a file of cases.
+public enum OpFamily: String, CaseIterable, Sendable {
+    case convolution, matrixProduct = "matrix product", attention
+    case reduction, pointwise, layout, resampling
+
+    /// Allowed max |candidate - reference| as a fraction of the output's scale
+    /// (max(1, max |reference|)) when one fp32 backend is compared with another.
+    public var tolerance: Float {
+        switch self {
+        case .convolution, .matrixProduct, .attention, .reduction, .resampling: return 1e-5
+        case .pointwise: return 2e-6
+        case .layout: return 0
+        }
+    }
+
+    /// Why the tolerance is what it is (printed by the docs and kept beside the number).
+    public var toleranceReason: String {
+        switch self {
+        case .convolution, .matrixProduct, .attention:
+            return "fp32 dot products of up to 20480 terms summed in another order (tiles, splits, online softmax): ~80 ulp of the output scale"
+        case .reduction:
+            return "means, variances and softmax sums over up to 60M elements in another order (tree vs. sequential): ~80 ulp of the output scale"
+        case .resampling:
+            return "up to 16 taps whose weights come from fp32 source coordinates (up to ~1000), computed on each backend: ~80 ulp"
+        case .pointwise:
+            return "no accumulation: one or two roundings plus the GPU's exp/erf approximations of a few ulp (fp32 ulp at 1 is 1.2e-7)"
+        case .layout:
+            return "pure data movement (copies, gathers, reflect indices): bit-exact"
+        }
+    }
+
+}

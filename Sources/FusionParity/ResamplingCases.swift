@@ -1,0 +1,36 @@
+import FusionCore
+
+/// resize: nearest, bilinear and bicubic, up and down, 1x1 maps, coordinates near 1000.
+enum ResamplingCases: OpFamilyCases {
+    static func addParityCases(to b: inout OpCaseBuilder) throws {
+        let x = b.input([1, 3, 9, 13])
+        for mode in ResizeMode.allCases {
+            for (h, w) in [(20, 27), (4, 5), (9, 13)] { try resize(&b, x, mode, h, w) }
+        }
+        try resize(&b, b.input([2, 3, 9, 13]), .bilinear, 18, 26)
+    }
+
+    static func addTestCases(to b: inout OpCaseBuilder) throws {
+        let sizes: [([Int], (Int, Int))] = [([1, 2, 5, 7], (11, 13)), ([1, 2, 5, 7], (3, 4)), ([2, 3, 5, 7], (5, 7)),
+                                            ([1, 3, 5, 7], (10, 14)), ([1, 2, 1, 1], (4, 4)), ([1, 1, 8, 8], (1, 1)),
+                                            ([1, 2, 6, 10], (12, 15)), ([1, 1, 16, 12], (7, 5)),
+                                            ([1, 1, 1000, 999], (301, 1777))]   // coordinates near 1000
+        for mode in ResizeMode.allCases {
+            for (shape, hw) in sizes { try resize(&b, b.input(shape), mode, hw.0, hw.1) }
+        }
+        // (n, c) planes of a 136 MiB tensor dispatched in ranges that fit one binding.
+        try resize(&b, b.input([1, 34, 1024, 1024], range: -4...4), .bilinear, 300, 700, note: "planes over one binding")
+    }
+
+    private static func resize(_ b: inout OpCaseBuilder, _ x: CaseInput, _ mode: ResizeMode, _ height: Int, _ width: Int,
+                               note: String = "") throws {
+        try b.add(OpVariant(.resize(mode: mode, height: height, width: width)),
+                  "x\(x.shape) -> \(height)x\(width) \(mode)\(note.isEmpty ? "" : " (\(note))")", inputs: [x]) { g, v in
+            try g.resize(v[0], mode: mode, height: height, width: width)
+        }
+    }
+
+    static let benchFamilies: [String] = []
+
+    static func addBenchCases(to b: inout OpBenchBuilder) throws {}
+}
