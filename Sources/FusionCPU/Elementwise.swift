@@ -19,7 +19,10 @@ struct GELUFunction: UnaryFunction {
     @inline(__always) func callAsFunction(_ x: Float) -> Float { 0.5 * x * (1 + Foundation.erf(x * 0.707_106_78)) }
 }
 struct QuickGELUFunction: UnaryFunction {
-    @inline(__always) func callAsFunction(_ x: Float) -> Float { x / (1 + fastExp(-1.702 * x)) }
+    /// Below -52, x sigmoid(1.702 x) is -0 in float32; the select also keeps -1.702 x from
+    /// overflowing to inf, which `fastExp` would clamp to a finite value (giving -1.41 at
+    /// -3.4e38).
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { x <= -52 ? 0 * x : x / (1 + fastExp(-1.702 * x)) }
 }
 struct TanhFunction: UnaryFunction {
     @inline(__always) func callAsFunction(_ x: Float) -> Float { Foundation.tanh(x) }

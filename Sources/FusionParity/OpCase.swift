@@ -46,15 +46,10 @@ public struct OpReference64 {
     public let tolerance: Double
     public let scale: Scale
     public let expected: ([String: Tensor]) -> [Double]
-    /// Why the reference backend (the CPU) is not held to the float64 reference in this case,
-    /// if it is not; its error is still reported.
-    public let referenceBackendExemption: String?
 
-    public init(tolerance: Double, scale: Scale = .output, referenceBackendExemption: String? = nil,
-                expected: @escaping ([String: Tensor]) -> [Double]) {
+    public init(tolerance: Double, scale: Scale = .output, expected: @escaping ([String: Tensor]) -> [Double]) {
         self.tolerance = tolerance
         self.scale = scale
-        self.referenceBackendExemption = referenceBackendExemption
         self.expected = expected
     }
 

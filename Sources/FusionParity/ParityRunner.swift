@@ -73,8 +73,7 @@ public struct ParityRunner {
             var errors64: (reference: Double, candidate: Double)?
             if let r64 = c.reference64, let e = expected["y"], let a = actual["y"] {
                 errors64 = (r64.worstError(of: e, inputs: inputs), r64.worstError(of: a, inputs: inputs))
-                let referenceHeld = r64.referenceBackendExemption == nil
-                if let errors64, errors64.candidate > r64.tolerance || (referenceHeld && errors64.reference > r64.tolerance) {
+                if let errors64, errors64.candidate > r64.tolerance || errors64.reference > r64.tolerance {
                     passed = false
                     failure = "float64 reference: \(reference.name) error \(errors64.reference), \(candidate.name) error \(errors64.candidate), allowed \(r64.tolerance)"
                 }

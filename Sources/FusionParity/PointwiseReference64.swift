@@ -17,10 +17,9 @@ enum PointwiseReference64 {
     }
 
     /// The reference of `kind` applied to the case's input `x0`.
-    static func unary(_ kind: UnaryKind, tolerance: Double, scale: OpReference64.Scale = .output,
-                      referenceBackendExemption: String? = nil) -> OpReference64 {
+    static func unary(_ kind: UnaryKind, tolerance: Double, scale: OpReference64.Scale = .output) -> OpReference64 {
         let f = function(kind)
-        return OpReference64(tolerance: tolerance, scale: scale, referenceBackendExemption: referenceBackendExemption) { inputs in
+        return OpReference64(tolerance: tolerance, scale: scale) { inputs in
             inputs["x0"].map { $0.floats.map { f(Double($0)) } } ?? []
         }
     }

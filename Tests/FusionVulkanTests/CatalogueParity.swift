@@ -19,7 +19,7 @@ enum CatalogueParity {
         XCTAssertFalse(cases.isEmpty, "\(family.rawValue) has no test cases", file: file, line: line)
         // The full-size cases take minutes on lavapipe (conv 96 -> 96 on 1024 x 1024: about
         // 150 s on 2 cores); they run when FUSIONKIT_LARGE_TESTS=1.
-        let runLarge = ProcessInfo.processInfo.environment["FUSIONKIT_LARGE_TESTS"] == "1"
+        let runLarge = FusionOptions.current.largeTests
         for c in cases {
             if c.isLarge, !runLarge {
                 print("[parity] skipped \(c.op) \(c.shapes): full-size case; set FUSIONKIT_LARGE_TESTS=1 to run it")

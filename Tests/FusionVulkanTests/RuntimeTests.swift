@@ -1,4 +1,5 @@
 import Foundation
+import FusionCore
 import XCTest
 @testable import FusionVulkan
 
@@ -11,7 +12,7 @@ final class RuntimeTests: XCTestCase {
     private var temporaryDirectories: [URL] = []
 
     private var requireValidation: Bool {
-        ProcessInfo.processInfo.environment["FUSIONKIT_REQUIRE_VALIDATION"] == "1"
+        FusionOptions.current.requireValidation
     }
 
     override func tearDown() {

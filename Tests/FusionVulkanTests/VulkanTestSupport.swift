@@ -8,14 +8,14 @@ import XCTest
 /// require one.
 enum VulkanTestSupport {
     private static let shared: Result<VulkanBackend, Error> = Result {
-        try VulkanBackend(validation: ProcessInfo.processInfo.environment["FUSIONKIT_REQUIRE_VALIDATION"] == "1" ? true : nil)
+        try VulkanBackend(validation: FusionOptions.current.requireValidation ? true : nil)
     }
 
     static func backend() throws -> VulkanBackend {
         switch shared {
         case let .success(b): return b
         case let .failure(error):
-            if ProcessInfo.processInfo.environment["FUSIONKIT_REQUIRE_VULKAN"] == "1" { throw error }
+            if FusionOptions.current.requireVulkan { throw error }
             throw XCTSkip("no usable Vulkan device (\(error)); install mesa-vulkan-drivers for lavapipe")
         }
     }
