@@ -54,16 +54,19 @@ final class VulkanDatasetPipelineTests: XCTestCase {
             prepareTotal += prepare; firstTotal += first; secondTotal += second
             print(String(format: "MEASURE %dx%d: prepare %.1f ms, first run %.1f ms, second run %.1f ms", w, h, prepare * 1e3, first * 1e3, second * 1e3))
         }
-        var held = 0, intermediates = 0
+        var needed = 0, intermediates = 0, own = 0
         for size in sizes {
             let e = try XCTUnwrap(model.executable(height: size[0], width: size[1]) as? VulkanExecutable)
-            held += e.deviceBytes
+            needed += e.deviceBytes
+            own += e.ownDeviceBytes
             intermediates += e.peakIntermediateBytes
         }
         print(String(format: "MEASURE %d sizes: prepare %.1f ms, first runs %.1f ms, second runs %.1f ms (sums)", sizes.count,
                      prepareTotal * 1e3, firstTotal * 1e3, secondTotal * 1e3))
-        print("MEASURE held: sum of deviceBytes \(held >> 20) MiB (intermediates planned \(intermediates >> 20) MiB), "
-              + "device memory in pools \(vulkan.context.stats.deviceMemoryBytes >> 20) MiB")
+        // Held now: the shared arena once plus each executable's own buffers (the sum of
+        // deviceBytes is what one executable per size held before the arena).
+        print("MEASURE held: arena \(vulkan.arenaBytes >> 20) MiB + own buffers \(own >> 20) MiB; sum of deviceBytes \(needed >> 20) MiB "
+              + "(intermediates planned \(intermediates >> 20) MiB); device memory in pools \(vulkan.context.stats.deviceMemoryBytes >> 20) MiB")
     }
 
     /// Delegates to a model but collects through the default (synchronous) `submit`, or

@@ -2,9 +2,9 @@ import Foundation
 import FusionCore
 
 /// A graph prepared for Vulkan: intermediates placed by the memory planner in the
-/// backend's shared `VulkanArena`, constants uploaded once, inputs and outputs in buffers
-/// of their own that the host writes and reads directly where device memory is host
-/// visible, else through staging buffers whose copies are part of the recorded commands.
+/// backend's shared `VulkanArena`, constants uploaded once, inputs in buffers of their own
+/// (written directly where device memory is host visible, else through staging), outputs
+/// copied into staging buffers; the copies are part of the recorded commands.
 ///
 /// A graph whose work exceeds `submissionWorkLimit` is recorded as several command
 /// sequences, cut between nodes, which a submission queues back to back and waits for in
@@ -18,12 +18,13 @@ import FusionCore
 /// another on the GPU whatever the host does meanwhile.
 ///
 /// Two runs may be in flight (`submit`, then `wait`): each has its own staging set (input
-/// and output buffers, with their staging) and its own recording of the graph, because a
-/// command buffer cannot be queued again while pending. The host writes the next run's
-/// inputs and reads the previous run's outputs while the GPU runs the current one. An
-/// output lives in its set's buffer, not in the shared arena, so the next run cannot
-/// overwrite it before it is read. The second set is made at the first submission that
-/// needs it; `run` (submit, then wait) uses one.
+/// buffers, with their staging, and output staging) and its own recording of the graph,
+/// because a command buffer cannot be queued again while pending. The host writes the
+/// next run's inputs and reads the previous run's outputs while the GPU runs the current
+/// one. Outputs are always copied out of the shared arena into the set's staging (host
+/// memory), because the next run, of this or another executable, may overwrite the arena
+/// before the host reads them. The second set is made at the first submission that needs
+/// it; `run` (submit, then wait) uses one.
 ///
 /// Recordings are made at preparation (so an op the device cannot run fails there) and
 /// made again, before a submission, when the arena replaced its blocks since (another
@@ -48,8 +49,8 @@ public final class VulkanExecutable: Executable {
     /// Bytes of the intermediates this graph needs; they live in the backend's shared
     /// arena (`VulkanBackend.arenaBytes`), which holds the largest need of its executables.
     public var peakIntermediateBytes: Int { plan.arenaBytes }
-    /// Device memory this executable holds alone: constants, inputs, outputs, per-op
-    /// scratch and staging (each staging set made has its own inputs and outputs).
+    /// Device memory this executable holds alone: constants, per-op scratch, and the
+    /// inputs and staging of each staging set made.
     public var ownDeviceBytes: Int { stateLock.locked { ownBytes } }
     /// The device memory this graph needs: `ownDeviceBytes` plus its intermediates. The
     /// intermediates are shared with the backend's other executables, so the sum of
@@ -88,10 +89,8 @@ public final class VulkanExecutable: Executable {
         /// Per input (as `inputSlots`): the buffer the recording reads, and the staging the
         /// host writes when that buffer is not host visible.
         var inputs: [(tensor: DeviceTensor, staging: VulkanBuffer?)] = []
-        /// Per output (as `outputSlots`): the buffer holding it after the run, and its staging.
-        var outputs: [(tensor: DeviceTensor, staging: VulkanBuffer?)] = []
-        /// Where the recording places each output's root value instead of the arena.
-        var outputRoots: [Int: DeviceTensor] = [:]
+        /// Per output (as `outputSlots`): the staging the recording copies it into.
+        var outputs: [VulkanBuffer] = []
         /// Whether the buffers were made.
         var isMade = false
         /// Guarded by the arena's lock (the arena drops it when its blocks change).
@@ -169,26 +168,16 @@ public final class VulkanExecutable: Executable {
         return buffer
     }
 
-    /// Gives a staging set its buffers (once): a device buffer per input, per output root
-    /// that is an intermediate (the output and its views live there instead of in the
-    /// arena) and per output that is a graph input or constant (a copy lands there); a
-    /// staging buffer beside each one the host cannot map.
+    /// Gives a staging set its buffers (once): a device buffer per input, with a staging
+    /// buffer when the host cannot map it, and a staging buffer per output.
     private func makeStaging(_ set: StagingSet) throws {
         guard !set.isMade else { return }
-        func staged(_ v: Value, _ buffer: VulkanBuffer, offset: Int = 0) throws -> (tensor: DeviceTensor, staging: VulkanBuffer?) {
-            let tensor = DeviceTensor(buffer: buffer, offset: offset, shape: v.shape, dtype: v.dtype)
-            return (tensor, buffer.isHostVisible ? nil : try makeBuffer(bytes: v.byteCount, kind: .staging))
+        set.inputs = try inputSlots.map { _, v in
+            let buffer = try makeBuffer(bytes: v.byteCount)
+            return (DeviceTensor(buffer: buffer, offset: 0, shape: v.shape, dtype: v.dtype),
+                    buffer.isHostVisible ? nil : try makeBuffer(bytes: v.byteCount, kind: .staging))
         }
-        set.inputs = try inputSlots.map { try staged($0.value, makeBuffer(bytes: $0.value.byteCount)) }
-        set.outputs = try outputSlots.map { _, v in
-            let root = plan.root[v.id]
-            guard plan.placements[root] != nil else { return try staged(v, makeBuffer(bytes: v.byteCount)) }
-            if set.outputRoots[root] == nil {
-                let r = graph.values[root].value
-                set.outputRoots[root] = DeviceTensor(buffer: try makeBuffer(bytes: r.byteCount), offset: 0, shape: r.shape, dtype: r.dtype)
-            }
-            return try staged(v, set.outputRoots[root]!.buffer)
-        }
+        set.outputs = try outputSlots.map { try makeBuffer(bytes: $0.value.byteCount, kind: .staging) }
         set.isMade = true
     }
 
@@ -197,7 +186,7 @@ public final class VulkanExecutable: Executable {
         var tensors = constants
         for (id, p) in plan.placements {
             let v = graph.values[id].value
-            tensors[id] = set.outputRoots[id] ?? DeviceTensor(buffer: blocks[p.block], offset: p.offset, shape: v.shape, dtype: v.dtype)
+            tensors[id] = DeviceTensor(buffer: blocks[p.block], offset: p.offset, shape: v.shape, dtype: v.dtype)
         }
         for ((_, v), input) in zip(inputSlots, set.inputs) { tensors[v.id] = input.tensor }
         // Views (reshape) share their root's memory.
@@ -244,11 +233,8 @@ public final class VulkanExecutable: Executable {
             nodes += Array(repeating: node.index, count: sequence.dispatchCount - dispatchesBefore)
         }
 
-        for ((_, v), (t, staging)) in zip(outputSlots, set.outputs) {
-            guard let source = tensors[v.id] else { throw FusionError.unknownValue(v.id) }
-            // A graph input or constant returned as is: copied into the set's buffer.
-            if plan.placements[plan.root[v.id]] == nil { try encoder.encodeCopy(source, t) }
-            guard let staging else { continue }
+        for ((_, v), staging) in zip(outputSlots, set.outputs) {
+            guard let t = tensors[v.id] else { throw FusionError.unknownValue(v.id) }
             try sequence.copy(from: BufferBinding(buffer: t.buffer, offset: t.offset, size: max(t.byteCount, 4), access: .read),
                               to: BufferBinding(buffer: staging, offset: 0, size: staging.size, access: .write),
                               bytes: t.byteCount)
@@ -334,9 +320,9 @@ public final class VulkanExecutable: Executable {
         defer { stateLock.locked { submission.set.inFlight = false } }
         let collected = try waitAll(submission.recording.sequences, since: submission.startNanoseconds)
         var results: [String: Tensor] = [:]
-        for ((name, v), (tensor, staging)) in zip(outputSlots, submission.set.outputs) {
+        for ((name, v), staging) in zip(outputSlots, submission.set.outputs) {
             let t = Tensor(shape: v.shape, dtype: v.dtype)
-            try (staging ?? tensor.buffer).read(into: t.bytes, at: staging == nil ? tensor.offset : 0)
+            try staging.read(into: t.bytes, at: 0)
             results[name] = t
         }
         stateLock.locked { report = collected }
