@@ -31,10 +31,13 @@ final class VulkanArenaTests: XCTestCase {
     /// Prepared small first, then larger sizes that grow the arena after the small ones
     /// recorded, run interleaved twice: every run equals its graph on a backend of its own
     /// byte for byte and the CPU within 1e-6 (scaled by the largest |value| when above
-    /// 1), and the arena holds the largest need with its slack, not the sum.
+    /// 1), the arena holds the largest need with its slack, not the sum, and no replaced
+    /// block outlives the recordings that bound it (live buffers are the arena's and the
+    /// executables' own).
     func testSizesShareTheArenaAndReRecordAfterItGrows() throws {
         let shared = try VulkanTestSupport.backend()
         let gpu = VulkanBackend(context: shared.context) // an arena of its own, empty
+        let liveBefore = shared.context.stats.bytesAllocated
         let sizes = [(40, 56), (96, 128), (72, 100), (128, 160)] // the 2nd and 4th grow it
         var executables: [(Int, Int, VulkanExecutable, Graph)] = []
         var expected: [[Int]: (vulkan: [Float], cpu: Tensor)] = [:]
@@ -64,6 +67,11 @@ final class VulkanArenaTests: XCTestCase {
         for (_, _, e, _) in executables {
             XCTAssertEqual(e.deviceBytes, e.ownDeviceBytes + e.peakIntermediateBytes)
         }
+        // Buffer sizes round up to the driver's alignment: allow a little per buffer.
+        let live = shared.context.stats.bytesAllocated - liveBefore
+        let held = gpu.arenaBytes + executables.reduce(0) { $0 + $1.2.ownDeviceBytes }
+        XCTAssertGreaterThanOrEqual(live, held)
+        XCTAssertLessThanOrEqual(live, held + (64 << 10), "buffers beyond the arena and the executables' own: replaced blocks kept alive?")
         VulkanTestSupport.assertNoValidationMessages(gpu)
     }
 
