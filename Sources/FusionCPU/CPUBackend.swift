@@ -15,6 +15,8 @@ public final class CPUBackend: Backend {
 
     public var name: String { "cpu" }
 
+    public var sharesIntermediateMemory: Bool { true }
+
     public var deviceDescription: String {
         "CPU (\(threads) thread\(threads == 1 ? "" : "s"), \(BLASThreads.libraryName))"
     }

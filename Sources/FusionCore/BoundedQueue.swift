@@ -29,6 +29,18 @@ public final class BoundedQueue<Element>: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while items.count == head && !closed { condition.wait() }
+        return take()
+    }
+
+    /// The next item if one is there now; nil otherwise (never waits).
+    public func popIfReady() -> Element? {
+        condition.lock()
+        defer { condition.unlock() }
+        return take()
+    }
+
+    /// Removes the head item (the lock held).
+    private func take() -> Element? {
         guard items.count > head else { return nil }
         let item = items[head]
         head += 1

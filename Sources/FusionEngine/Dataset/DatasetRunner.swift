@@ -222,33 +222,61 @@ public final class DatasetRunner {
 
         // The network, on this thread. With `batch` > 1, decoded pairs wait in a group per
         // input size until the group is full (or the input ends), then run as one batch.
+        // One group stays in flight: group k+1 is queued (`PairFusionModel.submit`) before
+        // group k is collected, so on an asynchronous backend (Vulkan) the upload of the
+        // next inputs and the hand-over of the previous outputs overlap the current run.
+        // The group in flight is collected before this thread waits for input, so writers
+        // never wait for a run that has finished. A group's failure is its own pairs' only.
         var networkSeconds = 0.0, idleSeconds = 0.0
         var groups: [[Int]: [Decoded]] = [:]
-        func runGroup(_ items: [Decoded]) {
-            guard !items.isEmpty else { return }
-            let t0 = Date()
-            do {
-                let outputs: [[Tensor]]
-                if items.count == 1 {
-                    outputs = [try model.run(items[0].inputs!, features: jobs[items[0].index].features)]
-                } else {
-                    outputs = try model.runBatch(items.map { $0.inputs! }, features: items.map { jobs[$0.index].features[0] }).map { [$0] }
-                }
-                let seconds = Date().timeIntervalSince(t0)
-                networkSeconds += seconds
+        var inFlight: (items: [Decoded], pending: PendingPairRun, submitSeconds: Double)?
+        func deliver(_ items: [Decoded], _ result: Result<[[Tensor]], Error>, seconds: Double) {
+            var result = result
+            if case let .success(outputs) = result, outputs.count != items.count {
+                result = .failure(FusionError.backend("the network returned outputs for \(outputs.count) of \(items.count) pairs"))
+            }
+            switch result {
+            case let .success(outputs):
                 for (item, out) in zip(items, outputs) {
                     fused.push(Fused(index: item.index, inputs: item.inputs, outputs: out, failure: nil, decodeSeconds: item.decodeSeconds,
                                      networkSeconds: seconds / Double(items.count)))
                 }
-            } catch {
-                networkSeconds += Date().timeIntervalSince(t0)
+            case let .failure(error):
                 for item in items {
                     fused.push(Fused(index: item.index, inputs: item.inputs, outputs: [], failure: "\(error)", decodeSeconds: item.decodeSeconds, networkSeconds: 0))
                 }
             }
         }
+        func collect() {
+            guard let group = inFlight else { return }
+            inFlight = nil
+            let t0 = Date()
+            let result = Result { try group.pending.finish() }
+            let seconds = Date().timeIntervalSince(t0)
+            networkSeconds += seconds
+            deliver(group.items, result, seconds: group.submitSeconds + seconds)
+        }
+        func runGroup(_ items: [Decoded]) {
+            guard !items.isEmpty else { return }
+            let t0 = Date()
+            let submitted = Result { try model.submit(items.map { $0.inputs! }, features: items.map { jobs[$0.index].features }) }
+            let seconds = Date().timeIntervalSince(t0)
+            networkSeconds += seconds
+            collect() // the group before, while this one runs
+            switch submitted {
+            case let .success(pending): inFlight = (items, pending, seconds)
+            case let .failure(error): deliver(items, .failure(error), seconds: seconds)
+            }
+        }
         var waitStart = Date()
-        while let item = decoded.pop() {
+        while true {
+            var next = decoded.popIfReady()
+            if next == nil, inFlight != nil {
+                collect() // nothing to queue behind it: its outputs go to the writers now
+                waitStart = Date()
+            }
+            if next == nil { next = decoded.pop() }
+            guard let item = next else { break }
             idleSeconds += Date().timeIntervalSince(waitStart)
             defer { waitStart = Date() }
             if stop.value { continue }
@@ -268,6 +296,7 @@ public final class DatasetRunner {
             }
         }
         for key in groups.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) where !stop.value { runGroup(groups[key]!) }
+        collect()
         fused.close()
         writersDone.wait()
         summaryLock.lock()

@@ -38,12 +38,50 @@ public protocol PairFusionModel: AnyObject {
     /// Several pairs of one size, one prompt each, in one graph run (batch dimension N);
     /// outputs equal `run` pair by pair.
     func runBatch(_ inputs: [PairInputs], features: [[Float]]) throws -> [Tensor]
+    /// `run` (one pair; `features[0]` are its prompts) or `runBatch` (several pairs of one
+    /// size; `features[i]` is pair i's one prompt) in two phases: queue the work, then
+    /// collect it with `PendingPairRun.finish()`, which returns what those return, per
+    /// pair. A model on an asynchronous backend returns before the work ran, so the caller
+    /// can queue the next group before collecting this one; the default runs synchronously.
+    /// At most two groups may be pending.
+    func submit(_ inputs: [PairInputs], features: [[[Float]]]) throws -> PendingPairRun
+}
+
+/// Network work queued by `PairFusionModel.submit`.
+public final class PendingPairRun {
+    private let collect: () throws -> [[Tensor]]
+
+    /// `collect` waits for the work and returns its outputs per pair.
+    public init(_ collect: @escaping () throws -> [[Tensor]]) {
+        self.collect = collect
+    }
+
+    /// Waits for the work: per pair (in the order submitted), one output per prompt.
+    public func finish() throws -> [[Tensor]] { try collect() }
 }
 
 extension PairFusionModel {
     /// Pair by pair, for models without a batched graph.
     public func runBatch(_ inputs: [PairInputs], features: [[Float]]) throws -> [Tensor] {
         try zip(inputs, features).map { try run($0, features: [$1])[0] }
+    }
+
+    /// Runs the work now (`run` or `runBatch`); `finish()` returns its outputs.
+    public func submit(_ inputs: [PairInputs], features: [[[Float]]]) throws -> PendingPairRun {
+        let outputs = try runSynchronously(inputs, features: features)
+        return PendingPairRun { outputs }
+    }
+
+    /// What `submit` queues, run now: `run` for one pair, `runBatch` for several.
+    public func runSynchronously(_ inputs: [PairInputs], features: [[[Float]]]) throws -> [[Tensor]] {
+        guard inputs.count == features.count else {
+            throw FusionError.invalidArgument(op: name, detail: "\(inputs.count) pairs and \(features.count) prompt lists: give one list per pair")
+        }
+        if inputs.count == 1 { return [try run(inputs[0], features: features[0])] }
+        guard features.allSatisfy({ $0.count == 1 }) else {
+            throw FusionError.invalidArgument(op: name, detail: "pairs run together take one prompt each")
+        }
+        return try runBatch(inputs, features: features.map { $0[0] }).map { [$0] }
     }
 }
 

@@ -39,6 +39,22 @@ public final class TextFusionPairModel: PairFusionModel {
         try model.fuse(visible: inputs.map { $0.tensors["vis"]! }, infrared: inputs.map { $0.tensors["ir"]! }, textFeatures: features)
     }
 
+    /// Queued on the backend (`TextFusionModel.submitFuse`) for one pair under one prompt or a
+    /// batch; a pair under several prompts runs now (its prompts would need more runs in
+    /// flight than an executable has staging sets).
+    public func submit(_ inputs: [PairInputs], features: [[[Float]]]) throws -> PendingPairRun {
+        guard inputs.count == features.count, !inputs.isEmpty, features.allSatisfy({ $0.count == 1 }) else {
+            let outputs = try runSynchronously(inputs, features: features)
+            return PendingPairRun { outputs }
+        }
+        let pending = inputs.count == 1
+            ? try model.submitFuse(visible: inputs[0].tensors["vis"]!, infrared: inputs[0].tensors["ir"]!, textFeatures: features[0][0])
+            : try model.submitFuse(visible: inputs.map { $0.tensors["vis"]! }, infrared: inputs.map { $0.tensors["ir"]! },
+                                   textFeatures: features.map { $0[0] })
+        let model = self.model
+        return PendingPairRun { try model.finish(pending).map { [$0] } }
+    }
+
     public func image(_ output: Tensor, for inputs: PairInputs) throws -> Image {
         TextFusionImages.image(fused: output, visible: inputs.visible, grey: grey)
     }

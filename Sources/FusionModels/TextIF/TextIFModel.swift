@@ -8,7 +8,10 @@ import FusionCore
 /// (`TextIFGraph`'s `bandBytes`) when its unbanded plan would not fit the budget, and the
 /// two executables stay prepared together only when their plans fit it together: else
 /// the one not needed is released before the other is prepared (the features are host
-/// tensors, so re-prompting still runs the encoders once).
+/// tensors, so re-prompting still runs the encoders once). On a backend whose executables
+/// share their intermediates (`Backend.sharesIntermediateMemory`: the CPU and Vulkan),
+/// releasing one frees its weights, inputs and outputs; the intermediates stay in the
+/// backend's arena, which holds the larger need of the two halves rather than their sum.
 ///
 /// Batching (`fuse(pairs:texts:)`, `encode(pairs:)`, `decode(_:texts:)`): N pairs of one
 /// size run as one batch-N encoder run and one batch-N decoder run with one prompt per

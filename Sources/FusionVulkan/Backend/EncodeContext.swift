@@ -13,10 +13,15 @@ final class EncodeContext {
     private(set) var node: Node?
     /// Temporary device buffers requested by encoders; kept alive by the executable.
     private(set) var scratchBuffers: [VulkanBuffer] = []
+    /// Scratch of an earlier recording of the same graph: recording is deterministic, so
+    /// request `i` takes buffer `i` again instead of allocating (the executable's
+    /// recordings run one after another on the queue, so they can share it).
+    private let reusable: [VulkanBuffer]
 
-    init(context: VulkanContext, sequence: CommandSequence) {
+    init(context: VulkanContext, sequence: CommandSequence, reusing reusable: [VulkanBuffer] = []) {
         self.context = context
         self.sequence = sequence
+        self.reusable = reusable
     }
 
     /// `maxStorageBufferRange`: the most bytes one binding may cover.
@@ -53,7 +58,9 @@ final class EncodeContext {
     /// A device buffer for intermediate results of one op (not shared with other nodes).
     func scratch(shape: [Int]) throws -> DeviceTensor {
         let bytes = max(shape.reduce(1, *) * 4, 4)
-        let buffer = try context.makeBuffer(bytes: bytes, kind: .deviceLocal)
+        let next = scratchBuffers.count
+        let buffer = next < reusable.count && reusable[next].size >= bytes
+            ? reusable[next] : try context.makeBuffer(bytes: bytes, kind: .deviceLocal)
         scratchBuffers.append(buffer)
         return DeviceTensor(buffer: buffer, offset: 0, shape: shape, dtype: .f32)
     }

@@ -2,8 +2,13 @@ import Foundation
 import FusionCore
 
 /// Runs graphs as GLSL compute shaders on one Vulkan device.
+///
+/// The intermediates of every graph it prepares live in one `VulkanArena` (grown to the
+/// largest need, never shrunk), so keeping many sizes prepared costs their constants,
+/// inputs and outputs, not their intermediates.
 public final class VulkanBackend: Backend {
     public let context: VulkanContext
+    let arena: VulkanArena
     public var name: String { "vulkan" }
     public var deviceDescription: String { "\(context.info.name) (\(context.info.type), Vulkan \(context.info.apiVersion))" }
     /// Work (FLOP, `GraphCost`) of one queue submission before a graph is split over
@@ -26,15 +31,22 @@ public final class VulkanBackend: Backend {
     public init(deviceIndex: Int? = nil, validation: Bool? = nil, cacheDirectory: URL? = nil,
                 requiredFeatures: [DeviceFeature] = []) throws {
         context = try VulkanContext(deviceIndex: deviceIndex, validation: validation, cacheDirectory: cacheDirectory)
+        arena = VulkanArena(context: context)
         try context.require(requiredFeatures, for: "this run")
     }
 
     public init(context: VulkanContext) {
         self.context = context
+        arena = VulkanArena(context: context)
     }
 
+    /// Device bytes of the intermediates shared by every executable of this backend.
+    public var arenaBytes: Int { arena.bytes }
+
+    public var sharesIntermediateMemory: Bool { true }
+
     public func prepare(_ graph: Graph) throws -> Executable {
-        try VulkanExecutable(context: context, graph: graph, submissionWorkLimit: submissionWorkLimit,
+        try VulkanExecutable(context: context, graph: graph, arena: arena, submissionWorkLimit: submissionWorkLimit,
                              timeoutSeconds: submissionTimeoutSeconds)
     }
 }

@@ -52,9 +52,6 @@ public final class TextFusionEntry: CatalogueModel {
 
     public func pairModel(on backend: SelectedBackend, settings: ModelSettings) throws -> PairFusionModel? {
         let model = TextFusionModel(weights: weights, backend: backend.backend)
-        // On the CPU a prepared size holds no memory of its own (the arena is shared), so a
-        // mixed-size dataset keeps every size prepared.
-        if backend.name == "cpu" { model.cachedSizes = 64 }
         return TextFusionPairModel(model: model, grey: settings.grey, resizeIR: settings.resizeIR)
     }
 
