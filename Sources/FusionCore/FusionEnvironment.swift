@@ -1,9 +1,9 @@
 import Foundation
 
-/// Every `FUSIONKIT_*` environment variable the engine reads, parsed and checked in one
-/// place. Code asks this type for a knob's value instead of reading the environment, and
-/// the `fusion` command calls `validate()` first, so a misspelt value is an error naming
-/// the variable instead of being silently ignored.
+/// Every `FUSIONKIT_*` environment variable the engine reads: its name, meaning and check.
+/// `FusionOptions` reads them once into typed values (nothing else reads the environment),
+/// and the `fusion` command calls `validate()` first, so a misspelt name or value is an
+/// error naming the variable instead of being silently ignored.
 public enum FusionEnvironment {
     /// One knob: its name, what it holds, and a check of a given value.
     public struct Knob: Sendable {
@@ -32,13 +32,9 @@ public enum FusionEnvironment {
         Knob(name: "FUSIONKIT_KERNELS", meaning: "conv/GEMM kernel set: direct or tiled") { ["direct", "tiled"].contains($0) ? nil : "expected direct or tiled" },
     ]
 
-    /// The process environment (tests may replace it).
-    nonisolated(unsafe) public static var values: [String: String] = ProcessInfo.processInfo.environment
-
     /// Throws `FusionError.invalidArgument` naming the first variable whose value is not
     /// acceptable, or an unknown `FUSIONKIT_` variable (a misspelling would be ignored).
-    public static func validate(_ environment: [String: String]? = nil) throws {
-        let environment = environment ?? values
+    public static func validate(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let known = Dictionary(uniqueKeysWithValues: knobs.map { ($0.name, $0) })
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("FUSIONKIT_") {
             guard let knob = known[name] else {
@@ -49,25 +45,6 @@ public enum FusionEnvironment {
                 throw FusionError.invalidArgument(op: "environment", detail: "\(name)='\(value)': \(why) (\(knob.meaning))")
             }
         }
-    }
-
-    /// The raw value of a knob, nil when unset or empty.
-    public static func string(_ name: String) -> String? {
-        precondition(knobs.contains { $0.name == name }, "unknown knob \(name)")
-        guard let value = values[name], !value.isEmpty else { return nil }
-        return value
-    }
-
-    /// A "1/true/yes/on" flag.
-    public static func flag(_ name: String) -> Bool {
-        guard let value = string(name)?.lowercased() else { return false }
-        return ["1", "true", "yes", "on"].contains(value)
-    }
-
-    /// A positive finite number, nil when unset (invalid values are rejected by `validate`).
-    public static func positiveNumber(_ name: String) -> Double? {
-        guard let text = string(name), let value = Double(text), value > 0, value.isFinite else { return nil }
-        return value
     }
 
     @Sendable private static func checkFlag(_ value: String) -> String? {

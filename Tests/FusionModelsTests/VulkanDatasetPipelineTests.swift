@@ -25,12 +25,14 @@ final class VulkanDatasetPipelineTests: XCTestCase {
         return sizes
     }
 
-    /// Not a check: prints, per new size of tno25, the time to prepare TextFusion and its
-    /// first and second runs, then the device memory held with every size prepared
-    /// (`FUSIONKIT_MEASURE=1`; the numbers of Docs/benchmarks.md).
-    func testMeasureMixedSizes() throws {
-        guard ProcessInfo.processInfo.environment["FUSIONKIT_MEASURE"] == "1" else {
-            throw XCTSkip("set FUSIONKIT_MEASURE=1 to measure TextFusion over the tno25 sizes on Vulkan")
+    /// With every tno25 size of TextFusion prepared on one Vulkan backend, the shared arena
+    /// holds the largest size's intermediates once (within its growth slack), not the sum
+    /// over sizes. Prints, per size, the preparation and first and second run times and the
+    /// memory held (the numbers of Docs/benchmarks.md; nothing is asserted on time).
+    /// A minutes-long case on lavapipe: FUSIONKIT_LARGE_TESTS=1.
+    func testEveryTno25SizeSharesOneArena() throws {
+        guard FusionOptions.current.largeTests else {
+            throw XCTSkip("set FUSIONKIT_LARGE_TESTS=1 to prepare TextFusion at every tno25 size on Vulkan")
         }
         let selected = try VulkanTestBackend.open()
         let vulkan = try XCTUnwrap(selected.backend as? VulkanBackend)
@@ -67,6 +69,11 @@ final class VulkanDatasetPipelineTests: XCTestCase {
         // deviceBytes is what one executable per size held before the arena).
         print("MEASURE held: arena \(vulkan.arenaBytes >> 20) MiB + own buffers \(own >> 20) MiB; sum of deviceBytes \(needed >> 20) MiB "
               + "(intermediates planned \(intermediates >> 20) MiB); device memory in pools \(vulkan.context.stats.deviceMemoryBytes >> 20) MiB")
+        var largest = 0
+        for size in sizes { largest = max(largest, try model.executable(height: size[0], width: size[1]).peakIntermediateBytes) }
+        XCTAssertGreaterThanOrEqual(vulkan.arenaBytes, largest)
+        XCTAssertLessThanOrEqual(Double(vulkan.arenaBytes), Double(largest) * 1.25 + Double(sizes.count << 20),
+                                 "the arena holds the largest size once (with growth slack), not \(intermediates >> 20) MiB")
     }
 
     /// Delegates to a model but collects through the default (synchronous) `submit`, or

@@ -12,32 +12,33 @@ public final class VulkanBackend: Backend {
     public var name: String { "vulkan" }
     public var deviceDescription: String { "\(context.info.name) (\(context.info.type), Vulkan \(context.info.apiVersion))" }
     /// Work (FLOP, `GraphCost`) of one queue submission before a graph is split over
-    /// several: `FUSIONKIT_SUBMISSION_GFLOP`, default 50 GFLOP.
-    public var submissionWorkLimit: Double = VulkanBackend.environmentNumber("FUSIONKIT_SUBMISSION_GFLOP").map { $0 * 1e9 } ?? 50e9
-    /// The longest wait for one submission, in seconds: `FUSIONKIT_GPU_TIMEOUT`; nil scales
-    /// it with the submission's work.
-    public var submissionTimeoutSeconds: Double? = VulkanBackend.environmentNumber("FUSIONKIT_GPU_TIMEOUT")
-
-    /// A positive number from the environment (nil when unset or not a positive number).
-    static func environmentNumber(_ name: String) -> Double? {
-        FusionEnvironment.positiveNumber(name)
-    }
+    /// several: `options.submissionGFLOP` (FUSIONKIT_SUBMISSION_GFLOP), default 50 GFLOP.
+    public var submissionWorkLimit: Double
+    /// The longest wait for one submission, in seconds: `options.timeoutSeconds`
+    /// (FUSIONKIT_GPU_TIMEOUT); nil scales it with the submission's work.
+    public var submissionTimeoutSeconds: Double?
 
     /// - Parameters:
-    ///   - deviceIndex: index in `VulkanContext.enumerateDevices()`; nil picks
-    ///     `FUSIONKIT_DEVICE`, else the first discrete GPU.
-    ///   - validation: enable `VK_LAYER_KHRONOS_validation`; nil reads `FUSIONKIT_VALIDATION`.
+    ///   - deviceIndex: index in `VulkanContext.enumerateDevices()`; nil picks the options'
+    ///     device (FUSIONKIT_DEVICE), else the first discrete GPU.
+    ///   - validation: enable `VK_LAYER_KHRONOS_validation`; nil takes the options' setting.
     ///   - requiredFeatures: capabilities the caller needs; a device without them is an error.
+    ///   - options: every knob (kernel set, submission size, timeout, cache, shaders); by
+    ///     default read once from the environment.
     public init(deviceIndex: Int? = nil, validation: Bool? = nil, cacheDirectory: URL? = nil,
-                requiredFeatures: [DeviceFeature] = []) throws {
-        context = try VulkanContext(deviceIndex: deviceIndex, validation: validation, cacheDirectory: cacheDirectory)
+                requiredFeatures: [DeviceFeature] = [], options: FusionOptions = .current) throws {
+        context = try VulkanContext(deviceIndex: deviceIndex, validation: validation, cacheDirectory: cacheDirectory, options: options)
         arena = VulkanArena(context: context)
+        submissionWorkLimit = (options.vulkan.submissionGFLOP ?? 50) * 1e9
+        submissionTimeoutSeconds = options.vulkan.timeoutSeconds
         try context.require(requiredFeatures, for: "this run")
     }
 
     public init(context: VulkanContext) {
         self.context = context
         arena = VulkanArena(context: context)
+        submissionWorkLimit = (context.options.submissionGFLOP ?? 50) * 1e9
+        submissionTimeoutSeconds = context.options.timeoutSeconds
     }
 
     /// Device bytes of the intermediates shared by every executable of this backend.

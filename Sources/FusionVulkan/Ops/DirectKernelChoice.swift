@@ -6,9 +6,10 @@ extension EncodeContext {
     /// `matmul_direct.comp`) instead of the tiled ones. They are chosen on CPU
     /// implementations of Vulkan (lavapipe, SwiftShader), where workgroup barriers and
     /// shared-memory reads are slow and subgroup shuffles are register moves.
-    /// `FUSIONKIT_KERNELS=direct|tiled` overrides the choice (benchmarks, tests).
+    /// The context's `options.kernels` ("direct" or "tiled", from FUSIONKIT_KERNELS or set
+    /// by a test) overrides the choice.
     var useDirectKernels: Bool {
-        switch FusionEnvironment.string("FUSIONKIT_KERNELS") {
+        switch context.options.kernels {
         case "tiled"?: return false
         case "direct"?: return directKernelsSupported
         default: return context.info.type.contains("CPU") && directKernelsSupported

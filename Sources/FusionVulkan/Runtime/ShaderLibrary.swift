@@ -4,23 +4,17 @@ import Foundation
 /// `#include "name"` directives textually.
 ///
 /// Sources come from `EmbeddedShaders.sources` (generated at build time from `Shaders/`),
-/// or from a directory on disk when `FUSIONKIT_SHADER_DIR` is set, so shaders can be edited
-/// without rebuilding. Files missing from that directory fall back to the embedded copy.
+/// or from a directory on disk (`FUSIONKIT_SHADER_DIR`, passed in by the context from
+/// `FusionOptions`), so shaders can be edited without rebuilding. Files missing from that
+/// directory fall back to the embedded copy.
 public struct ShaderLibrary {
     /// Directory searched before the embedded sources, if any.
     public let directory: URL?
     /// In-memory sources that take precedence over everything else (tests, generated code).
     public var overrides: [String: String]
 
-    /// - Parameter directory: defaults to `FUSIONKIT_SHADER_DIR` when set.
     public init(directory: URL? = nil, overrides: [String: String] = [:]) {
-        if let directory = directory {
-            self.directory = directory
-        } else if let env = environment("FUSIONKIT_SHADER_DIR") {
-            self.directory = URL(fileURLWithPath: env, isDirectory: true)
-        } else {
-            self.directory = nil
-        }
+        self.directory = directory
         self.overrides = overrides
     }
 

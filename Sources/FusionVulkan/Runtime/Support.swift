@@ -76,11 +76,6 @@ func vulkanMakeVersion(_ major: UInt32, _ minor: UInt32, _ patch: UInt32 = 0) ->
 /// `major.minor` of a packed version, ignoring patch and variant.
 func vulkanMajorMinor(_ v: UInt32) -> UInt32 { v & ~UInt32(0xFFF) & 0x1FFF_FFFF }
 
-/// An environment variable, nil when unset or empty.
-func environment(_ name: String) -> String? {
-    FusionEnvironment.string(name)
-}
-
 /// Rounds `value` up to a multiple of `alignment` (any positive alignment).
 @inline(__always)
 func alignUp(_ value: Int, _ alignment: Int) -> Int {

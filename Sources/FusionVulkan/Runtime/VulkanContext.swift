@@ -15,6 +15,9 @@ public final class VulkanContext {
     /// Root of the on-disk caches (`spirv/`, `pipelines/`).
     public let cacheDirectory: URL
     public let validationEnabled: Bool
+    /// The knobs this context was made with (`FusionOptions.vulkan`): the kernel set,
+    /// submission size and timeout its executables use.
+    public let options: FusionOptions.Vulkan
     public let shaderCompiler: ShaderCompiler
 
     let instance: VulkanInstance
@@ -70,12 +73,14 @@ public final class VulkanContext {
     // MARK: - Initialisation
 
     /// - Parameters:
-    ///   - deviceIndex: nil selects `FUSIONKIT_DEVICE` if set, else the first discrete GPU,
-    ///     else the first integrated GPU, else device 0.
-    ///   - validation: nil reads `FUSIONKIT_VALIDATION` ("1"/"true").
-    ///   - cacheDirectory: nil means `$FUSIONKIT_CACHE/vulkan`, else `~/.cache/fusionkit/vulkan`.
-    public init(deviceIndex: Int? = nil, validation: Bool? = nil, cacheDirectory: URL? = nil) throws {
-        let validate = validation ?? Self.environmentFlag("FUSIONKIT_VALIDATION")
+    ///   - deviceIndex: nil selects `options.vulkan.deviceIndex` (FUSIONKIT_DEVICE) if set,
+    ///     else the first discrete GPU, else the first integrated GPU, else device 0.
+    ///   - validation: nil takes `options.vulkan.validation` (FUSIONKIT_VALIDATION).
+    ///   - cacheDirectory: nil means `options.cacheRoot/vulkan` (FUSIONKIT_CACHE, else
+    ///     `~/.cache/fusionkit`).
+    ///   - options: the knobs, read once from the environment by default.
+    public init(deviceIndex: Int? = nil, validation: Bool? = nil, cacheDirectory: URL? = nil, options: FusionOptions = .current) throws {
+        let validate = validation ?? options.vulkan.validation
         let instance = try VulkanInstance(validation: validate)
         let devices = try instance.physicalDevices()
         guard !devices.isEmpty else {
@@ -84,7 +89,7 @@ public final class VulkanContext {
         let infos = devices.enumerated().map { index, device in
             VulkanDeviceInfo.query(device, index: index, instanceVersion: instance.apiVersion)
         }
-        let index = try Self.selectDevice(explicit: deviceIndex, infos: infos)
+        let index = try Self.selectDevice(explicit: deviceIndex ?? options.vulkan.deviceIndex, infos: infos)
         let info = infos[index]
         let physicalDevice = devices[index]
         guard vulkanMajorMinor(info.apiVersionRaw) >= vulkanMakeVersion(1, 1) else {
@@ -102,18 +107,11 @@ public final class VulkanContext {
             throw VulkanError.noDevice("vkGetDeviceQueue returned no queue")
         }
 
-        let cacheRoot: URL
-        if let cacheDirectory = cacheDirectory {
-            cacheRoot = cacheDirectory
-        } else if let env = environment("FUSIONKIT_CACHE") {
-            cacheRoot = URL(fileURLWithPath: env, isDirectory: true).appendingPathComponent("vulkan", isDirectory: true)
-        } else {
-            cacheRoot = FileManager.default.homeDirectoryForCurrentUser
-                .appendingPathComponent(".cache/fusionkit/vulkan", isDirectory: true)
-        }
+        let cacheRoot = cacheDirectory ?? options.cacheRoot.appendingPathComponent("vulkan", isDirectory: true)
         let compiler: ShaderCompiler
         do {
-            compiler = try ShaderCompiler(target: .init(apiVersion: min(vulkanMajorMinor(info.apiVersionRaw), instance.apiVersion)),
+            compiler = try ShaderCompiler(library: ShaderLibrary(directory: options.vulkan.shaderFolder.map { URL(fileURLWithPath: $0, isDirectory: true) }),
+                                          target: .init(apiVersion: min(vulkanMajorMinor(info.apiVersionRaw), instance.apiVersion)),
                                           cacheDirectory: cacheRoot)
         } catch {
             vkDestroyDevice(device, nil)
@@ -129,6 +127,7 @@ public final class VulkanContext {
         self.timestampValidBits = validBits
         self.enabledFeatures = features
         self.validationEnabled = validate
+        self.options = options.vulkan
         self.cacheDirectory = cacheRoot
         self.shaderCompiler = compiler
         self.allocator = MemoryAllocator(device: device, physicalDevice: physicalDevice, info: info)
@@ -166,19 +165,8 @@ public final class VulkanContext {
 
     // MARK: - Selection helpers
 
-    static func environmentFlag(_ name: String) -> Bool {
-        FusionEnvironment.flag(name)
-    }
-
     static func selectDevice(explicit: Int?, infos: [VulkanDeviceInfo]) throws -> Int {
-        var requested = explicit
-        if requested == nil, let env = environment("FUSIONKIT_DEVICE") {
-            guard let value = Int(env.trimmingCharacters(in: .whitespaces)) else {
-                throw VulkanError.invalidArgument("FUSIONKIT_DEVICE='\(env)' is not a device index")
-            }
-            requested = value
-        }
-        if let index = requested {
+        if let index = explicit {
             guard index >= 0, index < infos.count else {
                 throw VulkanError.deviceIndexOutOfRange(index, infos.count)
             }
