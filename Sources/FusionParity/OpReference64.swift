@@ -39,7 +39,8 @@ public struct OpReference64 {
     /// The expected output for `inputs` (computed on each call: compute it once per run).
     public func expected(_ inputs: [String: Tensor]) -> Float64Tensor { compute(inputs) }
 
-    /// The worst element of `output` against `expected`.
+    /// The worst element of `output` against `expected` (an infinite error when the shape is
+    /// wrong or an element is NaN or infinite where float64's is not).
     public func compare(_ output: Tensor, with expected: Float64Tensor, inputs: [String: Tensor]) -> Reference64Error {
         guard output.shape == expected.shape, output.dtype == .f32 || output.dtype == .i32 else {
             return Reference64Error(scaled: .infinity, index: 0, got: .nan, want: .nan)
@@ -63,12 +64,6 @@ public struct OpReference64 {
             }
         }
         return worst
-    }
-
-    /// The largest scaled error of `output` (infinity when any element is not finite where
-    /// float64's is, or the shape is wrong).
-    public func worstError(of output: Tensor, inputs: [String: Tensor]) -> Double {
-        compare(output, with: expected(inputs), inputs: inputs).scaled
     }
 }
 

@@ -137,10 +137,11 @@ enum ReductionCases: OpFamilyCases {
     }
 
     /// Softmax outputs of long rows are ~1/width, so float64 bounds each element relatively:
-    /// exp's few ulp plus the row sum's rounding (~1e-6 over 70001 terms), with a 10x margin.
+    /// exp(x - max) carries the fp32 rounding of its argument (60 x 6e-8 = 3.6e-6 at -60) plus
+    /// the row sum's (~1e-6 over 70001 terms); lavapipe's worst is 5.4e-6.
     private static func softmax(_ b: inout OpCaseBuilder, _ shape: [Int], range: ClosedRange<Float>, note: String = "") throws {
         let x = b.input(shape, range: range)
-        try b.add(.softmax, "x\(shape)\(suffix(note))", inputs: [x], reference64: .custom(tolerance: 1e-5, scale: .relative(floor: 1e-30))) { g, v in
+        try b.add(.softmax, "x\(shape)\(suffix(note))", inputs: [x], reference64: .custom(tolerance: 2e-5, scale: .relative(floor: 1e-30))) { g, v in
             try g.softmax(v[0])
         }
     }
