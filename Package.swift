@@ -119,7 +119,7 @@ let package = Package(
             name: "FusionReportTests",
             dependencies: ["FusionIO", "FusionMetrics", "FusionReport", "FusionTestSupport"],
             path: "Tests/FusionReportTests"),
-        .testTarget(name: "FusionCPUTests", dependencies: ["FusionCore", "FusionCPU"], path: "Tests/FusionCPUTests"),
+        .testTarget(name: "FusionCPUTests", dependencies: ["FusionCore", "FusionCPU", "FusionParity"], path: "Tests/FusionCPUTests"),
         // Hostile input, faults and limits: every exit clean, nothing clobbered or left behind.
         .testTarget(
             name: "FusionReliabilityTests",

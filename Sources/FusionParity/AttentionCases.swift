@@ -89,6 +89,52 @@ enum AttentionCases: OpFamilyCases {
         try channel(&b, "steady 1x48x256x256", [1, 48, 256, 256], heads: 1, runsTwice: true)
         // Restormer at full resolution: 240 MiB per tensor, H*W = 1.3M reduced in chunks.
         try channel(&b, "1x48x1024x1280", [1, 48, 1024, 1280], heads: 1, isLarge: true)
+        try addReferenceSweep(to: &b)
+    }
+
+    /// Bias shapes of every broadcast, causal with Nq != Nk, one query or one key, windows of
+    /// 1 to 8, and sizes past the CPU's task splits, against float64.
+    private static func addReferenceSweep(to b: inout OpCaseBuilder) throws {
+        let tokens: [(b: Int, h: Int, nq: Int, nk: Int, d: Int, dv: Int, bias: [Int]?, causal: Bool)] = [
+            (2, 3, 5, 7, 8, 6, [3, 5, 7], false),      // [H, Nq, Nk] bias, Nq != Nk
+            (2, 3, 5, 7, 8, 6, nil, false),
+            (1, 2, 9, 9, 16, 16, nil, true),
+            (1, 2, 9, 9, 16, 5, [2, 9, 9], true),
+            (2, 1, 5, 9, 7, 3, [1, 1, 5, 9], true),    // causal with Nq < Nk
+            (1, 4, 1, 13, 8, 8, nil, true),            // one query sees all
+            (2, 2, 6, 1, 5, 7, [2, 2, 6, 1], false),   // one key
+            (1, 2, 17, 300, 32, 24, nil, false),       // long Nk
+            (1, 3, 70, 70, 12, 12, [70, 70], true),    // 2-D bias
+            (2, 3, 4, 6, 3, 2, [2, 1, 4, 6], false),
+            (1, 1, 3, 129, 64, 64, [1, 129], false),   // bias broadcast over queries
+            (2, 4, 130, 257, 64, 40, [4, 130, 257], false),
+            (2, 4, 130, 130, 64, 40, nil, true),
+        ]
+        for t in tokens {
+            let shapes = [[t.b, t.h, t.nq, t.d], [t.b, t.h, t.nk, t.d], [t.b, t.h, t.nk, t.dv]]
+            let x = shapes.map { b.input($0) } + (t.bias.map { [b.input($0, range: -2...2)] } ?? [])
+            let scale = Float(1 / Double(t.d).squareRoot())
+            try b.add(.attention, "float64 sweep: q\(shapes[0]) k\(shapes[1]) v\(shapes[2])\(t.bias.map { " bias\($0)" } ?? "")\(t.causal ? " causal" : "")",
+                      inputs: x) { g, v in
+                try g.attention(q: v[0], k: v[1], v: v[2], bias: v.count > 3 ? v[3] : nil, scale: scale, causal: t.causal)
+            }
+        }
+        for (n, c, cv, h, w, heads, window) in [(2, 6, 10, 8, 12, 2, 4), (1, 3, 5, 4, 6, 1, 2), (1, 9, 6, 8, 16, 3, 8), (1, 4, 4, 3, 5, 1, 1),
+                                                 (1, 14, 7, 7, 14, 7, 7), (2, 12, 9, 16, 24, 3, 8)] {
+            let q = b.input([n, c, h, w]), k = b.input([n, c, h, w]), v = b.input([n, cv, h, w])
+            let bias = b.tensor([heads, window * window, window * window], range: -2...2)
+            let scale = Float(1 / Double(c / heads).squareRoot())
+            try b.add(.windowAttention, "float64 sweep: q[\(n), \(c), \(h), \(w)] v[\(n), \(cv), \(h), \(w)] heads \(heads) window \(window)",
+                      inputs: [q, k, v]) { g, x in
+                try g.windowAttention(q: x[0], k: x[1], v: x[2], bias: g.constant(bias), heads: heads, window: window, scale: scale)
+            }
+        }
+        for (shape, heads) in [([2, 6, 5, 7], 2), ([1, 3, 4, 4], 1), ([1, 9, 1, 1], 3), ([1, 20, 8, 9], 4), ([2, 10, 3, 17], 2), ([2, 30, 20, 24], 3)] {
+            let qkv = (0..<3).map { _ in b.input(shape) }, t = b.tensor([heads], range: 0.5...3)
+            try b.add(.channelAttention, "float64 sweep: qkv\(shape) heads \(heads)", inputs: qkv) { g, x in
+                try g.channelAttention(q: x[0], k: x[1], v: x[2], temperature: g.constant(t), heads: heads)
+            }
+        }
     }
 
     /// Graph inputs of `shapes`, random in `range` except the `fixed` ones.

@@ -86,15 +86,98 @@ enum ConvolutionCases: OpFamilyCases {
         try conv(&b, "steady dw 3x3 128ch 128x128", [[1, 128, 128, 128], [128, 1, 3, 3], [128]], .init(padding: 1, groups: 128), runsTwice: true)
         // 1x96x1024x1024 (384 MiB, over lavapipe's 128 MiB binding): channel chunks
         // accumulate into the output.
-        try conv(&b, "3x3 96->96 on 384 MiB", [[1, 96, 1024, 1024], [96, 96, 3, 3], [96]], .init(padding: 1), isLarge: true)
+        try conv(&b, "3x3 96->96 on 384 MiB", [[1, 96, 1024, 1024], [96, 96, 3, 3], [96]], .init(padding: 1), isLarge: true,
+                 reference64: .none(because: "87 G multiply-adds: minutes in plain float64 loops; the same chunked path runs at 96 x 20 x 21"))
+        try addReferenceSweep(to: &b)
+    }
+
+    /// Kernel sizes, strides, dilations, groups and paddings against float64 on odd shapes:
+    /// a fixed list, a seeded random sweep, and maps past the CPU's work-splitting sizes.
+    private static func addReferenceSweep(to b: inout OpCaseBuilder) throws {
+        typealias A = Conv2DAttributes
+        let fixed: [(String, [Int], Int, (Int, Int), A, Bool)] = [
+            ("1x1 bias", [2, 7, 5, 9], 5, (1, 1), A(), true),
+            ("1x1 no bias, 1x1 spatial", [3, 13, 1, 1], 11, (1, 1), A(), false),
+            ("3x3 zero pad 1 bias", [2, 5, 9, 11], 7, (3, 3), A(padding: 1), true),
+            ("3x3 reflect pad 1 bias", [1, 3, 7, 6], 6, (3, 3), A(padding: 1, paddingMode: .reflect), true),
+            ("3x3 valid no bias", [1, 5, 8, 7], 3, (3, 3), A(), false),
+            ("3x3 zero pad 1 on 1x1 spatial", [2, 9, 1, 1], 5, (3, 3), A(padding: 1), true),
+            ("5x5 depthwise reflect pad 2", [2, 6, 9, 10], 6, (5, 5), A(padding: 2, groups: 6, paddingMode: .reflect), true),
+            ("5x5 depthwise zero pad 2 no bias", [1, 7, 6, 5], 7, (5, 5), A(padding: 2, groups: 7), false),
+            ("5x5 depthwise multiplier 2", [1, 5, 7, 8], 10, (5, 5), A(padding: 2, groups: 5), true),
+            ("3x3 stride 2 zero pad 1", [2, 7, 11, 9], 9, (3, 3), A(stride: 2, padding: 1), true),
+            ("4x4 stride 2 reflect pad 1", [1, 3, 10, 12], 5, (4, 4), A(stride: 2, padding: 1, paddingMode: .reflect), false),
+            ("2x2 stride 3 (stride > kernel)", [1, 3, 11, 10], 2, (2, 2), A(stride: 3), true),
+            ("3x3 dilation 2 zero pad 2", [1, 5, 9, 13], 3, (3, 3), A(padding: 2, dilation: 2), true),
+            ("3x3 dilation 2 reflect pad 2", [1, 3, 7, 9], 5, (3, 3), A(padding: 2, dilation: 2, paddingMode: .reflect), false),
+            ("3x3 groups 2", [2, 6, 7, 5], 10, (3, 3), A(padding: 1, groups: 2), true),
+            ("3x3 groups 3 reflect", [1, 9, 5, 6], 3, (3, 3), A(padding: 1, groups: 3, paddingMode: .reflect), false),
+            ("3x3 asymmetric zero pad (0,1,2,1) stride (1,2)", [1, 5, 6, 7], 3, (3, 3), A(stride: (1, 2), padding: (0, 1, 2, 1), dilation: (1, 1), groups: 1, paddingMode: .zero), true),
+            ("2x3 asymmetric reflect pad (1,0,0,2)", [2, 3, 5, 6], 7, (2, 3), A(stride: (1, 1), padding: (1, 0, 0, 2), dilation: (1, 1), groups: 1, paddingMode: .reflect), true),
+            ("3x3 stride (2,1) dilation (2,3) asymmetric zero pad", [1, 3, 12, 11], 5, (3, 3),
+             A(stride: (2, 1), padding: (1, 2, 3, 0), dilation: (2, 3), groups: 1, paddingMode: .zero), true),
+            ("7x7 reflect pad 3", [1, 3, 9, 8], 13, (7, 7), A(padding: 3, paddingMode: .reflect), true),
+            ("3x3 large channels reflect", [1, 67, 13, 15], 35, (3, 3), A(padding: 1, paddingMode: .reflect), true),
+            ("1x1 large channels", [2, 131, 3, 5], 97, (1, 1), A(), true),
+        ]
+        for (label, x, o, k, attrs, bias) in fixed {
+            try sweepConv(&b, label, x: x, outChannels: o, kernel: k, attrs, bias: bias)
+        }
+        try sweepConv(&b, "3x3 zero pad 1 bias, constant weights", x: [2, 5, 9, 11], outChannels: 7, kernel: (3, 3), A(padding: 1),
+                      bias: true, constantWeights: true)
+        // Random configurations from a seeded generator (valid by construction).
+        var rng = SplitMix64(seed: 2024)
+        func pick(_ r: ClosedRange<Int>) -> Int { Int.random(in: r, using: &rng) }
+        var made = 0
+        while made < 24 {
+            let groups = [1, 1, 1, 2, 3][pick(0...4)]
+            let c = groups * pick(1...5), o = groups * pick(1...4)
+            let kh = pick(1...5), kw = pick(1...5)
+            let s = (pick(1...3), pick(1...3)), d = (pick(1...2), pick(1...2))
+            let h = pick(1...12), w = pick(1...12)
+            let mode: PaddingMode = pick(0...1) == 0 ? .zero : .reflect
+            let p = (pick(0...3), pick(0...3), pick(0...3), pick(0...3))
+            if mode == .reflect, !(p.0 < h && p.1 < h && p.2 < w && p.3 < w) { continue }
+            if h + p.0 + p.1 < (kh - 1) * d.0 + 1 || w + p.2 + p.3 < (kw - 1) * d.1 + 1 { continue }
+            let attrs = A(stride: s, padding: p, dilation: d, groups: groups, paddingMode: mode)
+            try sweepConv(&b, "random #\(made) k\(kh)x\(kw) s\(s) d\(d) p\(p) g\(groups)", x: [pick(1...2), c, h, w], outChannels: o,
+                          kernel: (kh, kw), attrs, bias: pick(0...1) == 1)
+            made += 1
+        }
+        // Past the CPU's work-splitting sizes (several GEMM tasks, partial chunks).
+        try sweepConv(&b, "3x3 reflect past the CPU's chunks", x: [2, 19, 37, 41], outChannels: 23, kernel: (3, 3),
+                      A(padding: 1, paddingMode: .reflect), bias: true, constantWeights: true, weightRange: -0.3...0.3)
+        try sweepConv(&b, "dw 5x5 reflect past the CPU's chunks", x: [2, 19, 37, 41], outChannels: 19, kernel: (5, 5),
+                      A(padding: 2, groups: 19, paddingMode: .reflect), bias: false, weightRange: -0.3...0.3)
+    }
+
+    /// A conv2d case of `outChannels` filters of `kernel`, its weights inputs or constants.
+    private static func sweepConv(_ b: inout OpCaseBuilder, _ label: String, x: [Int], outChannels: Int, kernel: (Int, Int),
+                                  _ attrs: Conv2DAttributes, bias: Bool, constantWeights: Bool = false,
+                                  weightRange: ClosedRange<Float> = -0.5...0.5) throws {
+        let wShape = [outChannels, x[1] / attrs.groups, kernel.0, kernel.1]
+        let input = b.input(x)
+        let desc = "\(label): x\(x) w\(wShape)\(bias ? " +bias" : "")\(constantWeights ? " (constants)" : "") \(attrs.paddingMode)"
+        if constantWeights {
+            let w = b.tensor(wShape, range: weightRange), bt = b.tensor([outChannels])
+            try b.add(OpVariant(.conv2d(attrs)), desc, inputs: [input]) { g, v in
+                try g.conv2d(v[0], weight: g.constant(w, name: "w"), bias: bias ? g.constant(bt, name: "b") : nil, attrs)
+            }
+        } else {
+            let operands = [input, b.input(wShape, range: weightRange)] + (bias ? [b.input([outChannels])] : [])
+            try b.add(OpVariant(.conv2d(attrs)), desc, inputs: operands) { g, v in
+                try g.conv2d(v[0], weight: v[1], bias: bias ? v[2] : nil, attrs)
+            }
+        }
     }
 
     /// A conv2d case whose operands (x, weight, optional bias) are all graph inputs.
     private static func conv(_ b: inout OpCaseBuilder, _ label: String, _ shapes: [[Int]], _ attrs: Conv2DAttributes = .init(),
-                             splitBytes: Int? = nil, runsTwice: Bool = false, isLarge: Bool = false) throws {
+                             splitBytes: Int? = nil, runsTwice: Bool = false, isLarge: Bool = false,
+                             reference64: Reference64Bound = .family) throws {
         let inputs = shapes.map { b.input($0) }
         try b.add(OpVariant(.conv2d(attrs)), "\(label): x\(shapes[0]) w\(shapes[1])\(shapes.count > 2 ? " +bias" : "")", inputs: inputs,
-                  splitBytes: splitBytes, runsTwice: runsTwice, isLarge: isLarge) { g, v in
+                  reference64: reference64, splitBytes: splitBytes, runsTwice: runsTwice, isLarge: isLarge) { g, v in
             try g.conv2d(v[0], weight: v[1], bias: v.count > 2 ? v[2] : nil, attrs)
         }
     }

@@ -64,6 +64,55 @@ enum LayoutCases: OpFamilyCases {
         try permute(&b, [1, 40, 1024, 1024], [0, 1, 3, 2], note: "over one binding")
         try crop(&b, [1, 40, 1024, 1024], y: 1, x: 2, height: 1000, width: 1020, note: "over one binding")
         try pad(&b, [1, 34, 1024, 1024], (1, 2, 3, 0), .reflect, note: "planes over one binding")
+        try addReferenceSweep(to: &b)
+    }
+
+    /// More factors, axes, pads (the largest legal reflect pad, none at all), crops, ids,
+    /// reshapes between ops and permutations of rank 2 to 6, against float64.
+    private static func addReferenceSweep(to b: inout OpCaseBuilder) throws {
+        for (shape, factor) in [([2, 12, 3, 5], 2), ([1, 18, 2, 3], 3), ([1, 5, 1, 1], 1), ([1, 4, 1, 1], 2)] {
+            try pixelShuffle(&b, shape, factor: factor)
+        }
+        for (shape, factor) in [([2, 3, 6, 10], 2), ([1, 5, 9, 3], 3), ([1, 1, 2, 2], 2)] { try pixelUnshuffle(&b, shape, factor: factor) }
+        let x = b.input([2, 3, 6, 4])
+        try b.add(.pixelUnshuffle, "pixel_shuffle(pixel_unshuffle(x[2, 3, 6, 4])) is x", inputs: [x]) { g, v in
+            try g.pixelShuffle(g.pixelUnshuffle(v[0], factor: 2), factor: 2)
+        }
+        for (shapes, axis) in [([[2, 3, 4, 5], [2, 5, 4, 5], [2, 1, 4, 5]], 1), ([[2, 3, 4, 5], [2, 3, 4, 1], [2, 3, 4, 7]], 3),
+                               ([[1, 3, 4, 5], [2, 3, 4, 5]], 0), ([[2, 3, 1, 5], [2, 3, 6, 5]], 2), ([[3, 7], [3, 2]], 1), ([[2, 5, 3]], 1)] {
+            try concat(&b, shapes, axis: axis)
+        }
+        for (shape, axis, start, length) in [([2, 7, 5, 9], 1, 2, 3), ([2, 7, 5, 9], 3, 4, 5), ([2, 7, 5, 9], 0, 1, 1), ([2, 7, 5, 9], 2, 0, 5),
+                                             ([3, 11, 6], 2, 5, 1), ([13], 0, 3, 7)] {
+            try slice(&b, shape, axis: axis, start: start, length: length)
+        }
+        let pads: [([Int], (Int, Int, Int, Int), PaddingMode)] = [
+            ([2, 3, 5, 7], (1, 2, 3, 0), .reflect), ([2, 3, 5, 7], (2, 0, 1, 3), .zero), ([1, 2, 5, 7], (4, 4, 6, 6), .reflect),
+            ([1, 3, 1, 1], (2, 1, 0, 3), .zero), ([1, 5, 2, 2], (1, 1, 1, 1), .reflect), ([1, 1, 4, 3], (0, 0, 0, 0), .reflect),
+            ([1, 2, 200, 170], (3, 1, 0, 5), .reflect),
+        ]
+        for (shape, p, mode) in pads { try pad(&b, shape, p, mode) }
+        for (shape, y, x0, h, w) in [([2, 3, 9, 11], 2, 3, 4, 5), ([1, 5, 6, 7], 0, 0, 6, 7), ([1, 3, 6, 7], 5, 6, 1, 1), ([2, 7, 4, 9], 1, 0, 3, 9)] {
+            try crop(&b, shape, y: y, x: x0, height: h, width: w)
+        }
+        var rng = SplitMix64(seed: 2000)
+        for (idsShape, v, d) in [([2, 5], 11, 7), ([9], 3, 130), ([1, 1, 3], 5, 1), ([4, 3], 1000, 13)] {
+            let n = idsShape.reduce(1, *)
+            var ids = (0..<n).map { _ in Int32(Int.random(in: 0..<v, using: &rng)) }
+            ids[0] = Int32(v - 1)   // the last row
+            if n > 1 { ids[n - 1] = 0 }
+            try embedding(&b, ids: Tensor(shape: idsShape, ints: ids), table: [v, d])
+        }
+        for (shape, newShape) in [([2, 3, 4, 5], [120]), ([7, 1, 3], [1, 21, 1]), ([5, 6], [5, 6])] { try reshape(&b, shape, newShape) }
+        let r = b.input([2, 3, 4, 5])
+        // A reshape view between two ops (both exact, so the case stays bit-exact).
+        try b.add(.reshape, "relu -> reshape [6, 20] -> permute [1, 0]", inputs: [r]) { g, v in
+            try g.permute(g.reshape(g.relu(v[0]), [6, 20]), [1, 0])
+        }
+        for (shape, perm) in [([2, 3, 4, 5], [3, 1, 0, 2]), ([2, 1, 3, 1, 2, 3], [5, 3, 1, 0, 4, 2]), ([4, 3, 2], [0, 1, 2]),
+                              ([3, 7, 5, 2, 3], [4, 0, 3, 2, 1]), ([1, 2, 200, 170], [0, 2, 3, 1])] {
+            try permute(&b, shape, perm)
+        }
     }
 
     /// " (note)" after a case's shapes, or nothing.

@@ -52,6 +52,41 @@ enum MatrixProductCases: OpFamilyCases {
         try linear(&b, "many rows", [[1000, 24], [96, 24], [96]])
         try linear(&b, "split rows", [[300, 24], [40, 24], [40]], splitBytes: 4096)
         try linear(&b, "split K and N", [[6, 700], [50, 700], [50]], splitBytes: 8192)
+        try addReferenceSweep(to: &b)
+    }
+
+    /// Transposes, alpha, broadcast batches of every rank pairing, vectors and long K against
+    /// float64, and linear at ranks 1 to 4 with input or constant weights.
+    private static func addReferenceSweep(to b: inout OpCaseBuilder) throws {
+        let products: [([Int], [Int], Bool, Bool, Float)] = [
+            ([5, 7], [7, 9], false, false, 1), ([7, 5], [7, 9], true, false, 1), ([5, 7], [9, 7], false, true, 1),
+            ([7, 5], [9, 7], true, true, 0.75),
+            ([2, 1, 5, 7], [3, 7, 9], false, false, 0.5),      // broadcast batch -> [2, 3, 5, 9]
+            ([3, 7, 5], [3, 9, 7], true, true, 1.25),
+            ([5, 7], [2, 3, 7, 9], false, false, 1),           // rank 2 x rank 4
+            ([2, 3, 7, 5], [9, 7], true, true, 1),             // rank 4 x rank 2
+            ([4, 1, 6, 33], [1, 3, 33, 1], false, false, 1),   // N = 1, broadcast both ways
+            ([1, 130], [67, 130], false, true, 1),             // M = 1
+            ([17, 1000], [1000, 19], false, false, 1),         // long K
+            ([2, 33, 65], [2, 33, 31], true, false, 2),
+            ([4, 65, 129], [129, 97], false, false, 1),        // several CPU GEMM tasks
+        ]
+        for (a, bShape, ta, tb, alpha) in products {
+            try matmul(&b, "float64 sweep", [a, bShape], transposeA: ta, transposeB: tb, alpha: alpha)
+        }
+        let linears: [([Int], Int, Bool)] = [([7, 13], 5, true), ([2, 7, 13], 11, false), ([2, 3, 4, 13], 5, true), ([13], 5, true),
+                                             ([3, 515], 33, true), ([1, 1, 3], 1, false)]
+        for (i, (x, n, bias)) in linears.enumerated() {
+            let k = x.last!
+            if i % 2 == 0 {
+                let input = b.input(x), w = b.tensor([n, k], range: -0.5...0.5), bt = b.tensor([n])
+                try b.add(.linear, "float64 sweep: x\(x) w[\(n), \(k)]\(bias ? " +bias" : "") (constants)", inputs: [input]) { g, v in
+                    try g.linear(v[0], weight: g.constant(w), bias: bias ? g.constant(bt) : nil)
+                }
+            } else {
+                try linear(&b, "float64 sweep", [x, [n, k]] + (bias ? [[n]] : []))
+            }
+        }
     }
 
     /// A matmul case over two graph inputs.

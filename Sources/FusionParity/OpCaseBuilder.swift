@@ -23,8 +23,14 @@ struct OpCaseBuilder {
     private var rng: SplitMix64
     private(set) var cases: [OpCase] = []
     private var counter: UInt64 = 0
+    /// Whether cases get their family's float64 reference by default: the test cases do; the
+    /// randomised parity cases do not, so `fusion parity --ops` stays fast.
+    let attachesReference64: Bool
 
-    init(seed: UInt64) { rng = SplitMix64(seed: seed) }
+    init(seed: UInt64, attachesReference64: Bool) {
+        rng = SplitMix64(seed: seed)
+        self.attachesReference64 = attachesReference64
+    }
 
     mutating func next() -> UInt64 { rng.next() }
 
@@ -53,8 +59,9 @@ struct OpCaseBuilder {
     }
 
     /// Adds a case of `variant` whose graph has inputs `x0, x1, ...` and one output `y`.
+    /// Its float64 reference is the graph itself evaluated in float64, bounded as `reference64` says.
     mutating func add(_ variant: OpVariant, _ shapes: String, inputs: [CaseInput], tolerance: Float? = nil,
-                      reference64: OpReference64? = nil, splitBytes: Int? = nil, runsTwice: Bool = false,
+                      reference64: Reference64Bound = .family, splitBytes: Int? = nil, runsTwice: Bool = false,
                       isLarge: Bool = false, _ build: (Graph, [Value]) throws -> Value) throws {
         let g = Graph()
         var feeds: [String: CaseInput] = [:]
@@ -64,7 +71,15 @@ struct OpCaseBuilder {
             feeds["x\(i)"] = x
         }
         g.output("y", try build(g, values))
+        let float64: OpReference64?
+        switch reference64 {
+        case .family:
+            float64 = attachesReference64 ? OpReference64(graph: g, tolerance: variant.family.reference64Tolerance) : nil
+        case let .custom(tolerance, scale):
+            float64 = attachesReference64 ? OpReference64(graph: g, tolerance: tolerance, scale: scale) : nil
+        case .none: float64 = nil
+        }
         cases.append(OpCase(variant: variant, shapes: shapes, graph: g, feeds: feeds, tolerance: tolerance ?? variant.family.tolerance,
-                            reference64: reference64, splitBytes: splitBytes, runsTwice: runsTwice, isLarge: isLarge))
+                            reference64: float64, splitBytes: splitBytes, runsTwice: runsTwice, isLarge: isLarge))
     }
 }

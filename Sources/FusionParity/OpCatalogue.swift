@@ -9,19 +9,21 @@ import FusionCore
 /// - bench: the shapes the fusion networks run the op at, for an image size
 ///   (`fusion bench --op`).
 ///
-/// Tolerances are per family (`OpFamily.tolerance`); a case that has a float64 reference
-/// carries it, so each backend can be checked on its own.
+/// Tolerances are per family (`OpFamily.tolerance` between the backends,
+/// `OpFamily.reference64Tolerance` against float64). Every test case carries a float64
+/// reference (its own graph evaluated by `GraphReference64`) unless it says why not, so each
+/// backend is also checked on its own: the CPU by `Reference64Runner`, both by `ParityRunner`.
 public enum OpCatalogue {
     /// The randomised cases of every op: the same seed gives the same cases.
     public static func parityCases(seed: UInt64 = 1) throws -> [OpCase] {
-        var b = OpCaseBuilder(seed: seed)
+        var b = OpCaseBuilder(seed: seed, attachesReference64: false)
         for family in OpFamily.allCases { try family.cases.addParityCases(to: &b) }
         return b.cases
     }
 
     /// The edge cases of one family that the XCTest parity suites check.
     public static func testCases(_ family: OpFamily) throws -> [OpCase] {
-        var b = OpCaseBuilder(seed: 1)
+        var b = OpCaseBuilder(seed: 1, attachesReference64: true)
         try family.cases.addTestCases(to: &b)
         return b.cases
     }

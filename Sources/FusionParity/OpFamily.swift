@@ -30,4 +30,29 @@ public enum OpFamily: String, CaseIterable, Sendable {
         }
     }
 
+    /// Allowed max |backend - float64| as a fraction of max(1, max |float64|) (the float64
+    /// reference of the case's graph, `GraphReference64`), for either fp32 backend.
+    public var reference64Tolerance: Double {
+        switch self {
+        case .convolution, .matrixProduct, .attention, .reduction, .resampling: return 1e-5
+        case .pointwise: return 1e-6
+        case .layout: return 0
+        }
+    }
+
+    /// Why the float64 tolerance is what it is.
+    public var reference64ToleranceReason: String {
+        switch self {
+        case .convolution, .matrixProduct, .attention:
+            return "fp32 accumulation of up to 20480 products of inputs <= 1: sqrt(K) x 6e-8 typical, ~1e-6; 10x margin"
+        case .reduction:
+            return "fp32 means and variances over up to 60M elements (chunked on the CPU, trees on the GPU): ~1e-6; 10x margin"
+        case .resampling:
+            return "up to 16 taps whose weights come from fp32 source coordinates (up to ~1000): a few ulp of each weight"
+        case .pointwise:
+            return "no accumulation: one or two fp32 roundings (6e-8 each) plus exp/erf/tanh approximations of a few ulp"
+        case .layout:
+            return "pure data movement of fp32 values, which float64 holds exactly: bit-exact"
+        }
+    }
 }

@@ -36,15 +36,15 @@ enum PointwiseCases: OpFamilyCases {
                                  88, -88, 89, -89, 1e4, -1e4, 1e30, -1e30, .greatestFiniteMagnitude, -.greatestFiniteMagnitude]
         for kind in [UnaryKind.tanh, .sigmoid, .gelu, .quickGELU] {
             try unary(&b, kind, .fixed(Tensor(shape: [extremes.count], floats: extremes)), note: "extreme values",
-                      reference64: PointwiseReference64.unary(kind, tolerance: 3e-7))
+                      reference64: .custom(tolerance: 3e-7, scale: .output))
         }
         // A dense grid over [-10, 10] against float64: GELU's erf part must be good to ~1e-7
         // absolute, so |gelu - exact| <= 3e-7 x max(1, |x|) (argument and output rounding
         // included); tanh to 3e-7 absolute.
         let count = 400_001
         let grid = Tensor(shape: [count], floats: (0..<count).map { Float(-10 + 20 * Double($0) / Double(count - 1)) })
-        try unary(&b, .gelu, .fixed(grid), note: "dense grid", reference64: PointwiseReference64.unary(.gelu, tolerance: 3e-7, scale: .input))
-        try unary(&b, .tanh, .fixed(grid), note: "dense grid", reference64: PointwiseReference64.unary(.tanh, tolerance: 3e-7))
+        try unary(&b, .gelu, .fixed(grid), note: "dense grid", reference64: .custom(tolerance: 3e-7, scale: .input))
+        try unary(&b, .tanh, .fixed(grid), note: "dense grid", reference64: .custom(tolerance: 3e-7, scale: .output))
 
         let pairs: [([Int], [Int])] = [([2, 3, 4, 5], [2, 3, 4, 5]), ([2, 3, 4, 5], [3, 1, 5]), ([4, 1], [1, 5]), ([1], [2, 3]),
                                        ([2, 1, 4, 1], [1, 3, 1, 5]), ([7], [7]), ([3, 1, 1], [3, 6, 7]), ([1, 5, 1, 1], [2, 5, 9, 11]),
@@ -71,10 +71,39 @@ enum PointwiseCases: OpFamilyCases {
         }
         let px = b.input(big), slope = b.tensor([40])
         try b.add(.prelu, "x\(big) slope [40] (over one binding)", inputs: [px]) { g, v in try g.prelu(v[0], slope: g.constant(slope)) }
+        try addReferenceSweep(to: &b)
+    }
+
+    /// More unary parameters, broadcasts from both sides, one value on both sides, and flat
+    /// sizes past the CPU's elementwise chunks (2^15), against float64.
+    private static func addReferenceSweep(to b: inout OpCaseBuilder) throws {
+        let kinds: [UnaryKind] = [.relu, .leakyReLU(slope: 0.01), .leakyReLU(slope: 0.2), .gelu, .quickGELU, .tanh, .sigmoid,
+                                  .affine(scale: 1.5, shift: -0.25), .affine(scale: -0.3, shift: 2)]
+        for kind in kinds {
+            for shape in [[2, 3, 5, 7], [1, 1, 1, 1], [1003], [3, 17]] { try unary(&b, kind, b.input(shape, range: -6...6), note: "float64 sweep") }
+        }
+        try unary(&b, .gelu, b.input([70001], range: -5...5), note: "past the CPU's chunks")
+        let pairs: [([Int], [Int])] = [([2, 3, 4, 5], [3, 1, 1]), ([2, 3, 4, 5], [1, 5]), ([1, 5], [2, 3, 4, 5]), ([3, 1, 5], [2, 1, 4, 1]),
+                                       ([2, 3, 4, 5], [2, 3, 4, 5]), ([7], [1]), ([4, 1], [1, 6]), ([2, 13, 1, 1], [2, 13, 9, 11]),
+                                       ([1, 1, 1, 1], [3, 5, 7])]
+        for kind in BinaryKind.allCases {
+            for (sa, sb) in pairs { try binary(&b, kind, sa, sb, range: -2...2, note: "float64 sweep") }
+        }
+        for (kind, sa, sb) in [(BinaryKind.add, [2, 3, 150, 151], [3, 1, 1]), (.sub, [1, 70001], [70001]), (.div, [2, 70001], [2, 1]),
+                               (.mul, [3, 1, 40000], [1, 2, 1])] {
+            try binary(&b, kind, sa, sb, range: -1...1, note: "past the CPU's chunks")
+        }
+        let same = b.input([3, 5, 7])
+        try b.add(.mul, "x[3, 5, 7] times itself", inputs: [same]) { g, v in try g.mul(v[0], v[0]) }
+        for shape in [[2, 5, 3, 7], [1, 3, 1, 1], [3, 13, 4, 6], [1, 2, 200, 171]] { try film(&b, shape) }
+        for (shape, slope) in [([2, 5, 3, 7], [5]), ([2, 5, 3, 7], [1]), ([2, 5, 9], [5]), ([3, 7], [7]), ([1, 2, 200, 171], [2])] {
+            let x = b.input(shape), s = b.tensor(slope, range: 0...0.5)
+            try b.add(.prelu, "x\(shape) slope \(slope) in [0, 0.5] (float64 sweep)", inputs: [x]) { g, v in try g.prelu(v[0], slope: g.constant(s)) }
+        }
     }
 
     private static func unary(_ b: inout OpCaseBuilder, _ kind: UnaryKind, _ x: CaseInput, note: String = "",
-                              reference64: OpReference64? = nil) throws {
+                              reference64: Reference64Bound = .family) throws {
         try b.add(OpVariant(.unary(kind)), "x\(x.shape)\(note.isEmpty ? "" : " (\(note))")", inputs: [x], reference64: reference64) { g, v in
             try g.unary(kind, v[0])
         }

@@ -60,30 +60,64 @@ enum ReductionCases: OpFamilyCases {
         }
         try softmax(&b, [1, 34, 1024, 1024], range: -4...4, note: "rows over one binding")
         try layerNorm(&b, [1, 34, 1024, 1024], range: -4...4, note: "rows over one binding")
+        try addReferenceSweep(to: &b)
+    }
+
+    /// Eps values, C = 1, 1x1 maps, 2-D and 3-D group norms, long rows and shapes past the
+    /// CPU's reduction chunks (2^16) and elementwise chunks (2^15), against float64.
+    private static func addReferenceSweep(to b: inout OpCaseBuilder) throws {
+        let unitWeights: ClosedRange<Float> = 0.5...1.5
+        for (shape, bias, eps) in [([2, 13, 5, 7], true, Float(1e-5)), ([2, 13, 5, 7], false, 1e-5), ([1, 5, 1, 1], false, 1e-6),
+                                   ([1, 3, 4, 9], true, 1e-6), ([1, 257, 3, 3], true, 1e-5), ([3, 1, 2, 2], true, 1e-5),
+                                   ([1, 3, 200, 150], true, 1e-5)] {
+            try layerNormChannels(&b, shape, bias: bias, eps: eps, range: -2...3, weightRange: unitWeights, note: "float64 sweep")
+        }
+        for (shape, bias, eps) in [([3, 4097], true, Float(1e-5)), ([2, 3, 7], false, 1e-5), ([2, 3, 7], true, 1e-6), ([5], true, 1e-5),
+                                   ([2, 1, 1], true, 1e-5), ([1, 2, 3, 771], true, 1e-5)] {
+            try layerNorm(&b, shape, bias: bias, eps: eps, range: -3...2, weightRange: unitWeights, note: "float64 sweep")
+        }
+        try layerNorm(&b, [2, 70001], range: -10...10, weightRange: unitWeights, note: "past the CPU's chunks")
+        for (shape, groups) in [([2, 12, 5, 7], 3), ([2, 6, 9], 2), ([1, 5, 4, 4], 1), ([2, 7, 3, 3], 7), ([1, 6, 1, 1], 2),
+                                ([1, 32, 33, 31], 8), ([3, 10], 5), ([1, 4, 256, 301], 2)] {
+            try groupNorm(&b, shape, groups: groups, range: -1...2, weightRange: unitWeights, note: "float64 sweep")
+        }
+        for shape in [[2, 5, 7, 9], [1, 3, 1, 1], [1, 13, 45, 71], [3, 1, 5, 3], [1, 3, 200, 150]] {
+            let x = b.input(shape, range: -1...3), w = b.tensor([shape[1]], range: unitWeights), bt = b.tensor([shape[1]])
+            try b.add(.globalNorm, "x\(shape) (float64 sweep)", inputs: [x]) { g, v in
+                try g.globalNorm(v[0], weight: g.constant(w), bias: g.constant(bt))
+            }
+        }
+        for shape in [[3, 5, 7, 9], [2, 4097], [1, 1, 1, 1], [2, 3, 5], [1, 13, 45, 71], [2, 140001]] {
+            try globalStats(&b, shape, range: -1...3)
+        }
+        for (shape, range) in [([3, 5000], Float(-10)...10), ([2, 3, 7], -1...1), ([6, 1], -1...1), ([1, 1000], -30...30), ([4, 37], -5...5),
+                               ([2, 2, 2, 129], -3...3), ([2, 70001], -10...10)] {
+            try softmax(&b, shape, range: range, note: "float64 sweep")
+        }
     }
 
     /// " (note)" after a case's shapes, or nothing.
     private static func suffix(_ note: String) -> String { note.isEmpty ? "" : " (\(note))" }
 
-    private static func layerNormChannels(_ b: inout OpCaseBuilder, _ shape: [Int], bias: Bool = true, range: ClosedRange<Float>,
-                                          note: String = "") throws {
-        let x = b.input(shape, range: range), w = b.tensor([shape[1]]), bt = b.tensor([shape[1]])
-        try b.add(.layerNormChannels, "x\(shape)\(bias ? " +bias" : "")\(suffix(note))", inputs: [x]) { g, v in
-            try g.layerNormChannels(v[0], weight: g.constant(w), bias: bias ? g.constant(bt) : nil)
+    private static func layerNormChannels(_ b: inout OpCaseBuilder, _ shape: [Int], bias: Bool = true, eps: Float = 1e-5,
+                                          range: ClosedRange<Float>, weightRange: ClosedRange<Float> = -1...1, note: String = "") throws {
+        let x = b.input(shape, range: range), w = b.tensor([shape[1]], range: weightRange), bt = b.tensor([shape[1]])
+        try b.add(.layerNormChannels, "x\(shape)\(bias ? " +bias" : "")\(eps != 1e-5 ? " eps \(eps)" : "")\(suffix(note))", inputs: [x]) { g, v in
+            try g.layerNormChannels(v[0], weight: g.constant(w), bias: bias ? g.constant(bt) : nil, eps: eps)
         }
     }
 
     private static func layerNorm(_ b: inout OpCaseBuilder, _ shape: [Int], bias: Bool = true, eps: Float = 1e-5,
-                                  range: ClosedRange<Float>, note: String = "") throws {
-        let x = b.input(shape, range: range), w = b.tensor([shape.last!]), bt = b.tensor([shape.last!])
+                                  range: ClosedRange<Float>, weightRange: ClosedRange<Float> = -1...1, note: String = "") throws {
+        let x = b.input(shape, range: range), w = b.tensor([shape.last!], range: weightRange), bt = b.tensor([shape.last!])
         try b.add(.layerNorm, "x\(shape)\(bias ? " +bias" : "") eps \(eps)\(suffix(note))", inputs: [x]) { g, v in
             try g.layerNorm(v[0], weight: g.constant(w), bias: bias ? g.constant(bt) : nil, eps: eps)
         }
     }
 
     private static func groupNorm(_ b: inout OpCaseBuilder, _ shape: [Int], groups: Int, range: ClosedRange<Float>,
-                                  note: String = "") throws {
-        let x = b.input(shape, range: range), w = b.tensor([shape[1]]), bt = b.tensor([shape[1]])
+                                  weightRange: ClosedRange<Float> = -1...1, note: String = "") throws {
+        let x = b.input(shape, range: range), w = b.tensor([shape[1]], range: weightRange), bt = b.tensor([shape[1]])
         try b.add(.groupNorm, "x\(shape) groups \(groups)\(suffix(note))", inputs: [x]) { g, v in
             try g.groupNorm(v[0], groups: groups, weight: g.constant(w), bias: g.constant(bt))
         }
@@ -97,14 +131,19 @@ enum ReductionCases: OpFamilyCases {
         try b.add(.globalStats, desc, inputs: [x]) { g, v in try g.globalStats(v[0]) }
     }
 
-    private static func globalStats(_ b: inout OpCaseBuilder, _ shape: [Int]) throws {
-        let x = b.input(shape)
+    private static func globalStats(_ b: inout OpCaseBuilder, _ shape: [Int], range: ClosedRange<Float> = -1...1) throws {
+        let x = b.input(shape, range: range)
         try b.add(.globalStats, "x\(shape)", inputs: [x]) { g, v in try g.globalStats(v[0]) }
     }
 
+    /// Softmax outputs of long rows are ~1/width, so float64 bounds each element relatively:
+    /// exp(x - max) carries the fp32 rounding of its argument (60 x 6e-8 = 3.6e-6 at -60) plus
+    /// the row sum's (~1e-6 over 70001 terms); lavapipe's worst is 5.4e-6.
     private static func softmax(_ b: inout OpCaseBuilder, _ shape: [Int], range: ClosedRange<Float>, note: String = "") throws {
         let x = b.input(shape, range: range)
-        try b.add(.softmax, "x\(shape)\(suffix(note))", inputs: [x]) { g, v in try g.softmax(v[0]) }
+        try b.add(.softmax, "x\(shape)\(suffix(note))", inputs: [x], reference64: .custom(tolerance: 2e-5, scale: .relative(floor: 1e-30))) { g, v in
+            try g.softmax(v[0])
+        }
     }
 
     static let benchFamilies = ["layernorm"]

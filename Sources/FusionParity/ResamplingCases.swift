@@ -20,6 +20,14 @@ enum ResamplingCases: OpFamilyCases {
         }
         // (n, c) planes of a 136 MiB tensor dispatched in ranges that fit one binding.
         try resize(&b, b.input([1, 34, 1024, 1024], range: -4...4), .bilinear, 300, 700, note: "planes over one binding")
+        // Against float64: up in one axis and down in the other, 4x up, strong down, and
+        // planes past the CPU's chunks.
+        let sweep: [([Int], (Int, Int))] = [([2, 3, 5, 7], (11, 13)), ([2, 3, 5, 7], (3, 4)), ([1, 3, 5, 7], (9, 3)), ([1, 2, 1, 1], (4, 5)),
+                                            ([1, 2, 16, 16], (5, 7)), ([1, 5, 6, 9], (1, 1)), ([1, 3, 4, 4], (16, 16)),
+                                            ([1, 2, 200, 170], (301, 97))]
+        for mode in ResizeMode.allCases {
+            for (shape, hw) in sweep { try resize(&b, b.input(shape), mode, hw.0, hw.1, note: "float64 sweep") }
+        }
     }
 
     private static func resize(_ b: inout OpCaseBuilder, _ x: CaseInput, _ mode: ResizeMode, _ height: Int, _ width: Int,

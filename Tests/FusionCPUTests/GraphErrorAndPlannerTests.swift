@@ -1,6 +1,7 @@
 import XCTest
 import FusionCore
 import FusionCPU
+import FusionParity
 
 /// Typed errors of the graph builder and of input validation, and the memory planner on a
 /// 20-op chain (plus the same chain run on the CPU backend against the reference).
@@ -211,9 +212,9 @@ final class GraphErrorAndPlannerTests: ReferenceTestCase {
 
         // And the valid run matches the reference.
         let outs = try CPUBackend().run(g, inputs: ["x": x, "ids": ids])
-        let e = Reference64.embedding(ids: [6, 0, 3, 3], [4], table: table.doubles, [7, 5])
-        let r = Reference64.unary(.relu, x.doubles, [1, 3, 4, 5])
-        let ref = Reference64.binary(.add, r.data, r.shape, e.data, e.shape)
+        let e = LayoutReference64.embedding(ids: Float64Tensor([6, 0, 3, 3], [4]), table: Float64Tensor(table))
+        let r = PointwiseReference64.unary(.relu, Float64Tensor(x))
+        let ref = PointwiseReference64.binary(.add, r, e)
         guard let y = outs["y"] else { return XCTFail("no output y") }
         verify("relu(x) + embedding(ids)", y, ref)
     }
@@ -225,33 +226,33 @@ final class GraphErrorAndPlannerTests: ReferenceTestCase {
     private struct Chain {
         let graph: Graph
         let constants: [String: Tensor]
-        func reference(_ x: Tensor) -> (y: Reference64.Out, mid: Reference64.Out) {
-            let c = constants
-            let xs = x.shape
-            var t = Reference64.conv2d(x.doubles, xs, weight: c["w1"]!.doubles, c["w1"]!.shape, bias: c["b1"]!.doubles,
-                                       stride: (1, 1), padding: (1, 1, 1, 1), dilation: (1, 1), groups: 1, mode: .reflect)  // 1
-            t = Reference64.unary(.relu, t.data, t.shape)                                                              // 2
-            t = Reference64.conv2d(t.data, t.shape, weight: c["w2"]!.doubles, c["w2"]!.shape, bias: nil,
-                                   stride: (2, 2), padding: (1, 1, 1, 1), dilation: (1, 1), groups: 1, mode: .zero)    // 3
-            t = Reference64.unary(.gelu, t.data, t.shape)                                                              // 4
+        func reference(_ x: Tensor) -> (y: Float64Tensor, mid: Float64Tensor) {
+            func k(_ name: String) -> Float64Tensor { Float64Tensor(constants[name]!) }
+            let x64 = Float64Tensor(x)
+            typealias Conv = ConvolutionReference64
+            typealias Pointwise = PointwiseReference64
+            typealias Layout = LayoutReference64
+            var t = Conv.conv2d(x64, weight: k("w1"), bias: k("b1"), Conv2DAttributes(padding: 1, paddingMode: .reflect))  // 1
+            t = Pointwise.unary(.relu, t)                                                                           // 2
+            t = Conv.conv2d(t, weight: k("w2"), bias: nil, Conv2DAttributes(stride: 2, padding: 1))                // 3
+            t = Pointwise.unary(.gelu, t)                                                                           // 4
             let mid = t
-            t = Reference64.reshape(t.data, t.shape, to: [1, 16, 64])                                                  // 5
-            t = Reference64.layerNorm(t.data, t.shape, weight: c["ln"]!.doubles, bias: nil, eps: 1e-5)                 // 6
-            t = Reference64.reshape(t.data, t.shape, to: [1, 16, 8, 8])                                                // 7
-            t = Reference64.pixelShuffle(t.data, t.shape, factor: 2)                                                   // 8
-            t = Reference64.binary(.add, t.data, t.shape, x.doubles, xs)                                               // 9
-            let a = Reference64.conv2d(t.data, t.shape, weight: c["w3"]!.doubles, c["w3"]!.shape, bias: c["b3"]!.doubles,
-                                       stride: (1, 1), padding: (0, 0, 0, 0), dilation: (1, 1), groups: 1, mode: .zero) // 10
-            t = Reference64.unary(.sigmoid, a.data, a.shape)                                                           // 11
-            t = Reference64.binary(.mul, t.data, t.shape, a.data, a.shape)                                             // 12
-            t = Reference64.resize(t.data, t.shape, mode: .bilinear, height: 24, width: 24)                           // 13
-            t = Reference64.pad(t.data, t.shape, top: 1, bottom: 1, left: 1, right: 1, mode: .reflect)                 // 14
-            t = Reference64.crop(t.data, t.shape, y: 2, x: 0, height: 24, width: 24)                                  // 15
-            t = Reference64.pixelUnshuffle(t.data, t.shape, factor: 2)                                                 // 16
-            t = Reference64.groupNorm(t.data, t.shape, groups: 4, weight: c["gw"]!.doubles, bias: c["gb"]!.doubles, eps: 1e-5) // 17
-            t = Reference64.softmax(t.data, t.shape)                                                                   // 18
-            t = Reference64.slice(t.data, t.shape, axis: 1, start: 3, length: 8)                                       // 19
-            t = Reference64.unary(.tanh, t.data, t.shape)                                                              // 20
+            t = Layout.reshape(t, to: [1, 16, 64])                                                                  // 5
+            t = ReductionReference64.layerNorm(t, weight: k("ln"), bias: nil, eps: 1e-5)                            // 6
+            t = Layout.reshape(t, to: [1, 16, 8, 8])                                                                // 7
+            t = Layout.pixelShuffle(t, factor: 2)                                                                   // 8
+            t = Pointwise.binary(.add, t, x64)                                                                      // 9
+            let a = Conv.conv2d(t, weight: k("w3"), bias: k("b3"), Conv2DAttributes())                             // 10
+            t = Pointwise.unary(.sigmoid, a)                                                                        // 11
+            t = Pointwise.binary(.mul, t, a)                                                                        // 12
+            t = ResamplingReference64.resize(t, mode: .bilinear, height: 24, width: 24)                            // 13
+            t = Layout.pad(t, top: 1, bottom: 1, left: 1, right: 1, mode: .reflect)                                 // 14
+            t = Layout.crop(t, y: 2, x: 0, height: 24, width: 24)                                                   // 15
+            t = Layout.pixelUnshuffle(t, factor: 2)                                                                 // 16
+            t = ReductionReference64.groupNorm(t, groups: 4, weight: k("gw"), bias: k("gb"), eps: 1e-5)             // 17
+            t = ReductionReference64.softmax(t)                                                                     // 18
+            t = Layout.slice(t, axis: 1, start: 3, length: 8)                                                       // 19
+            t = Pointwise.unary(.tanh, t)                                                                           // 20
             return (t, mid)
         }
     }

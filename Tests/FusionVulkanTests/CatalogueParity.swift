@@ -32,7 +32,7 @@ enum CatalogueParity {
             let reference = r.reference64Errors.map { String(format: ", float64 errors cpu %.2e vulkan %.2e", $0.reference, $0.candidate) } ?? ""
             print("[parity] \(r.op) \(r.shapes): max |err| \(r.maxAbsError) scale \(r.scale)\(reference)"
                   + String(format: " (%.0f ms)", Date().timeIntervalSince(start) * 1000))
-            XCTAssert(r.passed, "\(r.op) \(r.shapes): max |err| \(r.maxAbsError) > \(r.tolerance) x scale \(r.scale)"
+            XCTAssert(r.passed, "\(r.op) \(r.shapes): max |err| \(r.maxAbsError) (allowed \(r.tolerance) x scale \(r.scale))"
                       + (r.failure.map { "; \($0)" } ?? ""), file: file, line: line)
             VulkanTestSupport.assertNoValidationMessages(gpu, file: file, line: line)
         }

@@ -21,6 +21,18 @@ final class OpCatalogueTests: XCTestCase {
         }
     }
 
+    /// Every variant of the op set has a test case checked against float64 on each backend
+    /// (the CPU in `CPUReference64Tests`, both in the parity suites). `GraphReference64`
+    /// switches over `Op` with no default, so a new op has no float64 definition until one
+    /// is written; this rule then asks for a case that uses it.
+    func testEveryOpVariantHasAFloat64Reference() throws {
+        let referenced = Set(try allTestCases().filter { $0.reference64 != nil }.map(\.variant))
+        for variant in OpVariant.allCases {
+            XCTAssert(referenced.contains(variant), "'\(variant.rawValue)' has no test case with a float64 reference in the op catalogue")
+        }
+        XCTAssert(try OpCatalogue.parityCases().allSatisfy { $0.reference64 == nil }, "the randomised cases stay CPU vs GPU only (fast)")
+    }
+
     /// Each case's graph holds a node of the variant it is filed under (named as `Op.name`
     /// names it), and the case carries its family's tolerance.
     func testEveryCaseHoldsItsVariant() throws {

@@ -1,0 +1,58 @@
+import FusionCore
+
+/// Float64 resize with PyTorch's conventions (`align_corners=False`, half-pixel centres):
+/// source coordinates and tap weights computed in float64.
+public enum ResamplingReference64 {
+    /// Bicubic convolution kernel with a = -0.75 (PyTorch `upsample_bicubic2d`): weights of
+    /// the taps at offsets -1, 0, 1, 2 for fractional position t in [0, 1).
+    public static func cubicWeights(_ t: Double) -> [Double] {
+        let a = -0.75
+        func near(_ x: Double) -> Double { ((a + 2) * x - (a + 3)) * x * x + 1 }          // |x| <= 1
+        func far(_ x: Double) -> Double { ((a * x - 5 * a) * x + 8 * a) * x - 4 * a }       // 1 < |x| < 2
+        return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+    }
+
+    /// `F.interpolate(x, size=(height, width), mode=..., align_corners=False)` on [N,C,H,W].
+    public static func resize(_ x: Float64Tensor, mode: ResizeMode, height ho: Int, width wo: Int) -> Float64Tensor {
+        let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
+        var out = [Double](repeating: 0, count: n * c * ho * wo)
+        func at(_ plane: Int, _ y: Int, _ xx: Int) -> Double { x.data[(plane * h + y) * w + xx] }
+        // Source coordinate of output index `dst` (half-pixel centres).
+        func source(_ dst: Int, _ inSize: Int, _ outSize: Int) -> Double {
+            (Double(dst) + 0.5) * Double(inSize) / Double(outSize) - 0.5
+        }
+        for plane in 0..<(n * c) {
+            for oy in 0..<ho {
+                for ox in 0..<wo {
+                    var value = 0.0
+                    switch mode {
+                    case .nearest:
+                        // floor(dst * in / out), exactly.
+                        value = at(plane, min(oy * h / ho, h - 1), min(ox * w / wo, w - 1))
+                    case .bilinear:
+                        // Linear modes clamp negative source coordinates to 0.
+                        let sy = max(source(oy, h, ho), 0), sx = max(source(ox, w, wo), 0)
+                        let y0 = min(Int(sy.rounded(.down)), h - 1), x0 = min(Int(sx.rounded(.down)), w - 1)
+                        let y1 = min(y0 + 1, h - 1), x1 = min(x0 + 1, w - 1)
+                        let ly = sy - Double(y0), lx = sx - Double(x0)
+                        value = (1 - ly) * ((1 - lx) * at(plane, y0, x0) + lx * at(plane, y0, x1))
+                            + ly * ((1 - lx) * at(plane, y1, x0) + lx * at(plane, y1, x1))
+                    case .bicubic:
+                        // No clamp of the source coordinate; the 4 taps are clamped to the image.
+                        let sy = source(oy, h, ho), sx = source(ox, w, wo)
+                        let fy = Int(sy.rounded(.down)), fx = Int(sx.rounded(.down))
+                        let wy = cubicWeights(sy - Double(fy)), wx = cubicWeights(sx - Double(fx))
+                        for i in 0..<4 {
+                            let yy = min(max(fy - 1 + i, 0), h - 1)
+                            var row = 0.0
+                            for j in 0..<4 { row += wx[j] * at(plane, yy, min(max(fx - 1 + j, 0), w - 1)) }
+                            value += wy[i] * row
+                        }
+                    }
+                    out[(plane * ho + oy) * wo + ox] = value
+                }
+            }
+        }
+        return Float64Tensor(out, [n, c, ho, wo])
+    }
+}
