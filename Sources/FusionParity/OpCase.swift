@@ -29,3 +29,14 @@ public struct OpCase {
     /// The input tensors (the same values on every call: they come from seeds).
     public func makeInputs() -> [String: Tensor] { feeds.mapValues { $0.make() } }
 }
+
+extension OpCase {
+    /// The case's outputs on `backend`: from the second run of one executable when
+    /// `runsTwice` (the case checks that a reused executable gives the same), else from one.
+    func outputs(on backend: Backend, inputs: [String: Tensor]) throws -> [String: Tensor] {
+        guard runsTwice else { return try backend.run(graph, inputs: inputs) }
+        let executable = try backend.prepare(graph)
+        _ = try executable.run(inputs)
+        return try executable.run(inputs)
+    }
+}

@@ -42,14 +42,7 @@ public struct ParityRunner {
         let inputs = c.makeInputs()
         do {
             let expected = try reference.run(c.graph, inputs: inputs)
-            let actual: [String: Tensor]
-            if c.runsTwice {
-                let executable = try candidate.prepare(c.graph)
-                _ = try executable.run(inputs)
-                actual = try executable.run(inputs)
-            } else {
-                actual = try candidate.run(c.graph, inputs: inputs)
-            }
+            let actual = try c.outputs(on: candidate, inputs: inputs)
             var maxErr: Float = 0, scale: Float = 1
             var diff2 = 0.0, ref2 = 0.0
             for (name, e) in expected {

@@ -28,14 +28,7 @@ public struct Reference64Runner {
         }
         let inputs = c.makeInputs()
         do {
-            let outputs: [String: Tensor]
-            if c.runsTwice {
-                let executable = try backend.prepare(c.graph)
-                _ = try executable.run(inputs)
-                outputs = try executable.run(inputs)
-            } else {
-                outputs = try backend.run(c.graph, inputs: inputs)
-            }
+            let outputs = try c.outputs(on: backend, inputs: inputs)
             guard let y = outputs["y"] else {
                 return Reference64Result(op: c.op, shapes: c.shapes, error: nil, tolerance: r64.tolerance, passed: false, failure: "no output 'y'")
             }
