@@ -29,10 +29,31 @@ public struct ValueInfo {
 public struct Node: Sendable {
     public let index: Int
     public let op: Op
+    /// The op's own inputs, then the epilogue's operands.
     public let inputs: [Value]
     public let output: Value
     /// A readable name (layer path) for profiles and errors.
     public let name: String
+    /// Elementwise steps applied to the op's result before it is stored (empty for most).
+    public let epilogue: Epilogue
+
+    public init(index: Int, op: Op, inputs: [Value], output: Value, name: String, epilogue: Epilogue = .none) {
+        self.index = index
+        self.op = op
+        self.inputs = inputs
+        self.output = output
+        self.name = name
+        self.epilogue = epilogue
+    }
+
+    /// How many of `inputs` are the op's own (the rest are epilogue operands).
+    public var baseInputCount: Int { inputs.count - epilogue.operandCount }
+    /// The op's own inputs.
+    public var baseInputs: ArraySlice<Value> { inputs.prefix(baseInputCount) }
+    /// The epilogue's operands, in step order.
+    public var epilogueOperands: ArraySlice<Value> { inputs.suffix(epilogue.operandCount) }
+    /// The op's name, with its epilogue (e.g. "conv2d+gelu").
+    public var opDescription: String { epilogue.isEmpty ? op.name : "\(op.name)+\(epilogue)" }
 }
 
 /// A backend-neutral graph of ops. A model builds it once; any backend runs it.
@@ -45,6 +66,8 @@ public final class Graph {
     public private(set) var outputs: [(name: String, value: Value)] = []
     /// Prefix applied to node names (see `scope`).
     private var namePrefix: [String] = []
+    /// The passes this graph went through (`GraphOptimizer` skips them).
+    public internal(set) var appliedPasses: Set<GraphPass> = []
 
     public init() {}
 
@@ -57,6 +80,11 @@ public final class Graph {
 
     public func input(_ name: String, shape: [Int], dtype: DType = .f32) -> Value {
         addValue(shape: shape, dtype: dtype, kind: .input(name), name: name)
+    }
+
+    /// A copy of another graph's input (same name, shape and type).
+    func copyInput(_ info: ValueInfo) -> Value {
+        addValue(shape: info.value.shape, dtype: info.value.dtype, kind: info.kind, name: info.name)
     }
 
     public func constant(_ tensor: Tensor, name: String = "const") -> Value {
@@ -75,15 +103,32 @@ public final class Graph {
     }
 
     /// Adds a node after checking its operands; returns its output.
+    /// A node with an `epilogue` runs it on its result before storing it (its operands
+    /// follow the op's own inputs in `inputs`). `exactName` skips the scope prefix (passes
+    /// copying named nodes).
     @discardableResult
-    public func add(_ op: Op, _ inputs: [Value], name: String? = nil) throws -> Value {
+    public func add(_ op: Op, _ inputs: [Value], epilogue: Epilogue = .none, name: String? = nil, exactName: Bool = false) throws -> Value {
         for v in inputs where v.id < 0 || v.id >= values.count || values[v.id].value != v {
             throw FusionError.unknownValue(v.id)
         }
-        let (shape, dtype) = try ShapeInference.infer(op, inputs.map { ($0.shape, $0.dtype) })
-        let nodeName = qualified(name ?? op.name)
+        let baseCount = inputs.count - epilogue.operandCount
+        guard baseCount >= 0 else {
+            throw FusionError.invalidArgument(op: op.name, detail: "epilogue \(epilogue) takes \(epilogue.operandCount) operands, the node has \(inputs.count) inputs")
+        }
+        if !epilogue.isEmpty, !Epilogue.accepts(op) {
+            throw FusionError.invalidArgument(op: op.name, detail: "\(op.name) cannot carry an epilogue (\(epilogue))")
+        }
+        let base = inputs.prefix(baseCount)
+        let (shape, dtype) = try ShapeInference.infer(op, base.map { ($0.shape, $0.dtype) })
+        let nodeName = exactName ? (name ?? op.name) : qualified(name ?? op.name)
+        if !epilogue.isEmpty {
+            guard dtype == .f32, inputs.suffix(epilogue.operandCount).allSatisfy({ $0.dtype == .f32 }) else {
+                throw FusionError.invalidArgument(op: nodeName, detail: "an epilogue works on float32 values")
+            }
+            try epilogue.validate(out: shape, operands: inputs.suffix(epilogue.operandCount).map(\.shape), op: nodeName)
+        }
         let out = addValue(shape: shape, dtype: dtype, kind: .intermediate, name: nodeName)
-        nodes.append(Node(index: nodes.count, op: op, inputs: inputs, output: out, name: nodeName))
+        nodes.append(Node(index: nodes.count, op: op, inputs: inputs, output: out, name: nodeName, epilogue: epilogue))
         return out
     }
 
