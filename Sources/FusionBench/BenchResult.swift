@@ -18,7 +18,15 @@ public struct BenchResult: Codable, Sendable {
     public var wallMedianMs: Double
     public var repeats: Int
     public var gflop: Double
+    /// Bytes moved (`GraphTraffic`) by the graph as run, after the backend's passes.
     public var gbytes: Double
+    /// Bytes moved by the graph as built (before the passes).
+    public var gbytesBefore: Double
+    /// Nodes (dispatched ops) of the graph as run, and as built.
+    public var nodes: Int
+    public var nodesBefore: Int
+    /// The passes applied ("all", "none", or a list).
+    public var passes: String
     public var gflops: Double
     public var gbps: Double
     /// Share of the roofline bound: max(FLOP / peak FLOP/s, bytes / peak bandwidth) over the
@@ -28,7 +36,8 @@ public struct BenchResult: Codable, Sendable {
     public var bound: String?
 
     enum CodingKeys: String, CodingKey {
-        case name, kind, backend, size, timer, repeats, gflop, gbytes, gflops, gbps, bound
+        case name, kind, backend, size, timer, repeats, gflop, gbytes, gflops, gbps, bound, nodes, passes
+        case gbytesBefore = "gbytes_before", nodesBefore = "nodes_before"
         case medianMs = "median_ms", minMs = "min_ms", maxMs = "max_ms", wallMedianMs = "wall_median_ms", peakShare = "peak_share"
     }
 }

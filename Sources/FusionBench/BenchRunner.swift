@@ -17,7 +17,8 @@ public struct BenchRunner {
     }
 
     public func run(_ c: BenchCase) throws -> BenchResult {
-        let executable = try backend.prepare(c.graph)
+        let graph = try backend.optimized(c.graph)
+        let executable = try backend.prepare(graph)
         for _ in 0..<warmup { _ = try executable.run(c.inputs) }
         var wall: [Double] = [], gpu: [Double] = []
         for _ in 0..<max(1, repeats) {
@@ -29,7 +30,8 @@ public struct BenchRunner {
         let useGPU = gpu.count == wall.count && !gpu.isEmpty
         let times = (useGPU ? gpu : wall).sorted()
         let median = Self.median(times)
-        let flop = c.flops, bytes = c.bytes
+        // FLOP of the network as built (the work asked for); bytes as run (what the passes save).
+        let flop = c.flops, bytes = GraphTraffic.bytes(graph)
         var share: Double?, bound: String?
         if let peak, peak.gflops > 0, peak.gbps > 0, median > 0 {
             let computeSeconds = flop / (peak.gflops * 1e9), memorySeconds = bytes / (peak.gbps * 1e9)
@@ -39,7 +41,8 @@ public struct BenchRunner {
         return BenchResult(name: c.name, kind: c.kind, backend: backend.name, size: c.size,
                            medianMs: median, minMs: times.first ?? 0, maxMs: times.last ?? 0,
                            timer: useGPU ? "gpu" : "wall", wallMedianMs: Self.median(wall.sorted()), repeats: times.count,
-                           gflop: flop / 1e9, gbytes: bytes / 1e9,
+                           gflop: flop / 1e9, gbytes: bytes / 1e9, gbytesBefore: c.bytes / 1e9,
+                           nodes: graph.nodes.count, nodesBefore: c.graph.nodes.count, passes: backend.passes.description,
                            gflops: median > 0 ? flop / 1e9 / (median / 1e3) : 0,
                            gbps: median > 0 ? bytes / 1e9 / (median / 1e3) : 0,
                            peakShare: share, bound: bound)

@@ -55,6 +55,7 @@ struct BenchCommand: ParsableCommand {
     var json = false
 
     @OptionGroup var modelOptions: ModelWorkloadOptions
+    @OptionGroup var passOptions: GraphPassOptions
 
     func validate() throws {
         guard BenchCase.parseSize(size) != nil else { throw ValidationError(BenchCase.sizeError(size)) }
@@ -74,13 +75,14 @@ struct BenchCommand: ParsableCommand {
         var backends: [(Backend, BenchDevice)] = []
         func log(_ line: String) { if json { printError(line) } else { print(line) } }
         if backend != .vulkan {
-            let cpu = CPUBackend()
+            let cpu = CPUBackend(passes: passOptions.passes)
             let peak = noPeak ? nil : CPUPeakProbe().measure()
             backends.append((cpu, BenchDevice(backend: "cpu", name: "CPU (\(ProcessInfo.processInfo.activeProcessorCount) threads)", peak: peak)))
         }
         if backend != .cpu {
             let gpu: VulkanBackend
             do { gpu = try VulkanBackend(deviceIndex: device) } catch { throw CLIError("cannot open the vulkan backend: \(error)") }
+            passOptions.apply(to: gpu)
             let peak = noPeak ? nil : try VulkanPeakProbe(context: gpu.context).measure()
             backends.append((gpu, BenchDevice(backend: "vulkan", name: gpu.deviceDescription, peak: peak)))
         }
@@ -120,10 +122,13 @@ struct BenchCommand: ParsableCommand {
             let peakText = info.peak.map { String(format: "peak %.1f GFLOP/s, %.1f GB/s", $0.gflops, $0.gbps) } ?? "no peak measured"
             log("\(info.backend): \(info.name) — \(peakText)")
         }
-        printTable(header: ["case", "backend", "size", "median ms", "min", "max", "timer", "GFLOP", "GB", "GFLOP/s", "GB/s", "peak share"],
+        log("passes: \(passOptions.passes) (nodes and GB: as built -> as run)")
+        printTable(header: ["case", "backend", "size", "median ms", "min", "max", "timer", "nodes", "GFLOP", "GB", "GFLOP/s", "GB/s", "peak share"],
                    rows: results.map { r in
                        [r.name, r.backend, r.size, String(format: "%.3f", r.medianMs), String(format: "%.3f", r.minMs), String(format: "%.3f", r.maxMs),
-                        r.timer, String(format: "%.3f", r.gflop), String(format: "%.3f", r.gbytes), String(format: "%.1f", r.gflops),
+                        r.timer, r.nodesBefore == r.nodes ? "\(r.nodes)" : "\(r.nodesBefore) -> \(r.nodes)", String(format: "%.3f", r.gflop),
+                        r.nodesBefore == r.nodes ? String(format: "%.3f", r.gbytes) : String(format: "%.3f -> %.3f", r.gbytesBefore, r.gbytes),
+                        String(format: "%.1f", r.gflops),
                         String(format: "%.1f", r.gbps), r.peakShare.map { String(format: "%.1f%% (%@)", $0 * 100, r.bound ?? "") } ?? "-"]
                    })
     }

@@ -90,6 +90,8 @@ struct FuseCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Vulkan device index (see `fusion devices`).")
     var device: Int?
 
+    @OptionGroup var passOptions: GraphPassOptions
+
     @Flag(help: "Grey mode: visible read as grey, grey output.")
     var grey = false
 
@@ -229,6 +231,7 @@ struct FuseCommand: ParsableCommand {
     private func fuse() throws {
         try checkOutputs([output])
         let selected = try openBackend(backend, device: device)
+        passOptions.apply(to: selected.backend)
         let loaded = try entry.load(modelSettings)
         let features: [Float]
         if let text {

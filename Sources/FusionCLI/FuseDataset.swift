@@ -69,6 +69,7 @@ extension FuseCommand {
         do { log = try RunLog(folder: output) } catch { throw CLIError("\(error)") }
 
         let selected = try openBackend(backend, device: device)
+        passOptions.apply(to: selected.backend)
         let (model, loaded) = try datasetModel(selected)
         let weightsLabel = loaded.weightsLabel, weightsPath = loaded.weightsPath
         let jobs = try datasetJobs(plan, selected: selected, loaded: loaded)

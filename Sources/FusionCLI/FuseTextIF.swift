@@ -47,6 +47,7 @@ extension FuseCommand {
             throw CLIError("\(ir) is \(infrared.width)x\(infrared.height) but \(vis) is \(visible.width)x\(visible.height); Text-IF needs a registered pair of one size")
         }
         let selected = try openBackend(backend, device: device)
+        passOptions.apply(to: selected.backend)
         let loadStart = Date()
         let loaded = try TextIFEntry.load(modelSettings)
         let textIF = loaded.weights, weightsLabel = loaded.weightsLabel

@@ -24,6 +24,7 @@ struct ParityCommand: ParsableCommand {
     var size: String = "64x96"
 
     @OptionGroup var modelOptions: ModelWorkloadOptions
+    @OptionGroup var passOptions: GraphPassOptions
 
     @Option(name: .long, help: "With --model: the reference backend, cpu or vulkan.")
     var reference: ParityBackend = .cpu

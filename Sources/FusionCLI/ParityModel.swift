@@ -40,11 +40,14 @@ extension ParityCommand {
         let bench = BenchCase(workload)
         let referenceBackend = try open(reference)
         var candidateBackend = try open(candidate)
+        passOptions.apply(to: referenceBackend)
+        passOptions.apply(to: candidateBackend)
         if let breakOp { candidateBackend = FaultInjectingBackend(base: candidateBackend, breaking: breakOp) }
         let runner = GraphParityRunner(reference: referenceBackend, candidate: candidateBackend)
         runner.toleranceFactor = toleranceFactor
         if !json {
-            print("model: \(workload.name) at \(workload.size), \(workload.graph.nodes.count) nodes")
+            let optimised = try referenceBackend.optimized(workload.graph)
+            print("model: \(workload.name) at \(workload.size), \(workload.graph.nodes.count) nodes as built, \(optimised.nodes.count) as run (passes: \(passOptions.passes))")
             print("reference: \(referenceBackend.name) — \(referenceBackend.deviceDescription)")
             print("candidate: \(candidateBackend.name) — \(candidateBackend.deviceDescription)")
             print("tolerance: max |err| <= t x scale per node (scale = max(1, max |reference|)); t = \(NodeTolerance.standard * toleranceFactor), normalisations \(NodeTolerance.normalisation * toleranceFactor)")

@@ -32,6 +32,7 @@ struct ProfileCommand: ParsableCommand {
     var warmup = 1
 
     @OptionGroup var modelOptions: ModelWorkloadOptions
+    @OptionGroup var passOptions: GraphPassOptions
 
     func validate() throws {
         if model == "all" { throw ValidationError("--model all: profile runs one model; known: \(ModelCatalogue.names.joined(separator: ", "))") }
@@ -47,17 +48,21 @@ struct ProfileCommand: ParsableCommand {
         let (height, width) = BenchCase.parseSize(size)!
         let c = BenchCase(try modelOptions.workload(model, height: height, width: width))
         let selected = try openBackend(backend, device: device)
+        passOptions.apply(to: selected.backend)
         let prepareStart = DispatchTime.now().uptimeNanoseconds
-        let executable = try selected.backend.prepare(c.graph)
+        let graph = try selected.backend.optimized(c.graph)
+        let executable = try selected.backend.prepare(graph)
         let prepareMs = Double(DispatchTime.now().uptimeNanoseconds - prepareStart) / 1e6
         for _ in 0..<warmup { _ = try executable.run(c.inputs) }
         let start = DispatchTime.now().uptimeNanoseconds
         _ = try executable.run(c.inputs)
         let wallMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        let table = try RunProfileTable(executable: executable, graph: c.graph, wallMilliseconds: wallMs)
+        let table = try RunProfileTable(executable: executable, graph: graph, wallMilliseconds: wallMs)
         let p = table.profile
 
         print("model: \(c.name) at \(c.size) on \(selected.name) — \(selected.device)")
+        print(String(format: "passes: %@; %d nodes as built, %d as run; %.3f GB moved as built, %.3f as run", selected.backend.passes.description,
+                     c.graph.nodes.count, graph.nodes.count, c.bytes / 1e9, GraphTraffic.bytes(graph) / 1e9))
         print(String(format: "prepare: %.1f ms; %d dispatches in %d submission(s), %d barriers; %.1f GFLOP; %.1f MiB held", prepareMs, p.dispatches,
                      p.submissions, p.barriers, c.flops / 1e9, Double(executable.heldBytes) / 1048576))
         printTable(header: ["op", "node", "shape", "dispatches", "ms", "share", "GFLOP/s"],

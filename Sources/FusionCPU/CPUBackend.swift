@@ -7,10 +7,13 @@ public final class CPUBackend: Backend {
     public let threads: Int
     /// Intermediate memory shared by every executable of this backend (grow-only).
     let arena = CPUArena()
+    public var passes: GraphPasses
 
     /// - Parameter threads: worker threads (default: every active processor).
-    public init(threads: Int? = nil) {
+    ///   - passes: graph passes `prepare` applies (default: the options' FUSIONKIT_PASSES, all).
+    public init(threads: Int? = nil, passes: GraphPasses = FusionOptions.current.passes) {
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        self.passes = passes
     }
 
     public var name: String { "cpu" }
@@ -22,6 +25,6 @@ public final class CPUBackend: Backend {
     }
 
     public func prepare(_ graph: Graph) throws -> Executable {
-        try CPUExecutable(graph: graph, threads: threads, arena: arena)
+        try CPUExecutable(graph: try optimized(graph), threads: threads, arena: arena)
     }
 }

@@ -122,7 +122,16 @@ public final class CPUExecutable: Executable {
     private func cf(_ v: Value) -> UnsafePointer<Float> { UnsafePointer(f(v)) }
 
     private func execute(_ node: Node, _ ctx: KernelContext) throws {
-        let ins = node.inputs
+        try executeOp(node, ctx)
+        if !node.epilogue.isEmpty {
+            applyEpilogue(node.epilogue, out: f(node.output), shape: node.output.shape,
+                          operands: node.epilogueOperands.map { (cf($0), $0.shape) }, ctx: ctx)
+        }
+    }
+
+    /// The node's op on its own inputs (`Node.baseInputs`).
+    private func executeOp(_ node: Node, _ ctx: KernelContext) throws {
+        let ins = Array(node.baseInputs)
         let out = node.output
         switch node.op {
         case let .conv2d(a):

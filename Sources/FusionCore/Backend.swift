@@ -102,7 +102,12 @@ public protocol Backend: AnyObject {
     var name: String { get }
     /// A description of the device it runs on.
     var deviceDescription: String { get }
+    /// Prepares `graph` to run: applies `passes` (see `optimized`), then plans memory and
+    /// uploads constants. The executable runs (and profiles, and observes) the optimised
+    /// graph's nodes.
     func prepare(_ graph: Graph) throws -> Executable
+    /// The graph passes `prepare` applies; `.none` runs graphs as built.
+    var passes: GraphPasses { get set }
     /// Whether the intermediates of the graphs it prepared share one memory (grown to the
     /// largest need): then keeping many graphs prepared costs little (default false).
     var sharesIntermediateMemory: Bool { get }
@@ -113,6 +118,13 @@ extension Backend {
 }
 
 extension Backend {
+    /// The graph this backend runs for `graph`: its `passes` applied, weight-only
+    /// subgraphs evaluated on this backend. Optimising an optimised graph changes nothing,
+    /// so a caller can look at the nodes first and prepare the result.
+    public func optimized(_ graph: Graph) throws -> Graph {
+        try GraphOptimizer.optimize(graph, passes: passes, evaluate: { try self.prepare($0).run([:]) })
+    }
+
     /// Prepares and runs once.
     public func run(_ graph: Graph, inputs: [String: Tensor]) throws -> [String: Tensor] {
         try prepare(graph).run(inputs)

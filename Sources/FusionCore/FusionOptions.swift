@@ -35,6 +35,8 @@ public struct FusionOptions: Sendable {
     /// FUSIONKIT_WEIGHTS_URL: a mirror of the published weights.
     public var weightsMirror: String?
     public var vulkan = Vulkan()
+    /// FUSIONKIT_PASSES: the graph passes backends apply ("all", "none", or a list).
+    public var passes = GraphPasses.all
     /// Test switches: FUSIONKIT_REQUIRE_VALIDATION, FUSIONKIT_REQUIRE_VULKAN, FUSIONKIT_LARGE_TESTS.
     public var requireValidation = false, requireVulkan = false, largeTests = false
 
@@ -64,6 +66,7 @@ public struct FusionOptions: Sendable {
         vulkan.submissionGFLOP = positive("FUSIONKIT_SUBMISSION_GFLOP")
         vulkan.timeoutSeconds = positive("FUSIONKIT_GPU_TIMEOUT")
         vulkan.shaderFolder = value("FUSIONKIT_SHADER_DIR")
+        passes = value("FUSIONKIT_PASSES").flatMap { try? GraphPasses(parsing: $0) } ?? .all
         requireValidation = flag("FUSIONKIT_REQUIRE_VALIDATION")
         requireVulkan = flag("FUSIONKIT_REQUIRE_VULKAN")
         largeTests = flag("FUSIONKIT_LARGE_TESTS")

@@ -66,8 +66,9 @@ public final class Graph {
     public private(set) var outputs: [(name: String, value: Value)] = []
     /// Prefix applied to node names (see `scope`).
     private var namePrefix: [String] = []
-    /// The passes this graph went through (`GraphOptimizer` skips them).
-    public internal(set) var appliedPasses: Set<GraphPass> = []
+    /// The passes this graph went through (`GraphOptimizer` skips them). A rewrite that must
+    /// run as built (a test hook's graph) sets every pass.
+    public var appliedPasses: Set<GraphPass> = []
 
     public init() {}
 

@@ -12,6 +12,11 @@ public final class FaultInjectingBackend: Backend {
     public let shift: Float
     public var name: String { base.name }
     public var deviceDescription: String { base.deviceDescription + " with '\(op)' broken (+\(shift))" }
+    /// The base backend's passes: the graph is optimised as the base would, then broken.
+    public var passes: GraphPasses {
+        get { base.passes }
+        set { base.passes = newValue }
+    }
 
     public init(base: Backend, breaking op: String, shift: Float = 1e-2) {
         self.base = base
@@ -20,6 +25,7 @@ public final class FaultInjectingBackend: Backend {
     }
 
     public func prepare(_ graph: Graph) throws -> Executable {
+        let graph = try optimized(graph)
         let rewritten = Graph()
         var map: [Int: Value] = [:]
         for info in graph.values {
@@ -37,7 +43,7 @@ public final class FaultInjectingBackend: Backend {
                 guard let m = map[v.id] else { throw FusionError.unknownValue(v.id) }
                 return m
             }
-            var out = try rewritten.add(node.op, inputs, name: node.name)
+            var out = try rewritten.add(node.op, inputs, epilogue: node.epilogue, name: node.name, exactName: true)
             if node.op.name == op, node.output.dtype == .f32 {
                 out = try rewritten.add(.unary(.affine(scale: 1, shift: shift)), [out], name: node.name + "/broken")
             }
@@ -48,6 +54,7 @@ public final class FaultInjectingBackend: Backend {
             guard let m = map[v.id] else { throw FusionError.unknownValue(v.id) }
             rewritten.output(name, m)
         }
+        rewritten.appliedPasses = Set(GraphPass.allCases)   // broken as given: no fusing the shift away
         return FaultInjectedExecutable(inner: try base.prepare(rewritten), reported: reported)
     }
 }

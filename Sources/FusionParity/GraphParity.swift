@@ -67,7 +67,13 @@ public final class GraphParityRunner {
     private struct Cancelled: Error {}
 
     /// Compares every node; `each` sees each comparison in graph order.
+    /// Both backends run the graph as optimised by the reference's passes (the candidate's
+    /// must be the same), so node i is the same node on both.
     public func run(_ graph: Graph, inputs: [String: Tensor], each: (NodeParity) throws -> Void) throws -> GraphParitySummary {
+        guard reference.passes == candidate.passes else {
+            throw FusionError.invalidArgument(op: "parity", detail: "the reference applies passes \(reference.passes) and the candidate \(candidate.passes); per-node parity needs the same graph on both")
+        }
+        let graph = try reference.optimized(graph)
         let referenceExecutable = try reference.prepare(graph)
         let candidateExecutable = try candidate.prepare(graph)
         let queue = BoundedQueue<Handoff>(capacity: 2)
@@ -134,7 +140,7 @@ public final class GraphParityRunner {
             }
         }
         let rel = Float((num / max(den, 1e-30)).squareRoot())
-        return NodeParity(node: node.index, name: node.name, op: node.op.name, shape: node.output.shape,
+        return NodeParity(node: node.index, name: node.name, op: node.opDescription, shape: node.output.shape,
                           maxAbsError: broken ? .infinity : maxErr, relativeError: broken ? .infinity : rel, scale: scale,
                           tolerance: tolerance, passed: !broken && maxErr <= tolerance * scale)
     }

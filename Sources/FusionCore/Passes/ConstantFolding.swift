@@ -16,6 +16,7 @@ enum ConstantFolding {
         var folded: [Int: Tensor] = [:]
         for node in foldable {
             let g = Graph()
+            g.appliedPasses = Set(GraphPass.allCases)   // run as is (no folding inside folding)
             let ins = node.inputs.map { g.constant(constant[$0.id]!, name: graph.info($0).name) }
             g.output("y", try g.add(node.op, ins, epilogue: node.epilogue, name: node.name, exactName: true))
             guard let t = try evaluate(g)["y"] else { throw FusionError.backend("folding \(node.name) gave no result") }

@@ -17,6 +17,8 @@ public final class VulkanBackend: Backend {
     /// The longest wait for one submission, in seconds: `options.timeoutSeconds`
     /// (FUSIONKIT_GPU_TIMEOUT); nil scales it with the submission's work.
     public var submissionTimeoutSeconds: Double?
+    /// Graph passes `prepare` applies: `options.passes` (FUSIONKIT_PASSES), all by default.
+    public var passes: GraphPasses
 
     /// - Parameters:
     ///   - deviceIndex: index in `VulkanContext.enumerateDevices()`; nil picks the options'
@@ -31,6 +33,7 @@ public final class VulkanBackend: Backend {
         arena = VulkanArena(context: context)
         submissionWorkLimit = (options.vulkan.submissionGFLOP ?? 50) * 1e9
         submissionTimeoutSeconds = options.vulkan.timeoutSeconds
+        passes = options.passes
         try context.require(requiredFeatures, for: "this run")
     }
 
@@ -39,6 +42,7 @@ public final class VulkanBackend: Backend {
         arena = VulkanArena(context: context)
         submissionWorkLimit = (context.options.submissionGFLOP ?? 50) * 1e9
         submissionTimeoutSeconds = context.options.timeoutSeconds
+        passes = FusionOptions.current.passes
     }
 
     /// Device bytes of the intermediates shared by every executable of this backend.
@@ -47,7 +51,7 @@ public final class VulkanBackend: Backend {
     public var sharesIntermediateMemory: Bool { true }
 
     public func prepare(_ graph: Graph) throws -> Executable {
-        try VulkanExecutable(context: context, graph: graph, arena: arena, submissionWorkLimit: submissionWorkLimit,
+        try VulkanExecutable(context: context, graph: try optimized(graph), arena: arena, submissionWorkLimit: submissionWorkLimit,
                              timeoutSeconds: submissionTimeoutSeconds)
     }
 }

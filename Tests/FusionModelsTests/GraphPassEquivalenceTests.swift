@@ -1,0 +1,62 @@
+import FusionCore
+import FusionEngine
+import FusionTestSupport
+import XCTest
+
+/// Every catalogue model's graph gives the same outputs with the graph passes as without
+/// (max |err| <= 1e-6 x the output's scale), on the CPU and on Vulkan, and the passes do
+/// change the graph (fewer nodes, fewer bytes), so the comparison is not of a graph with
+/// itself.
+final class GraphPassEquivalenceTests: XCTestCase {
+    /// (model, settings, height, width, batch).
+    private func workloads() throws -> [(String, ModelWorkload)] {
+        var textfusion = ModelSettings(weights: try TestData.path("weights/textfusion_llvip.model"))
+        textfusion.log = { _ in }
+        return [
+            ("textfusion", try ModelCatalogue.model(named: "textfusion").load(textfusion).workload(height: 61, width: 83, batch: 2)),
+            ("textif", try ModelCatalogue.model(named: "textif").load(ModelSettings(randomSeed: 3)).workload(height: 32, width: 40, batch: 1)),
+            ("clip-text", try ModelCatalogue.model(named: "clip-text").load(ModelSettings(randomSeed: 3)).workload(height: 1, width: 1, batch: 2)),
+        ]
+    }
+
+    private func randomInputs(_ graph: Graph) -> [String: Tensor] {
+        var inputs: [String: Tensor] = [:]
+        for (i, (name, v)) in graph.inputs.enumerated() {
+            inputs[name] = v.dtype == .i32 ? Tensor(shape: v.shape, ints: (0..<v.count).map { Int32($0 % 400) })
+                : Tensor.random(shape: v.shape, seed: 11 + UInt64(i), in: 0...1)
+        }
+        return inputs
+    }
+
+    private func check(_ backend: Backend, label: String) throws {
+        for (name, w) in try workloads() {
+            let inputs = randomInputs(w.graph).merging(w.fixedInputs) { $1 }
+            backend.passes = .none
+            let plain = try backend.prepare(w.graph).run(inputs)
+            backend.passes = .all
+            let optimised = try backend.optimized(w.graph)
+            XCTAssertLessThan(optimised.nodes.count, w.graph.nodes.count, "\(name): the passes changed nothing")
+            XCTAssertLessThan(GraphTraffic.bytes(optimised), GraphTraffic.bytes(w.graph), "\(name): the passes saved no traffic")
+            let fused = try backend.prepare(w.graph).run(inputs)
+            XCTAssertEqual(Set(plain.keys), Set(fused.keys))
+            for (output, expected) in plain {
+                let e = expected.toFloatArray(), g = fused[output]!.toFloatArray()
+                let scale = e.reduce(Float(0)) { max($0, abs($1)) }
+                let err = zip(e, g).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+                print("\(name) \(output) on \(label): \(w.graph.nodes.count) -> \(optimised.nodes.count) nodes, max |err| \(err), scale \(scale)")
+                XCTAssertEqual(e.count, g.count)
+                XCTAssertFalse(g.contains { !$0.isFinite }, "\(name) \(output) on \(label): not finite")
+                XCTAssertLessThanOrEqual(err, 1e-6 * max(scale, 1e-3), "\(name) \(output) on \(label)")
+            }
+        }
+        backend.passes = .all
+    }
+
+    func testOptimisedGraphsMatchOnCPU() throws {
+        try check(try SelectedBackend.open(.cpu).backend, label: "cpu")
+    }
+
+    func testOptimisedGraphsMatchOnVulkan() throws {
+        try check(try VulkanTestBackend.open().backend, label: "vulkan")
+    }
+}
