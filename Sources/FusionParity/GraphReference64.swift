@@ -25,12 +25,27 @@ public enum GraphReference64 {
             return t
         }
         for node in graph.nodes {
-            let x = node.inputs.map(value)
-            values[node.output.id] = evaluate(node.op, x)
+            let x = node.baseInputs.map(value)
+            values[node.output.id] = applyEpilogue(node.epilogue, to: evaluate(node.op, x), operands: node.epilogueOperands.map(value))
         }
         var outputs: [String: Float64Tensor] = [:]
         for (name, v) in graph.outputs { outputs[name] = value(v) }
         return outputs
+    }
+
+    /// A node's epilogue steps on its op's result, each as the unfused op it stands for.
+    static func applyEpilogue(_ epilogue: Epilogue, to result: Float64Tensor, operands: [Float64Tensor]) -> Float64Tensor {
+        var y = result, k = 0
+        for step in epilogue.steps {
+            switch step {
+            case let .unary(kind): y = PointwiseReference64.unary(kind, y)
+            case let .binary(kind, first): y = first ? PointwiseReference64.binary(kind, operands[k], y) : PointwiseReference64.binary(kind, y, operands[k])
+            case .film: y = PointwiseReference64.film(y, gamma: operands[k], beta: operands[k + 1])
+            case .prelu: y = PointwiseReference64.prelu(y, slope: operands[k])
+            }
+            k += step.operandCount
+        }
+        return y
     }
 
     /// One op on float64 operands (in the order `Op` lists them).

@@ -9,12 +9,10 @@ enum ConstantFolding {
         var constant: [Int: Tensor] = [:]
         for info in graph.values { if case let .constant(t) = info.kind { constant[info.value.id] = t } }
         let outputs = Set(graph.outputs.map(\.value.id))
-        let foldable = graph.nodes.filter { n in !n.inputs.isEmpty && n.inputs.allSatisfy { constant[$0.id] != nil } }
-        guard !foldable.isEmpty else { return graph.marking(.constantFolding) }
-
-        // One small graph per folded node: its constant inputs and itself.
+        // In graph order, so a chain of weight-only nodes folds whole. One small graph per
+        // folded node: its constant inputs and itself.
         var folded: [Int: Tensor] = [:]
-        for node in foldable {
+        for node in graph.nodes where !node.inputs.isEmpty && node.inputs.allSatisfy({ constant[$0.id] != nil }) {
             let g = Graph()
             g.appliedPasses = Set(GraphPass.allCases)   // run as is (no folding inside folding)
             let ins = node.inputs.map { g.constant(constant[$0.id]!, name: graph.info($0).name) }
@@ -23,6 +21,7 @@ enum ConstantFolding {
             constant[node.output.id] = t
             if !outputs.contains(node.output.id) { folded[node.output.id] = t }
         }
+        guard !folded.isEmpty else { return graph.marking(.constantFolding) }
         let rewriter = GraphRewriter(graph)
         for node in graph.nodes {
             if let t = folded[node.output.id] {
