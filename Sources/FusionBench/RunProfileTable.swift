@@ -40,7 +40,7 @@ public struct RunProfileTable {
             let node = graph.nodes[timing.node]
             let ms = timing.seconds * 1e3
             let flop = GraphCost.flops(of: node)
-            return Row(node: node.name, op: node.op.name, shape: node.output.shape, dispatches: timing.dispatches, milliseconds: ms,
+            return Row(node: node.name, op: node.opDescription, shape: node.output.shape, dispatches: timing.dispatches, milliseconds: ms,
                        share: total > 0 ? ms / total : 0, gflops: ms > 0 ? flop / 1e9 / (ms / 1e3) : 0)
         }.sorted { $0.milliseconds > $1.milliseconds }
         nodeMilliseconds = total
