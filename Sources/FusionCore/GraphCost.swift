@@ -5,21 +5,28 @@
 /// for a bias); attention counts both products and ~5 operations per score for softmax;
 /// elementwise ops one per output element; normalisations ~5 per element.
 public enum GraphCost {
+    /// The op's FLOP plus one per output element and epilogue step (as the unfused nodes
+    /// counted them), so a fused graph does the same counted work as the graph as built.
     public static func flops(of node: Node) -> Double {
+        opFlops(node) + Double(node.epilogue.steps.count) * Double(node.output.count)
+    }
+
+    private static func opFlops(_ node: Node) -> Double {
         let out = Double(node.output.count)
-        let shapes = node.inputs.map(\.shape)
+        let shapes = node.baseInputs.map(\.shape)
+        let hasBias = node.baseInputCount > 2
         switch node.op {
         case .conv2d:
             let w = shapes[1]
             let perOutput = Double(w[1] * w[2] * w[3])
-            return out * (2 * perOutput + (node.inputs.count > 2 ? 1 : 0))
+            return out * (2 * perOutput + (hasBias ? 1 : 0))
         case let .matmul(transposeA, _, _):
             let a = shapes[0]
             let k = Double(transposeA ? a[a.count - 2] : a[a.count - 1])
             return out * 2 * k
         case .linear:
             let k = Double(shapes[0].last ?? 1)
-            return out * (2 * k + (node.inputs.count > 2 ? 1 : 0))
+            return out * (2 * k + (hasBias ? 1 : 0))
         case .attention:
             let q = shapes[0], k = shapes[1], v = shapes[2]
             let batchHeads = Double(q[0] * q[1]), nq = Double(q[2]), nk = Double(k[2]), d = Double(q[3]), dv = Double(v[3])
