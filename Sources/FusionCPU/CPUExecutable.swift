@@ -122,6 +122,18 @@ public final class CPUExecutable: Executable {
     private func cf(_ v: Value) -> UnsafePointer<Float> { UnsafePointer(f(v)) }
 
     private func execute(_ node: Node, _ ctx: KernelContext) throws {
+        // A pointwise conv's bias joins its epilogue's pass (the GEMM's output is then
+        // read and written once after it, not twice); the sum is the same float sum.
+        if !node.epilogue.isEmpty, case let .conv2d(a) = node.op, node.baseInputCount == 3,
+           a.stride == (1, 1), a.padding == (0, 0, 0, 0), a.dilation == (1, 1),
+           node.inputs[1].shape[2] == 1, node.inputs[1].shape[3] == 1 {
+            let ins = node.inputs
+            conv2d(a, x: cf(ins[0]), xShape: ins[0].shape, weight: cf(ins[1]), wShape: ins[1].shape,
+                   bias: nil, out: f(node.output), outShape: node.output.shape, ctx: ctx)
+            applyEpilogue(node.epilogue, out: f(node.output), shape: node.output.shape,
+                          operands: node.epilogueOperands.map { (cf($0), $0.shape) }, channelBias: cf(ins[2]), ctx: ctx)
+            return
+        }
         try executeOp(node, ctx)
         if !node.epilogue.isEmpty {
             applyEpilogue(node.epilogue, out: f(node.output), shape: node.output.shape,

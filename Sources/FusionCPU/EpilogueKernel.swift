@@ -13,10 +13,14 @@ private struct EpilogueOperand {
     let strides: [Int]
 }
 
+///
+/// `channelBias` ([C] over dimension 1 of a rank >= 3 result) is added first: a pointwise
+/// conv whose GEMM left its bias out has it added here, in the same pass.
 func applyEpilogue(_ epilogue: Epilogue, out: UnsafeMutablePointer<Float>, shape: [Int],
-                   operands: [(UnsafePointer<Float>, [Int])], ctx: KernelContext) {
+                   operands: [(UnsafePointer<Float>, [Int])], channelBias: UnsafePointer<Float>? = nil, ctx: KernelContext) {
     let count = shape.reduce(1, *)
-    guard !epilogue.isEmpty, count > 0 else { return }
+    guard !epilogue.isEmpty || channelBias != nil, count > 0 else { return }
+    precondition(channelBias == nil || shape.count >= 3, "a channel bias needs a result of rank >= 3")
     let rank = shape.count
     let rowLength = rank == 0 ? 1 : shape[rank - 1]
     let rows = count / rowLength
@@ -33,6 +37,10 @@ func applyEpilogue(_ epilogue: Epilogue, out: UnsafeMutablePointer<Float>, shape
             var r = row
             for d in stride(from: lead.count - 1, through: 0, by: -1) { index[d] = r % lead[d]; r /= lead[d] }
             let y = out + row * rowLength
+            if let channelBias {
+                let b = channelBias[(row * rowLength / plane) % channels]
+                for i in 0..<rowLength { y[i] += b }
+            }
             var k = 0
             for step in epilogue.steps {
                 switch step {
