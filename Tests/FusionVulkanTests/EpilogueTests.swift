@@ -273,4 +273,47 @@ final class EpilogueTests: XCTestCase {
             XCTAssertGreaterThan(e.dispatchCount, 2, "linear [\(k)]: blocks, then the epilogue pass")
         }
     }
+    /// GPU time of a conv 3x3 32 -> 32 at 64 x 64 with a 3-step epilogue, fused (one
+    /// dispatch) vs as separate nodes (four), on the default kernel set. Prints; asserts only
+    /// the dispatch counts.
+    func testFusedVersusUnfusedTiming() throws {
+        let b = try VulkanTestSupport.backend()
+        let steps: [(Epilogue.Step, [Tensor])] = [(.binary(.add, operandFirst: false), [Self.t([1, 32, 64, 64])]), (.unary(.gelu), []),
+                                                  (.binary(.mul, operandFirst: false), [Self.t([1, 32, 1, 1])])]
+        let xShape = [1, 32, 64, 64]
+        func graph(fused: Bool) throws -> Graph {
+            let g = Graph()
+            let x = g.input("x", shape: xShape)
+            let (op, ins) = try Self.conv([32, 32, 3, 3], bias: true, .init(padding: 1), seed: 51)(g, x)
+            let ops = steps.flatMap { $0.1 }.map { g.constant($0) }
+            if fused {
+                g.output("y", try g.add(op, ins + ops, epilogue: Epilogue(steps.map(\.0))))
+            } else {
+                var y = try g.add(op, ins)
+                y = try g.add(.binary(.add), [y, ops[0]])
+                y = try g.add(.unary(.gelu), [y])
+                g.output("y", try g.add(.binary(.mul), [y, ops[1]]))
+            }
+            return g
+        }
+        let inputs = ["x": Tensor.random(shape: xShape, seed: 52)]
+        var results: [Tensor] = []
+        for fused in [true, false] {
+            let e = try XCTUnwrap(try b.prepare(try graph(fused: fused)) as? VulkanExecutable)
+            _ = try e.run(inputs)
+            var best = Double.infinity
+            for _ in 0..<3 {
+                let start = Date()
+                results.append(try e.run(inputs)["y"]!)
+                best = min(best, Date().timeIntervalSince(start))
+            }
+            let gpu = e.lastProfile?.deviceSpanSeconds.map { String(format: ", GPU %.2f ms", $0 * 1000) } ?? ""
+            print("[epilogue] conv 3x3 32->32 64x64 + add+gelu+mul, \(fused ? "fused" : "unfused"): \(e.dispatchCount) dispatches, "
+                  + String(format: "best run %.2f ms", best * 1000) + gpu)
+            XCTAssertEqual(e.dispatchCount, fused ? 1 : 4)
+        }
+        let scale = max(VulkanTestSupport.maxAbs(results[3]), 1e-6)
+        XCTAssertLessThanOrEqual(VulkanTestSupport.maxAbsDifference(results[0], results[3]) / scale, 1e-5)
+        VulkanTestSupport.assertNoValidationMessages(b)
+    }
 }

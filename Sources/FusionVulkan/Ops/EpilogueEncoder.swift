@@ -216,6 +216,9 @@ extension EncodeContext {
         var firstOperand: [Int] = []
         var k = 0
         for step in e.steps { firstOperand.append(k); k += step.operandCount }
+        // Operand bindings per pass: 4, fewer on a device with fewer than 5 storage buffers
+        // per stage (the output takes one).
+        let maxOperands = min(EpilogueCodes.maxOperands, Int(context.info.maxPerStageDescriptorStorageBuffers) - 1)
 
         var s0 = 0
         while s0 < e.steps.count {
@@ -224,7 +227,7 @@ extension EncodeContext {
             var layout: EpilogueLayout?
             while s1 <= e.steps.count {
                 let o0 = firstOperand[s0], o1 = s1 < e.steps.count ? firstOperand[s1] : pending.operands.count
-                guard s1 - s0 <= EpilogueCodes.maxSteps, o1 - o0 <= EpilogueCodes.maxOperands,
+                guard s1 - s0 <= EpilogueCodes.maxSteps, o1 - o0 <= maxOperands,
                       let l = EpilogueLayout(out: output.shape, operands: Array(shapes[o0..<o1])) else { break }
                 layout = l
                 s1 += 1
