@@ -21,6 +21,8 @@
 //
 // Grid: x (folded into y when large) = G * tilesM * tilesP tiles, z = batch.
 
+#include "epilogue.glsl"   // node epilogue at the store when EPILOGUE is defined
+
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z = 1) in;
 
 layout(constant_id = 0) const uint WG_X = 16;      // threads along pixels
@@ -55,6 +57,7 @@ layout(push_constant) uniform Params {
     int kh; int kw; int sy; int sx;
     int dy; int dx; int pt; int pl;
     int accumulate;
+    EPILOGUE_PUSH
 } p;
 
 shared float As[TK * AS_STRIDE];
@@ -208,6 +211,9 @@ void main() {
             if (p.accumulate != 0) {
                 v += y[idx];
             }
+#ifdef EPILOGUE
+            v = epilogueApply(v, uint(idx), p.epiC, p.epiBC);
+#endif
             y[idx] = v;
         }
     }

@@ -10,6 +10,8 @@
 // Grid: x (folded into y when large) = C * tiles, z = batch. The encoder splits tensors
 // larger than a binding into channel chunks (offsets point at the chunk).
 
+#include "epilogue.glsl"   // node epilogue at the store when EPILOGUE is defined
+
 layout(local_size_x_id = 0) in;
 
 layout(constant_id = 0) const uint WG = 256;
@@ -30,6 +32,7 @@ layout(push_constant) uniform Params {
     int xsN; int ysN;
     int kh; int kw; int sy; int sx;
     int dy; int dx; int pt; int pl;
+    EPILOGUE_PUSH
 } p;
 
 shared float taps[MAX_TAPS];
@@ -98,6 +101,10 @@ void main() {
                 acc = fma(wt, x[row + ix], acc);
             }
         }
+#ifdef EPILOGUE
+        y[yBase + pix] = epilogueApply(acc + b, uint(yBase + pix), p.epiC, p.epiBC);
+#else
         y[yBase + pix] = acc + b;
+#endif
     }
 }

@@ -23,6 +23,8 @@
 // Grid: x (folded into y when large) = G * tilesM * tilesP workgroups of WG pixels x OB
 // channels, z = batch.
 
+#include "epilogue.glsl"   // node epilogue at the store when EPILOGUE is defined
+
 layout(local_size_x_id = 0, local_size_y = 1, local_size_z = 1) in;
 
 layout(constant_id = 0) const uint WG = 64;          // pixels per workgroup
@@ -48,6 +50,7 @@ layout(push_constant) uniform Params {
     int kh; int kw; int sy; int sx;
     int dy; int dx; int pt; int pl;
     int accumulate;
+    EPILOGUE_PUSH
 } p;
 
 int reflectIndex(int i, int n) {
@@ -135,6 +138,9 @@ void main() {
         if (p.accumulate != 0) {
             v += y[idx];
         }
+#ifdef EPILOGUE
+        v = epilogueApply(v, uint(idx), p.epiC, p.epiBC);
+#endif
         y[idx] = v;
     }
 }

@@ -22,6 +22,8 @@
 // (over batches, M, N, or K with accumulation).
 // Tiles of one batch are linearised in x (folded into y by the dispatcher when large).
 
+#include "epilogue.glsl"   // node epilogue at the store when EPILOGUE is defined
+
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z = 1) in;
 
 layout(constant_id = 0) const uint WG_X = 16;      // threads along N
@@ -57,6 +59,7 @@ layout(push_constant) uniform Params {
     int cB0; int cB1; int cB2;
     float alpha;
     int accumulate;
+    EPILOGUE_PUSH
 } p;
 
 shared float As[TK * AS_STRIDE];
@@ -176,6 +179,9 @@ void main() {
             if (p.accumulate != 0) {
                 v += c[idx];
             }
+#ifdef EPILOGUE
+            v = epilogueApply(v, uint(idx), p.epiC, p.epiBC);
+#endif
             c[idx] = v;
         }
     }

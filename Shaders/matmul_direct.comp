@@ -15,6 +15,8 @@
 //
 // Grid: x (folded into y when large) = tilesM * tilesN workgroups, z = batch.
 
+#include "epilogue.glsl"   // node epilogue at the store when EPILOGUE is defined
+
 layout(local_size_x_id = 0, local_size_y = 1, local_size_z = 1) in;
 
 layout(constant_id = 0) const uint WG = 64;          // columns per workgroup
@@ -37,6 +39,7 @@ layout(push_constant) uniform Params {
     int cB0; int cB1; int cB2;
     float alpha;
     int accumulate;
+    EPILOGUE_PUSH
 } p;
 
 void main() {
@@ -95,6 +98,9 @@ void main() {
         if (p.accumulate != 0) {
             v += c[idx];
         }
+#ifdef EPILOGUE
+        v = epilogueApply(v, uint(idx), p.epiC, p.epiBC);
+#endif
         c[idx] = v;
     }
 }

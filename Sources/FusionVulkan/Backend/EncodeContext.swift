@@ -11,6 +11,9 @@ final class EncodeContext {
     var sequence: CommandSequence
     /// The node being encoded (for labels and error messages).
     private(set) var node: Node?
+    /// The epilogue of the node being encoded (nil when it has none); a kernel that applies
+    /// it at its store marks it applied, else `encode` runs it as a pass of its own.
+    var epilogue: PendingEpilogue?
     /// Temporary device buffers requested by encoders; kept alive by the executable.
     private(set) var scratchBuffers: [VulkanBuffer] = []
     /// Scratch of an earlier recording of the same graph: recording is deterministic, so

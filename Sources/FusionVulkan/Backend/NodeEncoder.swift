@@ -3,8 +3,24 @@ import FusionCore
 extension EncodeContext {
     /// Records the dispatches of one node. Each case calls the encoder of its kernel
     /// family in `Ops/` (one `.comp` file per family in `Shaders/`).
-    func encode(_ node: Node, _ inputs: [DeviceTensor], _ output: DeviceTensor) throws {
+    ///
+    /// `allInputs` are the node's inputs: the op's own, then its epilogue's operands. The op
+    /// encoder gets the op's own; a kernel that can apply the epilogue at its store takes it
+    /// from `epilogue` (`fusedEpilogue`), else it runs after the op as a pass over the
+    /// output (`encodeEpiloguePass`).
+    func encode(_ node: Node, _ allInputs: [DeviceTensor], _ output: DeviceTensor) throws {
         begin(node)
+        let inputs = Array(allInputs.prefix(node.baseInputCount))
+        epilogue = node.epilogue.isEmpty ? nil
+            : PendingEpilogue(epilogue: node.epilogue, operands: Array(allInputs.suffix(node.epilogue.operandCount)))
+        defer { epilogue = nil }
+        try encodeOp(node, inputs, output)
+        if let pending = epilogue, !pending.applied {
+            try encodeEpiloguePass(pending, output)
+        }
+    }
+
+    private func encodeOp(_ node: Node, _ inputs: [DeviceTensor], _ output: DeviceTensor) throws {
         switch node.op {
         case .conv2d: try encodeConv2d(node, inputs, output)
         case .matmul: try encodeMatmul(node, inputs, output)

@@ -91,31 +91,38 @@ extension EncodeContext {
         let maxZ = Int(context.info.maxComputeWorkGroupCount[2])
 
         func dispatchConv(xb: BufferBinding, xOff: Int, yb: BufferBinding, yOff: Int, wOff: Int, bOff: Int,
-                          Cc: Int, Oc: Int, G: Int, batches: Int, accumulate: Bool) throws {
+                          Cc: Int, Oc: Int, G: Int, batches: Int, accumulate: Bool,
+                          epilogue: FusedEpilogue? = nil) throws {
             var args = ShaderArguments()
             args.ints([xOff, yOff, wOff, bOff, g.H, g.W, g.Ho, g.Wo])
             args.ints([Cc, Oc, G, g.Cg * g.khw])
             args.ints([g.C * g.HW, g.O * g.P])
             args.ints(g.windowArguments)
             args.int(accumulate ? 1 : 0)
+            epilogue?.push(&args)
             let tiles = G * ((Oc + tm - 1) / tm) * ((g.P + tn - 1) / tn)
-            try dispatch(shader, specialization: spec,
-                         bindings: [xb, wBinding, yb, bBinding], arguments: args, groups: (tiles, 1, batches))
+            try dispatch(shader, defines: epilogue?.defines ?? [], specialization: epilogue?.specialization(spec) ?? spec,
+                         bindings: [xb, wBinding, yb, bBinding] + (epilogue?.bindings ?? []), arguments: args,
+                         groups: (tiles, 1, batches))
         }
 
         // K = Cg * kh * kw per dispatch stays within `maxConvK` (see maxReductionPerDispatch).
         let maxConvK = maxReductionPerDispatch
         let planeIn = g.HW, planeOut = g.P
         if heavyFits(elements: x.count), heavyFits(elements: out.count), g.Cg * g.khw <= maxConvK {
-            // Everything in one binding: one dispatch (per maxZ batches).
+            // Everything in one binding: one dispatch (per maxZ batches), which applies the
+            // node's epilogue at its store (the store index is the output's flat index).
             let xb = try bind(x, .read), yb = try bind(out, .write)
+            let epilogue = try fusedEpilogue(output: out)
             var n0 = 0
             while n0 < g.N {
                 let nb = min(maxZ, g.N - n0)
                 try dispatchConv(xb: xb, xOff: n0 * g.C * planeIn, yb: yb, yOff: n0 * g.O * planeOut,
-                                 wOff: 0, bOff: 0, Cc: g.Cg, Oc: g.Og, G: g.groups, batches: nb, accumulate: false)
+                                 wOff: 0, bOff: 0, Cc: g.Cg, Oc: g.Og, G: g.groups, batches: nb, accumulate: false,
+                                 epilogue: epilogue)
                 n0 += nb
             }
+            if epilogue != nil { markEpilogueApplied() }
             return
         }
 
@@ -154,25 +161,31 @@ extension EncodeContext {
         let tilesPerChannel = (g.P + wg * opt - 1) / (wg * opt)
         let maxZ = Int(context.info.maxComputeWorkGroupCount[2])
 
-        func dispatchDW(xb: BufferBinding, xOff: Int, yb: BufferBinding, yOff: Int, c0: Int, channels: Int, batches: Int) throws {
+        func dispatchDW(xb: BufferBinding, xOff: Int, yb: BufferBinding, yOff: Int, c0: Int, channels: Int, batches: Int,
+                        epilogue: FusedEpilogue? = nil) throws {
             var args = ShaderArguments()
             args.ints([xOff, yOff, c0 * g.khw, c0])
             args.ints([channels, g.H, g.W, g.Ho, g.Wo])
             args.ints([g.C * g.HW, g.C * g.P])
             args.ints(g.windowArguments)
-            try dispatch("conv2d_depthwise.comp", specialization: spec,
-                         bindings: [xb, wBinding, yb, bBinding], arguments: args,
+            epilogue?.push(&args)
+            try dispatch("conv2d_depthwise.comp", defines: epilogue?.defines ?? [],
+                         specialization: epilogue?.specialization(spec) ?? spec,
+                         bindings: [xb, wBinding, yb, bBinding] + (epilogue?.bindings ?? []), arguments: args,
                          groups: (channels * tilesPerChannel, 1, batches))
         }
 
         if heavyFits(elements: x.count), heavyFits(elements: out.count) {
             let xb = try bind(x, .read), yb = try bind(out, .write)
+            let epilogue = try fusedEpilogue(output: out)
             var n0 = 0
             while n0 < g.N {
                 let nb = min(maxZ, g.N - n0)
-                try dispatchDW(xb: xb, xOff: n0 * g.C * g.HW, yb: yb, yOff: n0 * g.C * g.P, c0: 0, channels: g.C, batches: nb)
+                try dispatchDW(xb: xb, xOff: n0 * g.C * g.HW, yb: yb, yOff: n0 * g.C * g.P, c0: 0, channels: g.C, batches: nb,
+                               epilogue: epilogue)
                 n0 += nb
             }
+            if epilogue != nil { markEpilogueApplied() }
             return
         }
         let budget = heavySplitBytes - offsetAlignment

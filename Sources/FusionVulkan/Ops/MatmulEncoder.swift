@@ -106,7 +106,7 @@ extension EncodeContext {
             problem.M *= problem.batch[0].size
             problem.batch = []
         }
-        try encodeGemm(problem)
+        try encodeGemm(problem, nodeOutput: true)
     }
 
     // MARK: - linear
@@ -123,7 +123,7 @@ extension EncodeContext {
             b: w, bOffset: 0, bsK: 1, bsN: K,
             c: output, cOffset: 0, ldc: N,
             bias: inputs.count > 2 ? inputs[2] : nil)
-        try encodeGemm(problem)
+        try encodeGemm(problem, nodeOutput: true)
     }
 
     /// Drops size-1 batch dims and merges adjacent dims that address every operand densely.
@@ -146,7 +146,9 @@ extension EncodeContext {
     /// after the first accumulate), the batch is kept within the z workgroup limit, K within
     /// `maxGemmK` per dispatch (lavapipe ends any invocation after 65535 loop iterations),
     /// and batches beyond the 3 dims the shader decodes are looped here.
-    func encodeGemm(_ problem: GemmProblem) throws {
+    /// `nodeOutput`: C is the node's whole, contiguous output (matmul, linear), so a problem
+    /// taken in one dispatch applies the node's epilogue at its store.
+    func encodeGemm(_ problem: GemmProblem, nodeOutput: Bool = false) throws {
         let p = problem
         guard p.M > 0, p.N > 0, p.batchCount > 0 else { return }
         if p.batch.count > 3 {
@@ -202,6 +204,7 @@ extension EncodeContext {
         order.insert(dK, at: 0)
         var index = Array(repeating: 0, count: sizes.count)
         let allStarts = (0..<sizes.count).map(starts)
+        let epilogue = nodeOutput && allStarts.allSatisfy({ $0.count == 1 }) ? try fusedEpilogue(output: p.c) : nil
         while true {
             var sub = p
             for d in 0..<sizes.count {
@@ -218,7 +221,7 @@ extension EncodeContext {
                     if start > 0 { sub.accumulate = true; sub.bias = nil }
                 }
             }
-            try dispatchGemm(sub)
+            try dispatchGemm(sub, epilogue: epilogue)
             // Next block (odometer over `order`, last entry fastest).
             var level = order.count - 1
             while level >= 0 {
@@ -233,7 +236,9 @@ extension EncodeContext {
     }
 
     /// One matmul.comp dispatch (at most 3 batch dims, batch within the z limit).
-    private func dispatchGemm(_ p: GemmProblem) throws {
+    /// `epilogue`: the node's, applied at the store when the C binding starts at element 0
+    /// (the store index is then the output's flat index).
+    private func dispatchGemm(_ p: GemmProblem, epilogue fused: FusedEpilogue? = nil) throws {
         // Register tile: 8 x 8 threads with up to 8 x 8 outputs each (64 x 64 per workgroup);
         // skinny shapes shrink the short side, and small problems use 32 x 32 tiles so that
         // more workgroups share the work.
@@ -272,22 +277,27 @@ extension EncodeContext {
         args.ints([dims[0].c, dims[1].c, dims[2].c])
         args.float(p.alpha)
         args.int(p.accumulate ? 1 : 0)
+        let epilogue = p.cOffset == 0 && cOff == 0 && !p.accumulate ? fused : nil
+        epilogue?.push(&args)
 
         if useDirectKernels {
             // CPU drivers: 64 columns x up to 4 subgroups' worth of rows per workgroup.
             let sg = Int(context.info.subgroupSize)
             let ob = directRowsPerInvocation(p.M)
             let tiles = ((p.M + ob - 1) / ob) * ((p.N + 63) / 64)
-            try dispatch("matmul_direct.comp", specialization: [64, UInt32(ob), p.bias != nil ? 1 : 0, UInt32(sg)],
-                         bindings: [aBinding, bBinding, cBinding, biasBinding],
+            let spec: [UInt32] = [64, UInt32(ob), p.bias != nil ? 1 : 0, UInt32(sg)]
+            try dispatch("matmul_direct.comp", defines: epilogue?.defines ?? [], specialization: epilogue?.specialization(spec) ?? spec,
+                         bindings: [aBinding, bBinding, cBinding, biasBinding] + (epilogue?.bindings ?? []),
                          arguments: args, groups: (tiles, 1, p.batchCount))
+            if epilogue != nil { markEpilogueApplied() }
             return
         }
         let tiles = ((p.M + tm - 1) / tm) * ((p.N + tn - 1) / tn)
-        try dispatch("matmul.comp",
-                     specialization: [UInt32(wgX), UInt32(wgY), UInt32(rm), UInt32(rn), UInt32(tk),
-                                      aKContig ? 1 : 0, bNContig ? 1 : 0, p.bias != nil ? 1 : 0],
-                     bindings: [aBinding, bBinding, cBinding, biasBinding],
+        let spec: [UInt32] = [UInt32(wgX), UInt32(wgY), UInt32(rm), UInt32(rn), UInt32(tk),
+                              aKContig ? 1 : 0, bNContig ? 1 : 0, p.bias != nil ? 1 : 0]
+        try dispatch("matmul.comp", defines: epilogue?.defines ?? [], specialization: epilogue?.specialization(spec) ?? spec,
+                     bindings: [aBinding, bBinding, cBinding, biasBinding] + (epilogue?.bindings ?? []),
                      arguments: args, groups: (tiles, 1, p.batchCount))
+        if epilogue != nil { markEpilogueApplied() }
     }
 }
