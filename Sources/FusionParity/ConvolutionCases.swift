@@ -54,9 +54,11 @@ enum ConvolutionCases: OpFamilyCases {
                 return try g.reshape(y, [n, 1, h, w])
             }
         }
+        try EpilogueCases.addConvolutionCases(to: &b, large: false)
     }
 
     static func addTestCases(to b: inout OpCaseBuilder) throws {
+        try EpilogueCases.addConvolutionCases(to: &b, large: true)
         // GEMM path: odd sizes, strides, dilation, groups, 1x1 maps, large K.
         try conv(&b, "3x3 pad1 bias", [[1, 3, 17, 19], [8, 3, 3, 3], [8]], .init(padding: 1))
         try conv(&b, "stride2 dil2 reflect asym", [[2, 5, 13, 11], [7, 5, 3, 3]],

@@ -28,9 +28,11 @@ enum MatrixProductCases: OpFamilyCases {
                 try g.linear(v[0], weight: g.constant(w), bias: g.constant(bias))
             }
         }
+        try EpilogueCases.addMatrixCases(to: &b, large: false)
     }
 
     static func addTestCases(to b: inout OpCaseBuilder) throws {
+        try EpilogueCases.addMatrixCases(to: &b, large: true)
         try matmul(&b, "37x19 @ 19x23", [[37, 19], [19, 23]])
         try matmul(&b, "transA transB alpha", [[2, 19, 37], [23, 19]], transposeA: true, transposeB: true, alpha: 0.5)
         try matmul(&b, "rank5 broadcast", [[2, 1, 5, 7, 9], [3, 1, 9, 4]])
