@@ -36,7 +36,7 @@ vec2 workgroupSum(vec2 v) {
 
 #if defined(STATS_PASS)
 
-layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
+layout(std430, set = 0, binding = 0) readonly buffer X { STORE_T x[]; };
 layout(std430, set = 0, binding = 1) writeonly buffer Partial { float partial[]; };
 #if STATS_PASS == 1
 layout(std430, set = 0, binding = 2) readonly buffer Stats { float stats[]; };
