@@ -30,6 +30,7 @@ public enum FusionEnvironment {
         Knob(name: "FUSIONKIT_SUBMISSION_GFLOP", meaning: "GFLOP of one queue submission", check: checkPositiveNumber),
         Knob(name: "FUSIONKIT_GPU_TIMEOUT", meaning: "longest wait for one submission, seconds", check: checkPositiveNumber),
         Knob(name: "FUSIONKIT_KERNELS", meaning: "conv/GEMM kernel set: direct or tiled") { ["direct", "tiled"].contains($0) ? nil : "expected direct or tiled" },
+        Knob(name: "FUSIONKIT_PRECISION", meaning: "Vulkan storage precision of activations and weights: fp32 or fp16") { StoragePrecision(rawValue: $0.lowercased()) == nil ? "expected fp32 or fp16" : nil },
     ]
 
     /// Throws `FusionError.invalidArgument` naming the first variable whose value is not

@@ -60,11 +60,13 @@ extension EncodeContext {
         elements * 4 + offsetAlignment <= heavySplitBytes
     }
 
-    /// Binds `elements` f32 values of `t` starting at element `start`; returns the binding and
-    /// the element offset the shader adds. Throws `limitExceeded` if the range is too large.
+    /// Binds `elements` values of `t` (f32, or f16 under fp16 storage) starting at element
+    /// `start`; returns the binding and the element offset the shader adds. Throws
+    /// `limitExceeded` if the range is too large.
     func bindElements(_ t: DeviceTensor, _ access: BufferBinding.Access, start: Int, elements: Int) throws -> (BufferBinding, Int) {
         let count = max(elements, 1)
-        let r = try bind(t, access, byteRange: (start * 4)..<((start + count) * 4))
+        let size = t.dtype.byteSize
+        let r = try bind(t, access, byteRange: (start * size)..<((start + count) * size))
         return (r.binding, r.elementOffset)
     }
 
@@ -273,18 +275,20 @@ extension EncodeContext {
         args.float(p.alpha)
         args.int(p.accumulate ? 1 : 0)
 
+        // fp16 storage with an f32 result (a scratch of partial sums): C stays fp32.
+        let cDefines: [(String, String)] = p.c.dtype == .f32 && precision == .fp16 ? [("C_FP32", "1")] : []
         if useDirectKernels {
             // CPU drivers: 64 columns x up to 4 subgroups' worth of rows per workgroup.
             let sg = Int(context.info.subgroupSize)
             let ob = directRowsPerInvocation(p.M)
             let tiles = ((p.M + ob - 1) / ob) * ((p.N + 63) / 64)
-            try dispatch("matmul_direct.comp", specialization: [64, UInt32(ob), p.bias != nil ? 1 : 0, UInt32(sg)],
+            try dispatch("matmul_direct.comp", defines: cDefines, specialization: [64, UInt32(ob), p.bias != nil ? 1 : 0, UInt32(sg)],
                          bindings: [aBinding, bBinding, cBinding, biasBinding],
                          arguments: args, groups: (tiles, 1, p.batchCount))
             return
         }
         let tiles = ((p.M + tm - 1) / tm) * ((p.N + tn - 1) / tn)
-        try dispatch("matmul.comp",
+        try dispatch("matmul.comp", defines: cDefines,
                      specialization: [UInt32(wgX), UInt32(wgY), UInt32(rm), UInt32(rn), UInt32(tk),
                                       aKContig ? 1 : 0, bNContig ? 1 : 0, p.bias != nil ? 1 : 0],
                      bindings: [aBinding, bBinding, cBinding, biasBinding],

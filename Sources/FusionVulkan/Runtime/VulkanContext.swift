@@ -95,6 +95,12 @@ public final class VulkanContext {
         guard vulkanMajorMinor(info.apiVersionRaw) >= vulkanMakeVersion(1, 1) else {
             throw VulkanError.unsupportedFeature("device '\(info.name)' supports Vulkan \(info.apiVersion); 1.1 is required")
         }
+        if options.vulkan.precision == .fp16 {
+            let missing = StoragePrecision.fp16RequiredFeatures.filter { !$0.isSupported(by: info) }
+            if !missing.isEmpty {
+                throw VulkanError.unsupportedFeature("fp16 storage (--precision fp16) requires \(StoragePrecision.fp16RequiredFeatures.map(\.vulkanName).joined(separator: " and ")); device [\(info.index)] '\(info.name)' lacks \(missing.map(\.vulkanName).joined(separator: " and "))")
+            }
+        }
         let (family, validBits) = try Self.selectQueueFamily(physicalDevice, deviceName: info.name)
         let (device, enabled) = try Self.createDevice(physicalDevice, info: info, family: family,
                                                        instanceVersion: instance.apiVersion)

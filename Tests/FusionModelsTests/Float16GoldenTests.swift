@@ -1,0 +1,65 @@
+import FusionCore
+import FusionEngine
+import FusionTestSupport
+import FusionVulkan
+import XCTest
+
+/// Every network golden case the CPU golden tests run (TextFusion, Text-IF, CLIP text), on
+/// Vulkan with fp16 storage of activations and weights (`--precision fp16`): within 1e-2
+/// relative L2 of the PyTorch output, and, for image outputs in [0, 1], max |err| <= 2e-2.
+/// The measured errors are printed (Docs/benchmarks-fp16.md records them).
+final class Float16GoldenTests: XCTestCase {
+    static let relativeL2Bound: Float = 1e-2
+    static let maxAbsBound: Float = 2e-2
+
+    private func fp16Backend() throws -> SelectedBackend {
+        var options = FusionOptions.current
+        options.vulkan.precision = .fp16
+        if options.requireValidation { options.vulkan.validation = true }
+        do {
+            return try SelectedBackend.open(.vulkan, options: options)
+        } catch {
+            if options.requireVulkan { throw error }
+            throw XCTSkip("no Vulkan device with fp16 storage: \(error)")
+        }
+    }
+
+    private func check(_ runner: GoldenRunner, _ name: String, imageOutput: Bool) throws {
+        let r = try runner.run(TestData.path("golden/\(name).safetensors"))
+        print("fp16 golden \(name) on \(r.backend): max |err| \(r.maxAbsError), rel L2 \(r.relativeL2Error), \(String(format: "%.2f", r.seconds)) s")
+        XCTAssertLessThanOrEqual(r.relativeL2Error, Self.relativeL2Bound, "\(name): rel L2 \(r.relativeL2Error) \(r.detail)")
+        if imageOutput {
+            XCTAssertLessThanOrEqual(r.maxAbsError, Self.maxAbsBound, "\(name): max |err| \(r.maxAbsError) \(r.detail)")
+        }
+    }
+
+    func testTextFusionCasesFP16() throws {
+        let selected = try fp16Backend()
+        let runner = GoldenRunner(backend: selected)
+        let large = FusionOptions.current.largeTests
+        for name in TextFusionGoldenTests.networkCases + ["textfusion_rgb_1024x1280"] where large || !name.contains("1024") {
+            try check(runner, name, imageOutput: true)
+        }
+        if !large { print("SKIP: textfusion 1024x1280 cases in fp16 (set FUSIONKIT_LARGE_TESTS=1)") }
+        assertNoValidationMessages(selected)
+    }
+
+    func testTextIFCasesFP16() throws {
+        let selected = try fp16Backend()
+        let runner = GoldenRunner(backend: selected)
+        for name in ["textif_dim8_32x48", "textif_dim8_64x40"] { try check(runner, name, imageOutput: true) }
+        assertNoValidationMessages(selected)
+    }
+
+    func testCLIPTextCaseFP16() throws {
+        let selected = try fp16Backend()
+        try check(GoldenRunner(backend: selected), "clip_text", imageOutput: false)
+        assertNoValidationMessages(selected)
+    }
+
+    private func assertNoValidationMessages(_ selected: SelectedBackend) {
+        guard let vulkan = selected.backend as? VulkanBackend else { return }
+        let messages = vulkan.context.validationMessages
+        XCTAssert(messages.isEmpty, "validation messages:\n" + messages.prefix(5).joined(separator: "\n"))
+    }
+}
