@@ -9,8 +9,8 @@ import XCTest
 /// relative L2 of the PyTorch output, and, for image outputs in [0, 1], max |err| <= 2e-2.
 /// The measured errors are printed (Docs/benchmarks-fp16.md records them).
 final class Float16GoldenTests: XCTestCase {
-    static let relativeL2Bound: Float = 1e-2
-    static let maxAbsBound: Float = 2e-2
+    static let relativeL2Bound: Double = 1e-2
+    static let maxAbsBound: Double = 2e-2
 
     private func fp16Backend() throws -> SelectedBackend {
         var options = FusionOptions.current
@@ -55,6 +55,20 @@ final class Float16GoldenTests: XCTestCase {
         let selected = try fp16Backend()
         try check(GoldenRunner(backend: selected), "clip_text", imageOutput: false)
         assertNoValidationMessages(selected)
+    }
+
+    /// GraphTraffic of TextFusion and Text-IF (released configuration, random weights) at
+    /// 480x640 with fp32 and fp16 storage (no run: the traffic model only).
+    func testGraphTrafficAt480x640() throws {
+        for name in ["textfusion", "textif"] {
+            let entry = try ModelCatalogue.model(named: name)
+            var settings = ModelSettings(weights: nil)
+            if entry.fuseOptions.contains(.randomWeights) { settings.randomSeed = 7 }
+            let graph = try entry.load(settings).workload(height: 480, width: 640, batch: 1).graph
+            let full = GraphTraffic.bytes(graph), half = GraphTraffic.bytes(graph, precision: .fp16)
+            print(String(format: "traffic %@ 480x640: fp32 %.3f GB, fp16 %.3f GB", name, full / 1e9, half / 1e9))
+            XCTAssertEqual(half, full / 2, accuracy: full * 0.01, "only token ids are not floats")
+        }
     }
 
     private func assertNoValidationMessages(_ selected: SelectedBackend) {
