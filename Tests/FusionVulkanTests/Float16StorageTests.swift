@@ -30,25 +30,60 @@ final class Float16StorageTests: XCTestCase {
         }
     }
 
+    /// Every op of the op catalogue (large cases aside, binding splits included) on Vulkan
+    /// fp16 against the CPU. fp16 storage rounds every input and weight once: the reference
+    /// gets the same rounded values, so the comparison measures the kernels (fp32
+    /// arithmetic, fp16 intermediates and output rounding), not how badly an op is
+    /// conditioned (a LayerNorm over two channels turns a 5e-4 input rounding into an O(1)
+    /// output change). Cases with values beyond fp16's range (65504) are skipped.
     func testEveryOpFamilyInFP16() throws {
         let gpu = try backend()
         XCTAssertEqual(gpu.precision, .fp16)
-        let runner = ParityRunner(reference: CPUBackend(), candidate: gpu)
+        let cpu = CPUBackend()
         var worst: (Float, String) = (0, "")
+        var checked = 0
+        func roundToHalf(_ t: Tensor) { let f = t.floats; for i in 0..<f.count { f[i] = Float(Float16(f[i])) } }
+        func floats(_ t: Tensor) -> [Float] { t.dtype == .i32 ? t.int32s.map(Float.init) : Array(t.floats) }
         for family in OpFamily.allCases {
             for c in try OpCatalogue.testCases(family) where !c.isLarge {
+                let inputs = c.makeInputs()
+                var tensors = inputs.values.filter { $0.dtype == .f32 }
+                for info in c.graph.values { if case let .constant(t) = info.kind, t.dtype == .f32 { tensors.append(t) } }
+                if tensors.contains(where: { $0.floats.contains { !($0.magnitude <= 65504) } }) {
+                    print("[fp16] skipped \(c.op) \(c.shapes): values beyond fp16's range")
+                    continue
+                }
+                tensors.forEach(roundToHalf)
                 HeavyOpsTuning.splitBytesOverride = c.splitBytes
                 defer { HeavyOpsTuning.splitBytesOverride = nil }
-                let r = runner.run(c)
-                let relative = r.maxAbsError / r.scale
-                if relative > worst.0 { worst = (relative, "\(r.op) \(r.shapes)") }
-                print("[fp16] \(r.op) \(r.shapes): max |err| \(r.maxAbsError) scale \(r.scale) (\(relative) of scale)")
-                XCTAssert(relative <= Self.opTolerance, "\(r.op) \(r.shapes): max |err| \(r.maxAbsError), scale \(r.scale)"
-                          + (r.failure.map { "; \($0)" } ?? ""))
+                let expected = try cpu.run(c.graph, inputs: inputs)
+                let actual: [String: Tensor]
+                do { actual = try gpu.run(c.graph, inputs: inputs) } catch {
+                    XCTFail("\(c.op) \(c.shapes): \(error)")
+                    continue
+                }
+                var maxErr: Float = 0, scale: Float = 1
+                for (name, e) in expected {
+                    guard let a = actual[name], a.shape == e.shape, a.dtype == e.dtype else {
+                        XCTFail("\(c.op) \(c.shapes): output \(name) missing or mis-shaped")
+                        continue
+                    }
+                    for (x, y) in zip(floats(e), floats(a)) {
+                        let d = abs(x - y)
+                        maxErr = d.isNaN ? .infinity : max(maxErr, d)
+                        if x.isFinite { scale = max(scale, abs(x)) }
+                    }
+                }
+                checked += 1
+                let relative = maxErr / scale
+                if relative > worst.0 { worst = (relative, "\(c.op) \(c.shapes)") }
+                print("[fp16] \(c.op) \(c.shapes): max |err| \(maxErr) scale \(scale) (\(relative) of scale)")
+                XCTAssert(relative <= Self.opTolerance, "\(c.op) \(c.shapes): max |err| \(maxErr), scale \(scale)")
                 VulkanTestSupport.assertNoValidationMessages(gpu)
             }
         }
-        print("[fp16] worst op error: \(worst.0) of scale (\(worst.1))")
+        print("[fp16] \(checked) cases; worst op error: \(worst.0) of scale (\(worst.1))")
+        XCTAssertGreaterThan(checked, 100)
     }
 
     /// Inputs and outputs stay f32 for the caller; i32 token ids stay i32; values round to fp16.
