@@ -11,9 +11,11 @@ import XCTest
 /// planner and the traffic model, host conversion of inputs and outputs, and the CLI's
 /// `--precision` option.
 final class Float16StorageTests: XCTestCase {
-    /// Allowed max |err| as a fraction of the output's scale for one op in fp16 storage
-    /// (inputs and weights rounded to fp16, the output rounded once more).
-    static let opTolerance: Float = 2e-2
+    /// Allowed max |err| as a fraction of the output's scale for one op in fp16 storage,
+    /// given fp16-rounded inputs and weights: the output's own rounding (2^-11 = 4.9e-4)
+    /// and fp16 intermediates (attention scores, split-K partial sums). Measured worst on
+    /// lavapipe: 8.1e-4 (a split GEMM).
+    static let opTolerance: Float = 4e-3
 
     private static let shared: Result<VulkanBackend, Error> = Result {
         var options = FusionOptions.current
