@@ -111,6 +111,23 @@ final class Float16StorageTests: XCTestCase {
         VulkanTestSupport.assertNoValidationMessages(gpu)
     }
 
+    /// A device without shaderFloat16 or storageBuffer16BitAccess: an error naming them.
+    func testDeviceWithoutTheFeaturesIsAClearError() throws {
+        let info = try backend().context.info
+        XCTAssertNoThrow(try VulkanContext.checkPrecision(.fp16, on: info))
+        var lacking = info
+        lacking.shaderFloat16 = false
+        XCTAssertNoThrow(try VulkanContext.checkPrecision(.fp32, on: lacking))
+        XCTAssertThrowsError(try VulkanContext.checkPrecision(.fp16, on: lacking)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("requires shaderFloat16 and storageBuffer16BitAccess") && text.contains("lacks shaderFloat16"), text)
+        }
+        lacking.storageBuffer16BitAccess = false
+        XCTAssertThrowsError(try VulkanContext.checkPrecision(.fp16, on: lacking)) { error in
+            XCTAssertTrue("\(error)".contains("lacks shaderFloat16 and storageBuffer16BitAccess"), "\(error)")
+        }
+    }
+
     func testPlannerAndTrafficCountTwoBytesPerFloat() throws {
         let g = Graph()
         let x = g.input("x", shape: [1, 4, 8, 8])
