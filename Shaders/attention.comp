@@ -1,5 +1,6 @@
 #version 450
 #extension GL_EXT_control_flow_attributes : require
+#include "common.glsl"
 // Scaled dot-product attention, flash style (online softmax, never materialises Nq x Nk).
 //
 //   out[b,h,i,:] = sum_j softmax_j(scale * q[b,h,i,:] . k[b,h,j,:] + bias[b,h,i,j]) v[b,h,j,:]
@@ -50,11 +51,11 @@ const uint Q_LOADS = (BQ * DC + WG - 1u) / WG;
 const uint K_LOADS = (BK * DC + WG - 1u) / WG;
 const uint V_LOADS = (BK * DVT + WG - 1u) / WG;
 
-layout(std430, set = 0, binding = 0) readonly buffer QBuf { float qb[]; };
-layout(std430, set = 0, binding = 1) readonly buffer KBuf { float kb[]; };
-layout(std430, set = 0, binding = 2) readonly buffer VBuf { float vb[]; };
-layout(std430, set = 0, binding = 3) writeonly buffer OBuf { float ob[]; };
-layout(std430, set = 0, binding = 4) readonly buffer BiasBuf { float biasb[]; };
+layout(std430, set = 0, binding = 0) readonly buffer QBuf { STORE_T qb[]; };
+layout(std430, set = 0, binding = 1) readonly buffer KBuf { STORE_T kb[]; };
+layout(std430, set = 0, binding = 2) readonly buffer VBuf { STORE_T vb[]; };
+layout(std430, set = 0, binding = 3) writeonly buffer OBuf { STORE_T ob[]; };
+layout(std430, set = 0, binding = 4) readonly buffer BiasBuf { STORE_T biasb[]; };
 // PARTIAL only: per (split, bh, query) running max and sum.
 layout(std430, set = 0, binding = 5) writeonly buffer StatsBuf { float statsb[]; };
 
@@ -263,7 +264,7 @@ void main() {
         [[unroll]] for (uint i = 0u; i < OREG; ++i) {
             const int cc = c0 + int(ocol + i * TPR);
             if (cc < p.dv) {
-                ob[oBase + qi * p.dv + cc] = o[i] * inv;
+                ob[oBase + qi * p.dv + cc] = STORE_T(o[i] * inv);
             }
         }
     }

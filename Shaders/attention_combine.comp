@@ -1,4 +1,5 @@
 #version 450
+#include "common.glsl"
 // Merges the key splits of attention.comp (PARTIAL): for each output element
 //   M = max_s m_s,  out = sum_s exp(m_s - M) o_s / sum_s exp(m_s - M) l_s
 // where o_s is split s's unnormalised accumulator and (m_s, l_s) its running max and sum.
@@ -10,9 +11,9 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 256;
 
-layout(std430, set = 0, binding = 0) readonly buffer PartBuf { float part[]; };
+layout(std430, set = 0, binding = 0) readonly buffer PartBuf { STORE_T part[]; };
 layout(std430, set = 0, binding = 1) readonly buffer StatsBuf { float stats[]; };
-layout(std430, set = 0, binding = 2) writeonly buffer OutBuf { float outb[]; };
+layout(std430, set = 0, binding = 2) writeonly buffer OutBuf { STORE_T outb[]; };
 
 layout(push_constant) uniform Params {
     int bhCount; int Nq; int dv; int splits;
@@ -48,9 +49,9 @@ void main() {
             }
             const float w = exp(ms - m);
             l = fma(w, stats[p.statsOff + r * 2 + 1], l);
-            o = fma(w, part[p.partOff + r * p.dv + c], o);
+            o = fma(w, float(part[p.partOff + r * p.dv + c]), o);
         }
         result = l > 0.0 ? o / l : 0.0;
     }
-    outb[p.outOff + idx] = result;
+    outb[p.outOff + idx] = STORE_T(result);
 }

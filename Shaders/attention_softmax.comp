@@ -1,4 +1,5 @@
 #version 450
+#include "common.glsl"
 // Row softmax of an attention score slab, for the GEMM-based attention of CPU drivers:
 //   S[r, j] = softmax_j(S[r, j] + bias[b, h, i, j])   with key j masked when CAUSAL and
 //   j > i + causalShift; a row with no visible key (or only -inf scores) becomes all zeros.
@@ -13,8 +14,8 @@ layout(constant_id = 0) const uint WG = 64;
 layout(constant_id = 1) const bool HAS_BIAS = false;
 layout(constant_id = 2) const bool CAUSAL = false;
 
-layout(std430, set = 0, binding = 0) buffer SBuf { float s[]; };
-layout(std430, set = 0, binding = 1) readonly buffer BiasBuf { float biasb[]; };
+layout(std430, set = 0, binding = 0) buffer SBuf { STORE_T s[]; };
+layout(std430, set = 0, binding = 1) readonly buffer BiasBuf { STORE_T biasb[]; };
 
 layout(push_constant) uniform Params {
     int rowCount; int Nk; int rows; int bhBase; int q0; int H;
@@ -44,7 +45,7 @@ void main() {
         if (HAS_BIAS) {
             v += biasb[biasBase + j * p.sb3];
         }
-        s[base + j] = v;
+        s[base + j] = STORE_T(v);
         m = max(m, v);
     }
     red[t] = m;
@@ -64,7 +65,7 @@ void main() {
     float sum = 0.0;
     for (int j = int(t); j <= lastKey; j += int(WG)) {
         const float e = empty ? 0.0 : exp(s[base + j] - m);
-        s[base + j] = e;
+        s[base + j] = STORE_T(e);
         sum += e;
     }
     red[t] = sum;
@@ -77,6 +78,6 @@ void main() {
     }
     const float inv = !empty && lastKey >= 0 && red[0] > 0.0 ? 1.0 / red[0] : 0.0;
     for (int j = int(t); j < p.Nk; j += int(WG)) {
-        s[base + j] = j <= lastKey ? s[base + j] * inv : 0.0;
+        s[base + j] = STORE_T(j <= lastKey ? s[base + j] * inv : 0.0);
     }
 }

@@ -1,4 +1,5 @@
 #version 450
+#include "common.glsl"
 // Channel attention (Restormer "transposed" attention), pass 3 of 4:
 // reduce the split partial sums, L2-normalise, apply the temperature and softmax.
 //
@@ -21,8 +22,8 @@ layout(constant_id = 0) const uint WG = 64;   // power of two
 
 layout(std430, set = 0, binding = 0) readonly buffer GramBuf { float gram[]; };
 layout(std430, set = 0, binding = 1) readonly buffer SqBuf { float sq[]; };
-layout(std430, set = 0, binding = 2) readonly buffer TempBuf { float temperature[]; };
-layout(std430, set = 0, binding = 3) buffer AttnBuf { float attn[]; };
+layout(std430, set = 0, binding = 2) readonly buffer TempBuf { STORE_T temperature[]; };
+layout(std430, set = 0, binding = 3) buffer AttnBuf { STORE_T attn[]; };
 
 layout(push_constant) uniform Params {
     int NH; int Ch; int heads; int splits;
@@ -92,7 +93,7 @@ void main() {
             kk += sq[p.nOff + s * p.nsS + p.nsW + rowBase + j];
         }
         const float logit = g / (qn * max(sqrt(kk), EPS)) * t;
-        attn[aRow + j] = logit;
+        attn[aRow + j] = STORE_T(logit);
         localMax = max(localMax, logit);
     }
     const float m = reduceMax(localMax);
@@ -100,11 +101,11 @@ void main() {
     float localSum = 0.0;
     for (int j = int(tid); j < p.Ch; j += int(WG)) {
         const float e = exp(attn[aRow + j] - m);
-        attn[aRow + j] = e;
+        attn[aRow + j] = STORE_T(e);
         localSum += e;
     }
     const float inv = 1.0 / reduceSum(localSum);
     for (int j = int(tid); j < p.Ch; j += int(WG)) {
-        attn[aRow + j] *= inv;
+        attn[aRow + j] = STORE_T(attn[aRow + j] * inv);
     }
 }

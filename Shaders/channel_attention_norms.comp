@@ -1,4 +1,5 @@
 #version 450
+#include "common.glsl"
 // Channel attention, pass 1: partial sums of squares of rows of q or k over H*W.
 //
 // x holds `rows` rows of length HW (row r at xOff + r * HW). The HW range is split into
@@ -10,7 +11,7 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 256;
 
-layout(std430, set = 0, binding = 0) readonly buffer XBuf { float x[]; };
+layout(std430, set = 0, binding = 0) readonly buffer XBuf { STORE_T x[]; };
 layout(std430, set = 0, binding = 1) writeonly buffer OutBuf { float outb[]; };
 
 layout(push_constant) uniform Params {

@@ -1,5 +1,6 @@
 #version 450
 #extension GL_EXT_control_flow_attributes : require
+#include "common.glsl"
 // conv2d as an implicit GEMM (no im2col buffer), NCHW, fp32 storage and accumulation.
 //
 // Per batch n and group g:  Y[o, pix] = sum_k W[o, k] * X_col[k, pix] (+ bias[o])
@@ -44,10 +45,10 @@ const uint A_PER_THREAD = (TM * TK + NT - 1u) / NT;
 const uint B_PER_THREAD = (TK * TN) / NT;
 const uint B_ROW_STEP = NT / TN;      // k rows between a thread's successive gathers
 
-layout(std430, set = 0, binding = 0) readonly buffer XBuf { float x[]; };
-layout(std430, set = 0, binding = 1) readonly buffer WBuf { float w[]; };
-layout(std430, set = 0, binding = 2) buffer YBuf { float y[]; };
-layout(std430, set = 0, binding = 3) readonly buffer BiasBuf { float bias[]; };
+layout(std430, set = 0, binding = 0) readonly buffer XBuf { STORE_T x[]; };
+layout(std430, set = 0, binding = 1) readonly buffer WBuf { STORE_T w[]; };
+layout(std430, set = 0, binding = 2) buffer YBuf { STORE_T y[]; };
+layout(std430, set = 0, binding = 3) readonly buffer BiasBuf { STORE_T bias[]; };
 
 layout(push_constant) uniform Params {
     int xOff; int yOff; int wOff; int bOff;
@@ -214,7 +215,7 @@ void main() {
 #ifdef EPILOGUE
             v = epilogueApply(v, uint(idx), p.epiC, p.epiBC);
 #endif
-            y[idx] = v;
+            y[idx] = STORE_T(v);
         }
     }
 }

@@ -1,4 +1,5 @@
 #version 450
+#include "common.glsl"
 // Depthwise conv2d (groups == Cin == Cout), NCHW, fp32.
 //
 // Each workgroup owns a strip of WG x OPT consecutive output pixels of one channel (row-major
@@ -21,10 +22,10 @@ layout(constant_id = 3) const bool REFLECT = false;
 
 const uint MAX_TAPS = 256u;
 
-layout(std430, set = 0, binding = 0) readonly buffer XBuf { float x[]; };
-layout(std430, set = 0, binding = 1) readonly buffer WBuf { float w[]; };
-layout(std430, set = 0, binding = 2) writeonly buffer YBuf { float y[]; };
-layout(std430, set = 0, binding = 3) readonly buffer BiasBuf { float bias[]; };
+layout(std430, set = 0, binding = 0) readonly buffer XBuf { STORE_T x[]; };
+layout(std430, set = 0, binding = 1) readonly buffer WBuf { STORE_T w[]; };
+layout(std430, set = 0, binding = 2) writeonly buffer YBuf { STORE_T y[]; };
+layout(std430, set = 0, binding = 3) readonly buffer BiasBuf { STORE_T bias[]; };
 
 layout(push_constant) uniform Params {
     int xOff; int yOff; int wOff; int bOff;
@@ -98,13 +99,13 @@ void main() {
                 }
                 const int t = ky * p.kw + kx;
                 const float wt = staged ? taps[t] : w[p.wOff + c * khw + t];
-                acc = fma(wt, x[row + ix], acc);
+                acc = fma(wt, float(x[row + ix]), acc);
             }
         }
 #ifdef EPILOGUE
-        y[yBase + pix] = epilogueApply(acc + b, uint(yBase + pix), p.epiC, p.epiBC);
+        y[yBase + pix] = STORE_T(epilogueApply(acc + b, uint(yBase + pix), p.epiC, p.epiBC));
 #else
-        y[yBase + pix] = acc + b;
+        y[yBase + pix] = STORE_T(acc + b);
 #endif
     }
 }

@@ -1,6 +1,7 @@
 #version 450
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_shuffle : require
+#include "common.glsl"
 // conv2d as a direct, register-blocked loop without shared memory: the kernel the engine
 // uses on CPU implementations of Vulkan (lavapipe / llvmpipe, SwiftShader).
 //
@@ -37,10 +38,10 @@ layout(constant_id = 4) const uint SG = 8;           // subgroup size; divides O
 layout(constant_id = 5) const int KH = 0;
 layout(constant_id = 6) const int KW = 0;
 
-layout(std430, set = 0, binding = 0) readonly buffer XBuf { float x[]; };
-layout(std430, set = 0, binding = 1) readonly buffer WBuf { float w[]; };
-layout(std430, set = 0, binding = 2) buffer YBuf { float y[]; };
-layout(std430, set = 0, binding = 3) readonly buffer BiasBuf { float bias[]; };
+layout(std430, set = 0, binding = 0) readonly buffer XBuf { STORE_T x[]; };
+layout(std430, set = 0, binding = 1) readonly buffer WBuf { STORE_T w[]; };
+layout(std430, set = 0, binding = 2) buffer YBuf { STORE_T y[]; };
+layout(std430, set = 0, binding = 3) readonly buffer BiasBuf { STORE_T bias[]; };
 
 layout(push_constant) uniform Params {
     int xOff; int yOff; int wOff; int bOff;
@@ -141,6 +142,6 @@ void main() {
 #ifdef EPILOGUE
         v = epilogueApply(v, uint(idx), p.epiC, p.epiBC);
 #endif
-        y[idx] = v;
+        y[idx] = STORE_T(v);
     }
 }

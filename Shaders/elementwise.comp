@@ -20,8 +20,8 @@
 // ---------------------------------------------------------------------------------------
 #if defined(UNARY_OP)
 
-layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
-layout(std430, set = 0, binding = 1) writeonly buffer Y { float y[]; };
+layout(std430, set = 0, binding = 0) readonly buffer X { STORE_T x[]; };
+layout(std430, set = 0, binding = 1) writeonly buffer Y { STORE_T y[]; };
 
 layout(push_constant) uniform Params {
     uint count;   // elements in this range
@@ -55,15 +55,15 @@ void main() {
 #else
 #error "unknown UNARY_OP"
 #endif
-    y[pc.yOff + i] = r;
+    y[pc.yOff + i] = STORE_T(r);
 }
 
 // ---------------------------------------------------------------------------------------
 #elif defined(BINARY_OP)
 
-layout(std430, set = 0, binding = 0) readonly buffer A { float a[]; };
-layout(std430, set = 0, binding = 1) readonly buffer B { float b[]; };
-layout(std430, set = 0, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, set = 0, binding = 0) readonly buffer A { STORE_T a[]; };
+layout(std430, set = 0, binding = 1) readonly buffer B { STORE_T b[]; };
+layout(std430, set = 0, binding = 2) writeonly buffer Y { STORE_T y[]; };
 
 layout(push_constant) uniform Params {
     uint count;   // output elements in this range
@@ -109,16 +109,16 @@ void main() {
 #else
 #error "unknown BINARY_OP"
 #endif
-    y[pc.yOff + i] = r;
+    y[pc.yOff + i] = STORE_T(r);
 }
 
 // ---------------------------------------------------------------------------------------
 #elif defined(FILM)
 
-layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
-layout(std430, set = 0, binding = 1) readonly buffer G { float gamma[]; };
-layout(std430, set = 0, binding = 2) readonly buffer Bt { float beta[]; };
-layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, set = 0, binding = 0) readonly buffer X { STORE_T x[]; };
+layout(std430, set = 0, binding = 1) readonly buffer G { STORE_T gamma[]; };
+layout(std430, set = 0, binding = 2) readonly buffer Bt { STORE_T beta[]; };
+layout(std430, set = 0, binding = 3) writeonly buffer Y { STORE_T y[]; };
 
 layout(push_constant) uniform Params {
     uint count;   // elements in this range
@@ -136,15 +136,15 @@ void main() {
         return;
     }
     uint nc = (pc.base + i) / pc.plane;
-    y[pc.yOff + i] = (1.0 + gamma[pc.gOff + nc]) * x[pc.xOff + i] + beta[pc.bOff + nc];
+    y[pc.yOff + i] = STORE_T((1.0 + gamma[pc.gOff + nc]) * x[pc.xOff + i] + beta[pc.bOff + nc]);
 }
 
 // ---------------------------------------------------------------------------------------
 #elif defined(PRELU)
 
-layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
-layout(std430, set = 0, binding = 1) readonly buffer S { float slope[]; };
-layout(std430, set = 0, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, set = 0, binding = 0) readonly buffer X { STORE_T x[]; };
+layout(std430, set = 0, binding = 1) readonly buffer S { STORE_T slope[]; };
+layout(std430, set = 0, binding = 2) writeonly buffer Y { STORE_T y[]; };
 
 layout(push_constant) uniform Params {
     uint count;
@@ -163,7 +163,7 @@ void main() {
     }
     uint c = ((pc.base + i) / pc.inner) % pc.channels;
     float v = x[pc.xOff + i];
-    y[pc.yOff + i] = v >= 0.0 ? v : slope[pc.sOff + c] * v;
+    y[pc.yOff + i] = STORE_T(v >= 0.0 ? v : slope[pc.sOff + c] * v);
 }
 
 #else

@@ -8,8 +8,8 @@
 
 
 layout(std430, set = 0, binding = 0) readonly buffer Ids { int ids[]; };
-layout(std430, set = 0, binding = 1) readonly buffer Table { float table[]; };
-layout(std430, set = 0, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, set = 0, binding = 1) readonly buffer Table { STORE_T table[]; };
+layout(std430, set = 0, binding = 2) writeonly buffer Y { STORE_T y[]; };
 
 layout(push_constant) uniform Params {
     uint count;   // output elements in this range of rows
@@ -32,5 +32,5 @@ void main() {
     if (id >= 0 && uint(id) < pc.vocab) {
         v = table[pc.tOff + uint(id) * pc.dim + d];
     }
-    y[pc.yOff + i] = v;
+    y[pc.yOff + i] = STORE_T(v);
 }

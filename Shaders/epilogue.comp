@@ -18,7 +18,7 @@
 #include "light_ops.glsl"
 #include "epilogue.glsl"
 
-layout(std430, set = 0, binding = 0) buffer Y { float y[]; };
+layout(std430, set = 0, binding = 0) buffer Y { STORE_T y[]; };
 
 layout(push_constant) uniform Params {
     ivec4 off;            // per operand slot: element offset added to its index
@@ -42,5 +42,5 @@ void main() {
     uint c1 = t % pc.d1;
     uint c0 = t / pc.d1;
     ivec4 idx = ivec4(pc.s0 * c0 + pc.s1 * c1 + pc.s2 * c2 + pc.s3 * c3) + pc.off;
-    y[pc.yOff + i] = epiRun(y[pc.yOff + i], idx);
+    y[pc.yOff + i] = STORE_T(epiRun(float(y[pc.yOff + i]), idx));
 }

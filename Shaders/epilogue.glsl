@@ -28,6 +28,7 @@
 #ifndef FUSIONKIT_EPILOGUE_GLSL
 #define FUSIONKIT_EPILOGUE_GLSL 1
 
+#include "common.glsl"
 #include "activations.glsl"
 
 #ifdef EPILOGUE
@@ -64,31 +65,31 @@ layout(constant_id = 34) const uint EPI_MASK2 = 7u;
 layout(constant_id = 35) const uint EPI_MASK3 = 7u;
 
 #if EPI_OPERANDS > 0
-layout(std430, set = 0, binding = EPI_FIRST_BINDING + 0) readonly buffer EpiT0 { float epiT0[]; };
+layout(std430, set = 0, binding = EPI_FIRST_BINDING + 0) readonly buffer EpiT0 { STORE_T epiT0[]; };
 #endif
 #if EPI_OPERANDS > 1
-layout(std430, set = 0, binding = EPI_FIRST_BINDING + 1) readonly buffer EpiT1 { float epiT1[]; };
+layout(std430, set = 0, binding = EPI_FIRST_BINDING + 1) readonly buffer EpiT1 { STORE_T epiT1[]; };
 #endif
 #if EPI_OPERANDS > 2
-layout(std430, set = 0, binding = EPI_FIRST_BINDING + 2) readonly buffer EpiT2 { float epiT2[]; };
+layout(std430, set = 0, binding = EPI_FIRST_BINDING + 2) readonly buffer EpiT2 { STORE_T epiT2[]; };
 #endif
 #if EPI_OPERANDS > 3
-layout(std430, set = 0, binding = EPI_FIRST_BINDING + 3) readonly buffer EpiT3 { float epiT3[]; };
+layout(std430, set = 0, binding = EPI_FIRST_BINDING + 3) readonly buffer EpiT3 { STORE_T epiT3[]; };
 #endif
 
 // Operand slot `k`'s element at `i[k]`.
 float epiLoad(uint k, ivec4 i) {
 #if EPI_OPERANDS > 0
-    if (k == 0u) { return epiT0[i.x]; }
+    if (k == 0u) { return float(epiT0[i.x]); }
 #endif
 #if EPI_OPERANDS > 1
-    if (k == 1u) { return epiT1[i.y]; }
+    if (k == 1u) { return float(epiT1[i.y]); }
 #endif
 #if EPI_OPERANDS > 2
-    if (k == 2u) { return epiT2[i.z]; }
+    if (k == 2u) { return float(epiT2[i.z]); }
 #endif
 #if EPI_OPERANDS > 3
-    if (k == 3u) { return epiT3[i.w]; }
+    if (k == 3u) { return float(epiT3[i.w]); }
 #endif
     return 0.0;
 }

@@ -14,8 +14,14 @@
 #include "light_ops.glsl"
 
 
-layout(std430, set = 0, binding = 0) readonly buffer Src { uint src[]; };
-layout(std430, set = 0, binding = 1) writeonly buffer Dst { uint dst[]; };
+// WORD16: 16-bit elements (fp16 storage), set by the encoder from the tensors' dtype.
+#ifdef WORD16
+#define WORD_T float16_t
+#else
+#define WORD_T uint
+#endif
+layout(std430, set = 0, binding = 0) readonly buffer Src { WORD_T src[]; };
+layout(std430, set = 0, binding = 1) writeonly buffer Dst { WORD_T dst[]; };
 
 #if defined(STRIDED_COPY)
 
@@ -72,7 +78,7 @@ void main() {
     int h = int(pc.height), w = int(pc.width);
     int sy = int(oy) - pc.top;
     int sx = int(ox) - pc.left;
-    uint v = 0u;   // bit pattern of 0.0
+    WORD_T v = WORD_T(0);   // bit pattern of 0.0
     if (pc.reflect != 0u) {
         // Padding is smaller than the size (checked by shape inference): one reflection.
         sy = sy < 0 ? -sy : (sy >= h ? 2 * (h - 1) - sy : sy);

@@ -1,5 +1,6 @@
 #version 450
 #extension GL_EXT_control_flow_attributes : require
+#include "common.glsl"
 // Tiled SGEMM:  C[z](m, n) = alpha * sum_k A[z](m, k) * B[z](k, n)  (+ bias[n]) (+ C[z](m, n))
 //
 // Used by matmul, linear (B = W^T through strides), and the last pass of channel attention.
@@ -44,10 +45,10 @@ const uint BS_STRIDE = TN + 1u;
 const uint A_PER_THREAD = (TM * TK + NT - 1u) / NT;
 const uint B_PER_THREAD = (TN * TK + NT - 1u) / NT;
 
-layout(std430, set = 0, binding = 0) readonly buffer ABuf { float a[]; };
-layout(std430, set = 0, binding = 1) readonly buffer BBuf { float b[]; };
-layout(std430, set = 0, binding = 2) buffer CBuf { float c[]; };
-layout(std430, set = 0, binding = 3) readonly buffer BiasBuf { float bias[]; };
+layout(std430, set = 0, binding = 0) readonly buffer ABuf { STORE_T a[]; };
+layout(std430, set = 0, binding = 1) readonly buffer BBuf { STORE_T b[]; };
+layout(std430, set = 0, binding = 2) buffer CBuf { C_STORE_T c[]; };
+layout(std430, set = 0, binding = 3) readonly buffer BiasBuf { STORE_T bias[]; };
 
 layout(push_constant) uniform Params {
     int M; int N; int K;
@@ -182,7 +183,7 @@ void main() {
 #ifdef EPILOGUE
             v = epilogueApply(v, uint(idx), p.epiC, p.epiBC);
 #endif
-            c[idx] = v;
+            c[idx] = C_STORE_T(v);
         }
     }
 }

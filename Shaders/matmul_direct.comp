@@ -1,6 +1,7 @@
 #version 450
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_shuffle : require
+#include "common.glsl"
 // SGEMM without shared memory, for CPU implementations of Vulkan (lavapipe / llvmpipe):
 //   C[z](m, n) = alpha * sum_k A[z](m, k) * B[z](k, n)  (+ bias[n]) (+ C[z](m, n))
 // Same bindings, push constants, strides and batch decoding as matmul.comp (see there).
@@ -24,10 +25,10 @@ layout(constant_id = 1) const uint OB = 32;          // rows per invocation
 layout(constant_id = 2) const bool HAS_BIAS = false;
 layout(constant_id = 3) const uint SG = 8;           // subgroup size; divides OB
 
-layout(std430, set = 0, binding = 0) readonly buffer ABuf { float a[]; };
-layout(std430, set = 0, binding = 1) readonly buffer BBuf { float b[]; };
-layout(std430, set = 0, binding = 2) buffer CBuf { float c[]; };
-layout(std430, set = 0, binding = 3) readonly buffer BiasBuf { float bias[]; };
+layout(std430, set = 0, binding = 0) readonly buffer ABuf { STORE_T a[]; };
+layout(std430, set = 0, binding = 1) readonly buffer BBuf { STORE_T b[]; };
+layout(std430, set = 0, binding = 2) buffer CBuf { C_STORE_T c[]; };
+layout(std430, set = 0, binding = 3) readonly buffer BiasBuf { STORE_T bias[]; };
 
 layout(push_constant) uniform Params {
     int M; int N; int K;
@@ -101,6 +102,6 @@ void main() {
 #ifdef EPILOGUE
         v = epilogueApply(v, uint(idx), p.epiC, p.epiBC);
 #endif
-        c[idx] = v;
+        c[idx] = C_STORE_T(v);
     }
 }

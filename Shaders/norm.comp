@@ -31,11 +31,11 @@
 // ---------------------------------------------------------------------------------------
 #if defined(LN_CHANNELS_PASS)
 
-layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
+layout(std430, set = 0, binding = 0) readonly buffer X { STORE_T x[]; };
 #if LN_CHANNELS_PASS == 0 || LN_CHANNELS_PASS == 3
-layout(std430, set = 0, binding = 1) readonly buffer W { float weight[]; };
-layout(std430, set = 0, binding = 2) readonly buffer Bs { float bias[]; };
-layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, set = 0, binding = 1) readonly buffer W { STORE_T weight[]; };
+layout(std430, set = 0, binding = 2) readonly buffer Bs { STORE_T bias[]; };
+layout(std430, set = 0, binding = 3) writeonly buffer Y { STORE_T y[]; };
 #endif
 #if LN_CHANNELS_PASS == 1
 layout(std430, set = 0, binding = 1) buffer Sum { float sums[]; };
@@ -99,7 +99,7 @@ void main() {
         if (hasBias) {
             v += bias[pc.bOff + pc.c0 + c];
         }
-        y[ybase + c * pc.plane] = v;
+        y[ybase + c * pc.plane] = STORE_T(v);
     }
 #elif LN_CHANNELS_PASS == 1
     float s = 0.0;
@@ -131,7 +131,7 @@ void main() {
         if (hasBias) {
             v += bias[pc.bOff + pc.c0 + c];
         }
-        y[ybase + c * pc.plane] = v;
+        y[ybase + c * pc.plane] = STORE_T(v);
     }
 #else
 #error "unknown LN_CHANNELS_PASS"
@@ -141,10 +141,10 @@ void main() {
 // ---------------------------------------------------------------------------------------
 #elif defined(LAYER_NORM)
 
-layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
-layout(std430, set = 0, binding = 1) readonly buffer W { float weight[]; };
-layout(std430, set = 0, binding = 2) readonly buffer Bs { float bias[]; };
-layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, set = 0, binding = 0) readonly buffer X { STORE_T x[]; };
+layout(std430, set = 0, binding = 1) readonly buffer W { STORE_T weight[]; };
+layout(std430, set = 0, binding = 2) readonly buffer Bs { STORE_T bias[]; };
+layout(std430, set = 0, binding = 3) writeonly buffer Y { STORE_T y[]; };
 
 layout(push_constant) uniform Params {
     uint rows;      // rows in this chunk
@@ -184,7 +184,7 @@ void main() {
         if (pc.hasBias != 0u) {
             v += bias[pc.bOff + c];
         }
-        y[yb + c] = v;
+        y[yb + c] = STORE_T(v);
     }
 }
 #else
@@ -234,7 +234,7 @@ void main() {
         if (pc.hasBias != 0u) {
             v += bias[pc.bOff + c];
         }
-        y[yb + c] = v;
+        y[yb + c] = STORE_T(v);
     }
 }
 #endif
@@ -242,11 +242,11 @@ void main() {
 // ---------------------------------------------------------------------------------------
 #elif defined(NORM_APPLY)
 
-layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
+layout(std430, set = 0, binding = 0) readonly buffer X { STORE_T x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Stats { float stats[]; };  // (m0, delta, rstd, -) per segment
-layout(std430, set = 0, binding = 2) readonly buffer W { float weight[]; };
-layout(std430, set = 0, binding = 3) readonly buffer Bs { float bias[]; };
-layout(std430, set = 0, binding = 4) writeonly buffer Y { float y[]; };
+layout(std430, set = 0, binding = 2) readonly buffer W { STORE_T weight[]; };
+layout(std430, set = 0, binding = 3) readonly buffer Bs { STORE_T bias[]; };
+layout(std430, set = 0, binding = 4) writeonly buffer Y { STORE_T y[]; };
 
 layout(push_constant) uniform Params {
     uint count;     // elements in this range
@@ -273,7 +273,7 @@ void main() {
     float delta = stats[pc.sOff + 4u * seg + 1u];
     float rstd = stats[pc.sOff + 4u * seg + 2u];
     precise float d = (x[pc.xOff + i] - m0) - delta;
-    y[pc.yOff + i] = d * rstd * weight[pc.wOff + c] + bias[pc.bOff + c];
+    y[pc.yOff + i] = STORE_T(d * rstd * weight[pc.wOff + c] + bias[pc.bOff + c]);
 }
 
 #else

@@ -36,7 +36,7 @@ vec2 workgroupSum(vec2 v) {
 
 #if defined(STATS_PASS)
 
-layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
+layout(std430, set = 0, binding = 0) readonly buffer X { STORE_T x[]; };
 layout(std430, set = 0, binding = 1) writeonly buffer Partial { float partial[]; };
 #if STATS_PASS == 1
 layout(std430, set = 0, binding = 2) readonly buffer Stats { float stats[]; };
@@ -93,7 +93,7 @@ void main() {
 layout(std430, set = 0, binding = 0) readonly buffer Partial { float partial[]; };
 layout(std430, set = 0, binding = 1) buffer Stats { float stats[]; };
 #if defined(STATS_OUTPUT)
-layout(std430, set = 0, binding = 2) writeonly buffer Out { float outStats[]; };
+layout(std430, set = 0, binding = 2) writeonly buffer Out { STORE_T outStats[]; };   // the graph value (mean, sd)
 #endif
 
 layout(push_constant) uniform Params {
@@ -132,8 +132,8 @@ void main() {
         stats[pc.sOff + 4u * seg + 1u] = delta;
         stats[pc.sOff + 4u * seg + 2u] = 1.0 / sd;
 #if defined(STATS_OUTPUT)
-        outStats[pc.oOff + 2u * seg] = stats[pc.sOff + 4u * seg] + delta;
-        outStats[pc.oOff + 2u * seg + 1u] = sd;
+        outStats[pc.oOff + 2u * seg] = STORE_T(stats[pc.sOff + 4u * seg] + delta);
+        outStats[pc.oOff + 2u * seg + 1u] = STORE_T(sd);
 #endif
 #else
 #error "unknown STATS_FINAL"

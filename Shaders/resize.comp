@@ -16,8 +16,8 @@
 #include "light_ops.glsl"
 
 
-layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
-layout(std430, set = 0, binding = 1) writeonly buffer Y { float y[]; };
+layout(std430, set = 0, binding = 0) readonly buffer X { STORE_T x[]; };
+layout(std430, set = 0, binding = 1) writeonly buffer Y { STORE_T y[]; };
 
 layout(push_constant) uniform Params {
     uint count;     // output elements in this range of planes
@@ -102,5 +102,5 @@ void main() {
 #else
 #error "resize.comp: RESIZE_MODE must be 0, 1 or 2"
 #endif
-    y[pc.yOff + i] = r;
+    y[pc.yOff + i] = STORE_T(r);
 }

@@ -7,8 +7,8 @@
 #include "light_ops.glsl"
 
 
-layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
-layout(std430, set = 0, binding = 1) writeonly buffer Y { float y[]; };
+layout(std430, set = 0, binding = 0) readonly buffer X { STORE_T x[]; };
+layout(std430, set = 0, binding = 1) writeonly buffer Y { STORE_T y[]; };
 
 layout(push_constant) uniform Params {
     uint rows;    // rows in this chunk
@@ -28,14 +28,14 @@ void main() {
     uint yb = pc.yOff + row * pc.width;
     float m = uintBitsToFloat(0xff800000u);   // -inf
     for (uint c = 0u; c < pc.width; ++c) {
-        m = max(m, x[xb + c]);
+        m = max(m, float(x[xb + c]));
     }
     float s = 0.0;
     for (uint c = 0u; c < pc.width; ++c) {
         s += exp(x[xb + c] - m);
     }
     for (uint c = 0u; c < pc.width; ++c) {
-        y[yb + c] = exp(x[xb + c] - m) / s;
+        y[yb + c] = STORE_T(exp(x[xb + c] - m) / s);
     }
 }
 
@@ -54,7 +54,7 @@ void main() {
 
     float m = uintBitsToFloat(0xff800000u);   // -inf
     for (uint c = t; c < pc.width; c += WG) {
-        m = max(m, x[xb + c]);
+        m = max(m, float(x[xb + c]));
     }
     red[t] = m;
     barrier();
@@ -82,7 +82,7 @@ void main() {
     sum = red[0];
 
     for (uint c = t; c < pc.width; c += WG) {
-        y[yb + c] = exp(x[xb + c] - m) / sum;
+        y[yb + c] = STORE_T(exp(x[xb + c] - m) / sum);
     }
 }
 

@@ -1,5 +1,6 @@
 #version 450
 #extension GL_EXT_control_flow_attributes : require
+#include "common.glsl"
 // Window attention straight from NCHW (Swin / Uformer style), fp32.
 //
 // q, k [N,C,H,W], v [N,Cv,H,W], bias [heads, T, T] with T = win * win; output [N,Cv,H,W].
@@ -20,11 +21,11 @@ layout(constant_id = 1) const uint KB = 64;       // key tokens staged per block
 layout(constant_id = 2) const uint DQ_MAX = 32;   // >= dq
 layout(constant_id = 3) const uint DV_MAX = 32;   // >= dvh
 
-layout(std430, set = 0, binding = 0) readonly buffer QBuf { float qb[]; };
-layout(std430, set = 0, binding = 1) readonly buffer KBuf { float kb[]; };
-layout(std430, set = 0, binding = 2) readonly buffer VBuf { float vb[]; };
-layout(std430, set = 0, binding = 3) writeonly buffer OBuf { float ob[]; };
-layout(std430, set = 0, binding = 4) readonly buffer BiasBuf { float biasb[]; };
+layout(std430, set = 0, binding = 0) readonly buffer QBuf { STORE_T qb[]; };
+layout(std430, set = 0, binding = 1) readonly buffer KBuf { STORE_T kb[]; };
+layout(std430, set = 0, binding = 2) readonly buffer VBuf { STORE_T vb[]; };
+layout(std430, set = 0, binding = 3) writeonly buffer OBuf { STORE_T ob[]; };
+layout(std430, set = 0, binding = 4) readonly buffer BiasBuf { STORE_T biasb[]; };
 
 layout(push_constant) uniform Params {
     int H; int W; int win; int dq; int dvh;
@@ -135,7 +136,7 @@ void main() {
             const float inv = l > 0.0 ? 1.0 / l : 0.0;
             [[unroll]] for (uint c = 0u; c < DV_MAX; ++c) {
                 if (int(c) < p.dvh) {
-                    ob[oBase + int(c) * HW + ipix] = o[c] * inv;
+                    ob[oBase + int(c) * HW + ipix] = STORE_T(o[c] * inv);
                 }
             }
         }

@@ -34,9 +34,12 @@ public struct BenchResult: Codable, Sendable {
     public var peakShare: Double?
     /// Which roof bounds this case: "compute" or "memory".
     public var bound: String?
+    /// Storage precision of float activations and weights ("fp32" or "fp16"); `gbytes`
+    /// counts float values at this element size.
+    public var precision: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case name, kind, backend, size, timer, repeats, gflop, gbytes, gflops, gbps, bound, nodes, passes
+        case name, kind, backend, size, timer, repeats, gflop, gbytes, gflops, gbps, bound, nodes, passes, precision
         case gbytesBefore = "gbytes_before", nodesBefore = "nodes_before"
         case medianMs = "median_ms", minMs = "min_ms", maxMs = "max_ms", wallMedianMs = "wall_median_ms", peakShare = "peak_share"
     }

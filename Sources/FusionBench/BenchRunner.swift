@@ -30,8 +30,10 @@ public struct BenchRunner {
         let useGPU = gpu.count == wall.count && !gpu.isEmpty
         let times = (useGPU ? gpu : wall).sorted()
         let median = Self.median(times)
-        // FLOP of the network as built (the work asked for); bytes as run (what the passes save).
-        let flop = c.flops, bytes = GraphTraffic.bytes(graph)
+        // FLOP of the network as built (the work asked for); bytes as run (what the passes
+        // save), at the precision the backend stores floats in (fp16 Vulkan: 2 per element).
+        let precision = (backend as? VulkanBackend)?.precision ?? .fp32
+        let flop = c.flops, bytes = GraphTraffic.bytes(graph, precision: precision)
         var share: Double?, bound: String?
         if let peak, peak.gflops > 0, peak.gbps > 0, median > 0 {
             let computeSeconds = flop / (peak.gflops * 1e9), memorySeconds = bytes / (peak.gbps * 1e9)
@@ -45,7 +47,7 @@ public struct BenchRunner {
                            nodes: graph.nodes.count, nodesBefore: c.graph.nodes.count, passes: backend.passes.description,
                            gflops: median > 0 ? flop / 1e9 / (median / 1e3) : 0,
                            gbps: median > 0 ? bytes / 1e9 / (median / 1e3) : 0,
-                           peakShare: share, bound: bound)
+                           peakShare: share, bound: bound, precision: precision.rawValue)
     }
 
     static func median(_ sorted: [Double]) -> Double {

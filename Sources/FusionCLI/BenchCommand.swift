@@ -57,6 +57,8 @@ struct BenchCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelWorkloadOptions
     @OptionGroup var passOptions: GraphPassOptions
 
+    @OptionGroup var precisionOptions: PrecisionOptions
+
     func validate() throws {
         guard BenchCase.parseSize(size) != nil else { throw ValidationError(BenchCase.sizeError(size)) }
         if let device, device < 0 { throw ValidationError("--device must be a device index (0, 1, ...; see `fusion devices`), got \(device)") }
@@ -67,6 +69,7 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--op \(op): unknown op; known: \(OpBenchCases.families.joined(separator: ", ")), all")
         }
         try modelOptions.validate(models: models)
+        try precisionOptions.validate(cpuOnly: backend == .cpu)
         if modelOptions.batch != 1, models.isEmpty { throw ValidationError("--batch applies to --model") }
     }
 
@@ -81,10 +84,11 @@ struct BenchCommand: ParsableCommand {
         }
         if backend != .cpu {
             let gpu: VulkanBackend
-            do { gpu = try VulkanBackend(deviceIndex: device) } catch { throw CLIError("cannot open the vulkan backend: \(error)") }
+            do { gpu = try VulkanBackend(deviceIndex: device, options: precisionOptions.options) } catch { throw CLIError("cannot open the vulkan backend: \(error)") }
             passOptions.apply(to: gpu)
             let peak = noPeak ? nil : try VulkanPeakProbe(context: gpu.context).measure()
-            backends.append((gpu, BenchDevice(backend: "vulkan", name: gpu.deviceDescription, peak: peak)))
+            let name = gpu.deviceDescription + (gpu.precision == .fp32 ? "" : ", \(gpu.precision) storage")
+            backends.append((gpu, BenchDevice(backend: "vulkan", name: name, peak: peak)))
         }
         if peak {
             if json {

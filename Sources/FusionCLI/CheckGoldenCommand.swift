@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FusionCore
 import FusionEngine
 import FusionIO
 
@@ -56,9 +57,9 @@ struct CheckGoldenCommand: ParsableCommand {
 extension BackendChoice: ExpressibleByArgument {}
 
 /// Opens a backend, turning errors into one clear CLI line.
-func openBackend(_ choice: BackendChoice, device: Int?) throws -> SelectedBackend {
+func openBackend(_ choice: BackendChoice, device: Int?, options: FusionOptions = .current) throws -> SelectedBackend {
     do {
-        return try SelectedBackend.open(choice, deviceIndex: device)
+        return try SelectedBackend.open(choice, deviceIndex: device, options: options)
     } catch {
         throw CLIError("cannot open the \(choice.rawValue) backend: \(error)")
     }

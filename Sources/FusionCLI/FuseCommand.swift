@@ -92,6 +92,8 @@ struct FuseCommand: ParsableCommand {
 
     @OptionGroup var passOptions: GraphPassOptions
 
+    @OptionGroup var precisionOptions: PrecisionOptions
+
     @Flag(help: "Grey mode: visible read as grey, grey output.")
     var grey = false
 
@@ -125,6 +127,7 @@ struct FuseCommand: ParsableCommand {
         if repeatCount < 1 { throw ValidationError("--repeat must be at least 1 (got \(repeatCount))") }
         if let device, device < 0 { throw ValidationError("--device must be a device index (0, 1, ...; see `fusion devices`), got \(device)") }
         if device != nil, backend == .cpu { throw ValidationError("--device selects a Vulkan device; it does not apply to --backend cpu") }
+        try precisionOptions.validate(cpuOnly: backend == .cpu)
         if let clipHeads, clipHeads < 1 { throw ValidationError("--clip-heads must be positive (got \(clipHeads))") }
         if let maxPixels, maxPixels < 1 { throw ValidationError("--max-pixels must be positive (got \(maxPixels))") }
         if textFeatures != nil {
@@ -230,7 +233,7 @@ struct FuseCommand: ParsableCommand {
     /// write the same bytes; TextFusion also reports its preparation and memory.
     private func fuse() throws {
         try checkOutputs([output])
-        let selected = try openBackend(backend, device: device)
+        let selected = try openBackend(backend, device: device, options: precisionOptions.options)
         passOptions.apply(to: selected.backend)
         let loaded = try entry.load(modelSettings)
         let features: [Float]

@@ -68,7 +68,7 @@ extension FuseCommand {
         let log: RunLog
         do { log = try RunLog(folder: output) } catch { throw CLIError("\(error)") }
 
-        let selected = try openBackend(backend, device: device)
+        let selected = try openBackend(backend, device: device, options: precisionOptions.options)
         passOptions.apply(to: selected.backend)
         let (model, loaded) = try datasetModel(selected)
         let weightsLabel = loaded.weightsLabel, weightsPath = loaded.weightsPath

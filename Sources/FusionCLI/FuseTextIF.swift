@@ -46,7 +46,7 @@ extension FuseCommand {
         if infrared.width != visible.width || infrared.height != visible.height {
             throw CLIError("\(ir) is \(infrared.width)x\(infrared.height) but \(vis) is \(visible.width)x\(visible.height); Text-IF needs a registered pair of one size")
         }
-        let selected = try openBackend(backend, device: device)
+        let selected = try openBackend(backend, device: device, options: precisionOptions.options)
         passOptions.apply(to: selected.backend)
         let loadStart = Date()
         let loaded = try TextIFEntry.load(modelSettings)

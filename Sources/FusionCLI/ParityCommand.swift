@@ -26,6 +26,8 @@ struct ParityCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelWorkloadOptions
     @OptionGroup var passOptions: GraphPassOptions
 
+    @OptionGroup var precisionOptions: PrecisionOptions
+
     @Option(name: .long, help: "With --model: the reference backend, cpu or vulkan.")
     var reference: ParityBackend = .cpu
 
@@ -68,6 +70,7 @@ struct ParityCommand: ParsableCommand {
     func validate() throws {
         if model != nil { return try validateModel() }
         guard ops else { throw ValidationError("nothing to check: pass --ops or --model M") }
+        if precisionOptions.precision == .fp16 { throw ValidationError("--precision fp16 applies to --model (the op catalogue's tolerances are fp32 ones)") }
         if let device, device < 0 { throw ValidationError("--device must be a device index (0, 1, ...; see `fusion devices`), got \(device)") }
         if let tolerance, !(tolerance > 0) { throw ValidationError("--tolerance must be positive") }
     }

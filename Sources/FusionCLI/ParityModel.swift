@@ -24,13 +24,14 @@ extension ParityCommand {
         guard BenchCase.parseSize(size) != nil else { throw ValidationError(BenchCase.sizeError(size)) }
         if let device, device < 0 { throw ValidationError("--device must be a device index (0, 1, ...; see `fusion devices`), got \(device)") }
         guard toleranceFactor > 0, toleranceFactor.isFinite else { throw ValidationError("--tolerance-factor must be positive") }
+        try precisionOptions.validate(cpuOnly: reference == .cpu && candidate == .cpu)
     }
 
     private func open(_ choice: ParityBackend) throws -> Backend {
         switch choice {
         case .cpu: return CPUBackend()
         case .vulkan:
-            do { return try VulkanBackend(deviceIndex: device, requiredFeatures: require) } catch { throw CLIError("vulkan: \(error)") }
+            do { return try VulkanBackend(deviceIndex: device, requiredFeatures: require, options: precisionOptions.options) } catch { throw CLIError("vulkan: \(error)") }
         }
     }
 
@@ -45,12 +46,15 @@ extension ParityCommand {
         if let breakOp { candidateBackend = FaultInjectingBackend(base: candidateBackend, breaking: breakOp) }
         let runner = GraphParityRunner(reference: referenceBackend, candidate: candidateBackend)
         runner.toleranceFactor = toleranceFactor
+        // fp16 storage on the candidate: fp16 node tolerances (NodeTolerance).
+        let precision = candidate == .vulkan ? precisionOptions.resolved : .fp32
+        runner.precision = precision
         if !json {
             let optimised = try referenceBackend.optimized(workload.graph)
             print("model: \(workload.name) at \(workload.size), \(workload.graph.nodes.count) nodes as built, \(optimised.nodes.count) as run (passes: \(passOptions.passes))")
             print("reference: \(referenceBackend.name) — \(referenceBackend.deviceDescription)")
             print("candidate: \(candidateBackend.name) — \(candidateBackend.deviceDescription)")
-            print("tolerance: max |err| <= t x scale per node (scale = max(1, max |reference|)); t = \(NodeTolerance.standard * toleranceFactor), normalisations \(NodeTolerance.normalisation * toleranceFactor)")
+            print("tolerance: max |err| <= t x scale per node (scale = max(1, max |reference|)); t = \(NodeTolerance.standard(for: precision) * toleranceFactor), normalisations \(NodeTolerance.normalisation(for: precision) * toleranceFactor) (candidate storage \(precision))")
         }
         let header = ["node", "name", "op", "shape", "max |err|", "rel L2", "scale", "result"]
         func row(_ r: NodeParity) -> [String] {

@@ -34,12 +34,15 @@ struct ProfileCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelWorkloadOptions
     @OptionGroup var passOptions: GraphPassOptions
 
+    @OptionGroup var precisionOptions: PrecisionOptions
+
     func validate() throws {
         if model == "all" { throw ValidationError("--model all: profile runs one model; known: \(ModelCatalogue.names.joined(separator: ", "))") }
         try modelOptions.validate(models: [model])
         guard BenchCase.parseSize(size) != nil else { throw ValidationError(BenchCase.sizeError(size)) }
         if let device, device < 0 { throw ValidationError("--device must be a device index (0, 1, ...; see `fusion devices`), got \(device)") }
         if device != nil, backend == .cpu { throw ValidationError("--device selects a Vulkan device; it does not apply to --backend cpu") }
+        try precisionOptions.validate(cpuOnly: backend == .cpu)
         if top < 1 { throw ValidationError("--top must be at least 1") }
         if warmup < 0 { throw ValidationError("--warmup must not be negative") }
     }
@@ -47,7 +50,7 @@ struct ProfileCommand: ParsableCommand {
     func run() throws {
         let (height, width) = BenchCase.parseSize(size)!
         let c = BenchCase(try modelOptions.workload(model, height: height, width: width))
-        let selected = try openBackend(backend, device: device)
+        let selected = try openBackend(backend, device: device, options: precisionOptions.options)
         passOptions.apply(to: selected.backend)
         let prepareStart = DispatchTime.now().uptimeNanoseconds
         let graph = try selected.backend.optimized(c.graph)

@@ -33,6 +33,7 @@ public enum FusionEnvironment {
             do { _ = try GraphPasses(parsing: value); return nil } catch { return "\(error)" }
         },
         Knob(name: "FUSIONKIT_KERNELS", meaning: "conv/GEMM kernel set: direct or tiled") { ["direct", "tiled"].contains($0) ? nil : "expected direct or tiled" },
+        Knob(name: "FUSIONKIT_PRECISION", meaning: "Vulkan storage precision of activations and weights: fp32 or fp16") { StoragePrecision(rawValue: $0.lowercased()) == nil ? "expected fp32 or fp16" : nil },
     ]
 
     /// Throws `FusionError.invalidArgument` naming the first variable whose value is not

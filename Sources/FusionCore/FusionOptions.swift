@@ -20,6 +20,10 @@ public struct FusionOptions: Sendable {
         public var timeoutSeconds: Double?
         /// FUSIONKIT_SHADER_DIR: shader sources read at run time instead of the embedded ones.
         public var shaderFolder: String?
+        /// FUSIONKIT_PRECISION ("fp32" or "fp16"): storage of float activations and weights
+        /// on the device (`--precision` of the CLI sets it). fp16 needs shaderFloat16 and
+        /// storageBuffer16BitAccess. Default fp32.
+        public var precision: StoragePrecision = .fp32
 
         public init() {}
     }
@@ -67,6 +71,7 @@ public struct FusionOptions: Sendable {
         vulkan.timeoutSeconds = positive("FUSIONKIT_GPU_TIMEOUT")
         vulkan.shaderFolder = value("FUSIONKIT_SHADER_DIR")
         passes = value("FUSIONKIT_PASSES").flatMap { try? GraphPasses(parsing: $0) } ?? .all
+        vulkan.precision = value("FUSIONKIT_PRECISION").flatMap { StoragePrecision(rawValue: $0.lowercased()) } ?? .fp32
         requireValidation = flag("FUSIONKIT_REQUIRE_VALIDATION")
         requireVulkan = flag("FUSIONKIT_REQUIRE_VULKAN")
         largeTests = flag("FUSIONKIT_LARGE_TESTS")

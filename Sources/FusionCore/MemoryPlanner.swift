@@ -29,8 +29,11 @@ public enum MemoryPlanner {
     ///   - alignment: offset alignment of every placement in bytes.
     ///   - maxBlockBytes: the largest block the backend can allocate; a value larger than
     ///     this is an error.
-    public static func plan(_ graph: Graph, alignment: Int = 256, maxBlockBytes: Int = Int.max) throws -> MemoryPlan {
+    ///   - precision: how float values are stored (fp16: 2 bytes per element).
+    public static func plan(_ graph: Graph, alignment: Int = 256, maxBlockBytes: Int = Int.max,
+                            precision: StoragePrecision = .fp32) throws -> MemoryPlan {
         let values = graph.values
+        func byteCount(_ v: Int) -> Int { values[v].value.count * precision.storageBytes(of: values[v].value.dtype) }
         var root = Array(values.indices)
         for node in graph.nodes {
             if case .reshape = node.op { root[node.output.id] = root[node.inputs[0].id] }
@@ -53,14 +56,14 @@ public enum MemoryPlanner {
 
         func aligned(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
         let roots = def.keys.sorted { a, b in
-            let sa = values[a].value.byteCount, sb = values[b].value.byteCount
+            let sa = byteCount(a), sb = byteCount(b)
             return sa != sb ? sa > sb : a < b
         }
         var placements: [Int: Placement] = [:]
         var blockSizes: [Int] = []
         var placedByBlock: [[(start: Int, end: Int, from: Int, to: Int)]] = []
         for r in roots {
-            let size = aligned(max(values[r].value.byteCount, 1))
+            let size = aligned(max(byteCount(r), 1))
             guard size <= maxBlockBytes else {
                 throw FusionError.limitExceeded(op: values[r].name,
                     detail: "tensor \(values[r].value.shape) needs \(size) bytes, more than the largest allocation \(maxBlockBytes)")
@@ -85,7 +88,7 @@ public enum MemoryPlanner {
 
         var peak = 0
         for i in 0...max(graph.nodes.count, 0) {
-            let live = roots.filter { def[$0]! <= i && i <= lastUse[$0]! }.reduce(0) { $0 + aligned(values[$1].value.byteCount) }
+            let live = roots.filter { def[$0]! <= i && i <= lastUse[$0]! }.reduce(0) { $0 + aligned(byteCount($1)) }
             peak = max(peak, live)
         }
         return MemoryPlan(placements: placements, blockSizes: blockSizes, root: root, lastUse: lastUse, peakLiveBytes: peak)

@@ -3,7 +3,8 @@ import FusionCore
 
 /// A candidate backend whose kernel for one op is deliberately wrong: every output of that
 /// op is shifted by `shift` (an extra affine node after it, reported as the op's own
-/// output). The test hook that proves a per-node parity report names the first node that
+/// output). A node that runs the op as a fused epilogue step (conv2d+gelu for "gelu") is
+/// broken too: the graph is optimised as the base backend would run it first. The test hook that proves a per-node parity report names the first node that
 /// diverges, on any backend.
 public final class FaultInjectingBackend: Backend {
     public let base: Backend
@@ -44,7 +45,7 @@ public final class FaultInjectingBackend: Backend {
                 return m
             }
             var out = try rewritten.add(node.op, inputs, epilogue: node.epilogue, name: node.name, exactName: true)
-            if node.op.name == op, node.output.dtype == .f32 {
+            if node.op.name == op || node.epilogue.steps.contains(where: { $0.name == op }), node.output.dtype == .f32 {
                 out = try rewritten.add(.unary(.affine(scale: 1, shift: shift)), [out], name: node.name + "/broken")
             }
             reported[rewritten.nodes.count - 1] = node

@@ -10,13 +10,15 @@ import XCTest
 /// fallback pass (epilogue.comp after the op).
 final class EpilogueTests: XCTestCase {
     private static var backends: [String: VulkanBackend] = [:]
-    private static let cpu = CPUBackend()
+    /// Both backends run the graphs as built: the unfused graphs must stay unfused.
+    private static let cpu = CPUBackend(passes: .none)
 
     private func backend(kernels: String) throws -> VulkanBackend {
         _ = try VulkanTestSupport.backend()  // skips without a device
         if let b = Self.backends[kernels] { return b }
         var options = FusionOptions.current
         options.vulkan.kernels = kernels
+        options.passes = .none
         let b = try VulkanBackend(validation: FusionOptions.current.requireValidation ? true : nil, options: options)
         Self.backends[kernels] = b
         return b
@@ -277,7 +279,8 @@ final class EpilogueTests: XCTestCase {
     /// dispatch) vs as separate nodes (four), on the default kernel set. Prints; asserts only
     /// the dispatch counts.
     func testFusedVersusUnfusedTiming() throws {
-        let b = try VulkanTestSupport.backend()
+        let b = VulkanBackend(context: try VulkanTestSupport.backend().context)
+        b.passes = .none
         let steps: [(Epilogue.Step, [Tensor])] = [(.binary(.add, operandFirst: false), [Self.t([1, 32, 64, 64])]), (.unary(.gelu), []),
                                                   (.binary(.mul, operandFirst: false), [Self.t([1, 32, 1, 1])])]
         let xShape = [1, 32, 64, 64]
@@ -320,7 +323,8 @@ final class EpilogueTests: XCTestCase {
     /// limit: the conv runs in channel chunks and the epilogue as a pass in flat ranges, its
     /// same-shape residual bound range by range, the broadcast operands whole.
     func testEpiloguePassOverTensorsLargerThanABinding() throws {
-        let gpu = try VulkanTestSupport.backend()
+        let gpu = VulkanBackend(context: try VulkanTestSupport.backend().context)
+        gpu.passes = .none
         let (c, h, w) = (36, 1024, 1024)
         let shape = [1, c, h, w]
         let limit = Int(gpu.context.info.maxStorageBufferRange)

@@ -30,3 +30,38 @@ struct ShaderArguments {
         withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
     }
 }
+
+/// Host-side conversion between a graph tensor (f32 for the caller) and its device storage
+/// (f16 when the context stores floats in fp16; anything else is copied as is).
+enum StorageConversion {
+    /// Writes `t` into `buffer` at `offset` as elements of `storage`.
+    static func upload(_ t: Tensor, as storage: DType, to buffer: VulkanBuffer, at offset: Int) throws {
+        guard storage != t.dtype else {
+            try buffer.write(UnsafeRawBufferPointer(t.bytes), at: offset)
+            return
+        }
+        precondition(t.dtype == .f32 && storage == .f16, "no conversion from \(t.dtype) to \(storage)")
+        let source = t.floats
+        var half = [Float16](repeating: 0, count: t.count)
+        half.withUnsafeMutableBufferPointer { h in
+            for i in 0..<source.count { h[i] = Float16(source[i]) }
+        }
+        try half.withUnsafeBytes { try buffer.write($0, at: offset) }
+    }
+
+    /// Reads `t.count` elements of `storage` from `buffer` at `offset` into `t`.
+    static func download(from buffer: VulkanBuffer, at offset: Int, as storage: DType, into t: Tensor) throws {
+        guard storage != t.dtype else {
+            if t.byteCount > 0 { try buffer.read(into: t.bytes, at: offset) }
+            return
+        }
+        precondition(t.dtype == .f32 && storage == .f16, "no conversion from \(storage) to \(t.dtype)")
+        guard t.count > 0 else { return }
+        var half = [Float16](repeating: 0, count: t.count)
+        try half.withUnsafeMutableBytes { try buffer.read(into: $0, at: offset) }
+        let target = t.floats
+        half.withUnsafeBufferPointer { h in
+            for i in 0..<h.count { target[i] = Float(h[i]) }
+        }
+    }
+}

@@ -31,6 +31,10 @@ final class EncodeContext {
     var maxBindingBytes: Int { Int(min(UInt64(context.info.maxStorageBufferRange), UInt64(Int32.max))) }
     var offsetAlignment: Int { max(Int(context.info.minStorageBufferOffsetAlignment), 4) }
     var opName: String { node.map { "\($0.op.name) '\($0.name)'" } ?? "op" }
+    /// How float activations and weights are stored (the context's `options.precision`).
+    var precision: StoragePrecision { context.options.precision }
+    /// The element type of float activations on the device (f16 with fp16 storage).
+    var storageFloat: DType { precision.storageType(of: .f32) }
 
     func begin(_ node: Node) { self.node = node }
 
@@ -45,8 +49,8 @@ final class EncodeContext {
     }
 
     /// Binds bytes `byteRange` of a tensor (relative to its element 0). The binding starts
-    /// at the aligned-down offset; the returned `elementOffset` (in 4-byte elements) is what
-    /// the shader adds to index the first byte of the range.
+    /// at the aligned-down offset; the returned `elementOffset` (in elements of `t.dtype`:
+    /// 2 bytes with fp16 storage) is what the shader adds to index the first byte of the range.
     func bind(_ t: DeviceTensor, _ access: BufferBinding.Access, byteRange: Range<Int>) throws -> (binding: BufferBinding, elementOffset: Int) {
         let start = t.offset + byteRange.lowerBound
         let alignedStart = start / offsetAlignment * offsetAlignment
@@ -55,17 +59,19 @@ final class EncodeContext {
             throw FusionError.limitExceeded(op: opName, detail: "a binding of \(size) bytes is over maxStorageBufferRange \(maxBindingBytes)")
         }
         return (BufferBinding(buffer: t.buffer, offset: alignedStart, size: max(size, 4), access: access),
-                (start - alignedStart) / 4)
+                (start - alignedStart) / t.dtype.byteSize)
     }
 
     /// A device buffer for intermediate results of one op (not shared with other nodes).
-    func scratch(shape: [Int]) throws -> DeviceTensor {
-        let bytes = max(shape.reduce(1, *) * 4, 4)
+    /// `dtype` f32 (the default) for statistics and partial sums, which stay fp32 whatever
+    /// the precision; `storageFloat` for activations that shaders read as STORE_T.
+    func scratch(shape: [Int], dtype: DType = .f32) throws -> DeviceTensor {
+        let bytes = max(shape.reduce(1, *) * dtype.byteSize, 4)
         let next = scratchBuffers.count
         let buffer = next < reusable.count && reusable[next].size >= bytes
             ? reusable[next] : try context.makeBuffer(bytes: bytes, kind: .deviceLocal)
         scratchBuffers.append(buffer)
-        return DeviceTensor(buffer: buffer, offset: 0, shape: shape, dtype: .f32)
+        return DeviceTensor(buffer: buffer, offset: 0, shape: shape, dtype: dtype)
     }
 
     /// Records one dispatch of `shader` (a file in Shaders/). `groups` may exceed the
@@ -73,6 +79,8 @@ final class EncodeContext {
     /// linear group index with `gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x`.
     func dispatch(_ shader: String, defines: [(String, String)] = [], specialization: [UInt32] = [],
                   bindings: [BufferBinding], arguments: ShaderArguments, groups: (Int, Int, Int)) throws {
+        // fp16 storage: every shader compiles its FK_FP16 variant (common.glsl's STORE_T).
+        let defines = precision == .fp16 ? defines + [("FK_FP16", "1")] : defines
         let pipeline = try context.pipeline(shader: shader, defines: defines, specialization: specialization,
                                             bindings: bindings.count, pushConstantBytes: arguments.bytes.count)
         let limit = context.info.maxComputeWorkGroupCount.map { Int($0) }

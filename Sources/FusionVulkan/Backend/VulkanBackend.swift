@@ -45,6 +45,9 @@ public final class VulkanBackend: Backend {
         passes = FusionOptions.current.passes
     }
 
+    /// How float activations and weights are stored on the device (`options.vulkan.precision`).
+    public var precision: StoragePrecision { context.options.precision }
+
     /// Device bytes of the intermediates shared by every executable of this backend.
     public var arenaBytes: Int { arena.bytes }
 

@@ -33,6 +33,9 @@ public final class VulkanExecutable: Executable {
     public let context: VulkanContext
     public let graph: Graph
     public let plan: MemoryPlan
+    /// How float values are stored on the device (the context's `options.precision`):
+    /// inputs are converted at upload and outputs at download, so callers see f32 tensors.
+    public let precision: StoragePrecision
     /// The per-dispatch GPU timings and totals of the last collected run (`run` or `wait`).
     public var lastReport: SubmissionReport? { stateLock.locked { report } }
 
@@ -135,16 +138,18 @@ public final class VulkanExecutable: Executable {
         let info = context.info
         let alignment = max(256, Int(info.minStorageBufferOffsetAlignment))
         let maxBlock = Int(min(info.maxMemoryAllocationSize, UInt64(Int.max)))
-        plan = try MemoryPlanner.plan(graph, alignment: alignment, maxBlockBytes: maxBlock)
+        precision = context.options.precision
+        plan = try MemoryPlanner.plan(graph, alignment: alignment, maxBlockBytes: maxBlock, precision: precision)
         staged = [StagingSet(), StagingSet()]
 
         // Constants: own buffers, uploaded once. Inputs and outputs: in each staging set.
         for info in graph.values {
             switch info.kind {
             case let .constant(t):
-                let buffer = try makeBuffer(bytes: t.byteCount)
-                try buffer.write(UnsafeRawBufferPointer(t.bytes), at: 0)
-                constants[info.value.id] = DeviceTensor(buffer: buffer, offset: 0, shape: t.shape, dtype: t.dtype)
+                let stored = precision.storageType(of: t.dtype)
+                let buffer = try makeBuffer(bytes: t.count * stored.byteSize)
+                try StorageConversion.upload(t, as: stored, to: buffer, at: 0)
+                constants[info.value.id] = DeviceTensor(buffer: buffer, offset: 0, shape: t.shape, dtype: stored)
             case let .input(name):
                 inputSlots.append((name, info.value))
             case .intermediate:
@@ -173,13 +178,17 @@ public final class VulkanExecutable: Executable {
     private func makeStaging(_ set: StagingSet) throws {
         guard !set.isMade else { return }
         set.inputs = try inputSlots.map { _, v in
-            let buffer = try makeBuffer(bytes: v.byteCount)
-            return (DeviceTensor(buffer: buffer, offset: 0, shape: v.shape, dtype: v.dtype),
-                    buffer.isHostVisible ? nil : try makeBuffer(bytes: v.byteCount, kind: .staging))
+            let bytes = storedBytes(v)
+            let buffer = try makeBuffer(bytes: bytes)
+            return (DeviceTensor(buffer: buffer, offset: 0, shape: v.shape, dtype: precision.storageType(of: v.dtype)),
+                    buffer.isHostVisible ? nil : try makeBuffer(bytes: bytes, kind: .staging))
         }
-        set.outputs = try outputSlots.map { try makeBuffer(bytes: $0.value.byteCount, kind: .staging) }
+        set.outputs = try outputSlots.map { try makeBuffer(bytes: storedBytes($0.value), kind: .staging) }
         set.isMade = true
     }
+
+    /// Device bytes of a value stored at this executable's precision.
+    private func storedBytes(_ v: Value) -> Int { v.count * precision.storageBytes(of: v.dtype) }
 
     /// Records the graph against the arena's `blocks` and the staging set `set`. Called under the arena's lock.
     private func record(blocks: [VulkanBuffer], generation: Int, set: StagingSet) throws -> Recording {
@@ -254,13 +263,14 @@ public final class VulkanExecutable: Executable {
         var tensors = constants
         for (id, p) in plan.placements {
             let v = graph.values[id].value
-            tensors[id] = DeviceTensor(buffer: blocks[p.block], offset: p.offset, shape: v.shape, dtype: v.dtype)
+            tensors[id] = DeviceTensor(buffer: blocks[p.block], offset: p.offset, shape: v.shape, dtype: precision.storageType(of: v.dtype))
         }
         for ((_, v), input) in zip(inputSlots, set.inputs) { tensors[v.id] = input.tensor }
         // Views (reshape) share their root's memory.
         for node in graph.nodes {
             if case .reshape = node.op, let src = tensors[plan.root[node.output.id]] {
-                tensors[node.output.id] = DeviceTensor(buffer: src.buffer, offset: src.offset, shape: node.output.shape, dtype: node.output.dtype)
+                tensors[node.output.id] = DeviceTensor(buffer: src.buffer, offset: src.offset, shape: node.output.shape,
+                                                       dtype: precision.storageType(of: node.output.dtype))
             }
         }
         return tensors
@@ -295,9 +305,9 @@ public final class VulkanExecutable: Executable {
         try makeStaging(set)
         for ((name, _), (tensor, staging)) in zip(inputSlots, set.inputs) {
             guard let t = inputs[name] else { throw FusionError.missingInput(name: name) }
-            try (staging ?? tensor.buffer).write(UnsafeRawBufferPointer(t.bytes), at: staging == nil ? tensor.offset : 0)
+            try StorageConversion.upload(t, as: tensor.dtype, to: staging ?? tensor.buffer, at: staging == nil ? tensor.offset : 0)
         }
-        let largest = graph.nodes.map { $0.output.byteCount }.max() ?? 4
+        let largest = graph.nodes.map { storedBytes($0.output) }.max() ?? 4
         let readback = try context.makeBuffer(bytes: max(largest, 4), kind: .staging)
         var results: [String: Tensor] = [:]
         try arena.withBlocks(plan.blockSizes, for: what) { blocks, _ in
@@ -334,7 +344,7 @@ public final class VulkanExecutable: Executable {
                 try sequence.start()
                 _ = try sequence.waitForCompletion()
                 let t = Tensor(shape: node.output.shape, dtype: node.output.dtype)
-                if t.byteCount > 0 { try readback.read(into: t.bytes, at: 0) }
+                try StorageConversion.download(from: readback, at: 0, as: out.dtype, into: t)
                 for (name, v) in outputSlots where v.id == node.output.id { results[name] = t }
                 try observer(node, t)
             }
@@ -383,7 +393,7 @@ public final class VulkanExecutable: Executable {
             // The set is not in flight: nothing on the GPU reads these buffers now.
             for ((name, _), (tensor, staging)) in zip(inputSlots, set.inputs) {
                 guard let t = inputs[name] else { throw FusionError.missingInput(name: name) }
-                try (staging ?? tensor.buffer).write(UnsafeRawBufferPointer(t.bytes), at: staging == nil ? tensor.offset : 0)
+                try StorageConversion.upload(t, as: tensor.dtype, to: staging ?? tensor.buffer, at: staging == nil ? tensor.offset : 0)
             }
             let (recording, start) = try arena.withBlocks(plan.blockSizes, for: what) { blocks, generation -> (Recording, UInt64) in
                 if set.recording?.generation != generation {
@@ -417,7 +427,7 @@ public final class VulkanExecutable: Executable {
         var results: [String: Tensor] = [:]
         for ((name, v), staging) in zip(outputSlots, submission.set.outputs) {
             let t = Tensor(shape: v.shape, dtype: v.dtype)
-            try staging.read(into: t.bytes, at: 0)
+            try StorageConversion.download(from: staging, at: 0, as: precision.storageType(of: v.dtype), into: t)
             results[name] = t
         }
         stateLock.locked { report = collected }

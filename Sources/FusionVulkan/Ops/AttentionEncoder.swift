@@ -71,7 +71,7 @@ extension EncodeContext {
             bhChunk = max(1, min(bhTotal, budget / largest))
         }
         // Partial accumulators and (max, sum) stats of one chunk; reused by every chunk.
-        let partBuffer = partial ? try scratch(shape: [bhChunk * perPartial]) : nil
+        let partBuffer = partial ? try scratch(shape: [bhChunk * perPartial], dtype: storageFloat) : nil
         let statsBuffer = partial ? try scratch(shape: [bhChunk * splits * Nq * 2]) : nil
 
         for bh0 in stride(from: 0, to: bhTotal, by: bhChunk) {
@@ -122,7 +122,7 @@ extension EncodeContext {
         let slabElements = max(1, min(heavySplitBytes - offsetAlignment, 64 << 20) / 4)
         let bhChunk = max(1, min(bhTotal, slabElements / max(Nk, 1)))
         let rowsPerSlab = max(1, min(Nq, slabElements / max(Nk * bhChunk, 1)))
-        let slab = try scratch(shape: [bhChunk * rowsPerSlab * Nk])
+        let slab = try scratch(shape: [bhChunk * rowsPerSlab * Nk], dtype: storageFloat)
 
         let (biasBinding, biasOff, biasStrides) = try bindAttentionBias(bias)
         let wg = 64

@@ -28,7 +28,7 @@ extension EncodeContext {
 
         let sq = try scratch(shape: [splits, 2, R])
         let gram = try scratch(shape: [NH, splits, Ch, Ch])
-        let attn = try scratch(shape: [NH, Ch, Ch])
+        let attn = try scratch(shape: [NH, Ch, Ch], dtype: storageFloat)   // gram and sq stay f32
 
         // Pass 1: row norms (partial sums of squares).
         let budget = heavySplitBytes - offsetAlignment

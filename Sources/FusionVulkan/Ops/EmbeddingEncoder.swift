@@ -13,7 +13,7 @@ extension EncodeContext {
         guard output.count > 0 else { return }
         if vocab == 0 {
             // Every id is out of range: zeros, through the lookup kernel on a dummy table.
-            let dummy = try scratch(shape: [1])
+            let dummy = try scratch(shape: [1], dtype: storageFloat)
             try lightEmbeddingDispatches(ids: ids, table: dummy, vocab: 0, dim: dim, rows: rows, output: output)
             return
         }

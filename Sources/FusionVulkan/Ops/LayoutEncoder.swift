@@ -7,6 +7,11 @@ import FusionCore
 // ranges of (n, c) planes.
 
 extension EncodeContext {
+    /// layout.comp moves 32-bit words, or 16-bit ones (WORD16) for f16 tensors under fp16 storage.
+    private func wordDefines(_ t: DeviceTensor) -> [(String, String)] {
+        t.dtype.byteSize == 2 ? [("WORD16", "1")] : []
+    }
+
     func encodePermute(_ node: Node, _ inputs: [DeviceTensor], _ output: DeviceTensor) throws {
         guard case let .permute(perm) = node.op else { return }
         let x = inputs[0]
@@ -88,7 +93,7 @@ extension EncodeContext {
             let (yb, yOff) = try lightBind(output, .write, elements: (r.lowerBound * ho * wo)..<(r.upperBound * ho * wo))
             var args = ShaderArguments()
             args.ints([r.count * ho * wo, h, w, ho, wo, top, left, mode == .reflect ? 1 : 0, xOff, yOff])
-            try lightDispatch("layout.comp", defines: [("PAD", "1")], bindings: [xb, yb], arguments: args,
+            try lightDispatch("layout.comp", defines: [("PAD", "1")] + wordDefines(output), bindings: [xb, yb], arguments: args,
                               items: r.count * ho * wo)
         }
     }
@@ -104,7 +109,7 @@ extension EncodeContext {
             let (yb, yOff) = try lightBind(output, .write, elements: (r.lowerBound * ho * wo)..<(r.upperBound * ho * wo))
             var args = ShaderArguments()
             args.ints([r.count * ho * wo, 0, 0, ho, wo, 0, 0, 0, 0, yOff])
-            try lightDispatch("layout.comp", defines: [("PAD", "1")], bindings: [db, yb], arguments: args,
+            try lightDispatch("layout.comp", defines: [("PAD", "1")] + wordDefines(output), bindings: [db, yb], arguments: args,
                               items: r.count * ho * wo)
         }
     }
@@ -175,7 +180,7 @@ extension EncodeContext {
             args.ints(ds)
             args.int(sOff)
             args.int(dOff)
-            try lightDispatch("layout.comp", defines: [("STRIDED_COPY", "1")], bindings: [sb, db], arguments: args, items: count)
+            try lightDispatch("layout.comp", defines: [("STRIDED_COPY", "1")] + wordDefines(dst), bindings: [sb, db], arguments: args, items: count)
         }
     }
 }

@@ -14,10 +14,11 @@ extension EncodeContext {
         max(1, min(maxBindingBytes - offsetAlignment, Int(Int32.max)) / 4)
     }
 
-    /// Binds elements `range` (in 4-byte elements, relative to element 0) of `t`; returns the
-    /// binding and the element offset of `range.lowerBound` inside it.
+    /// Binds elements `range` (in elements of `t.dtype`, relative to element 0) of `t`; returns
+    /// the binding and the element offset of `range.lowerBound` inside it.
     func lightBind(_ t: DeviceTensor, _ access: BufferBinding.Access, elements range: Range<Int>) throws -> (BufferBinding, Int) {
-        let r = try bind(t, access, byteRange: (range.lowerBound * 4)..<(range.upperBound * 4))
+        let size = t.dtype.byteSize
+        let r = try bind(t, access, byteRange: (range.lowerBound * size)..<(range.upperBound * size))
         return (r.binding, r.elementOffset)
     }
 
@@ -31,10 +32,10 @@ extension EncodeContext {
     }
 
     /// Rejects tensors the 32-bit index math of the shaders cannot address, and element
-    /// types that are not 4 bytes wide.
+    /// types that are not 4 bytes wide (or f16 under fp16 storage).
     func lightCheck(_ tensors: [DeviceTensor]) throws {
         for t in tensors {
-            guard t.dtype.byteSize == 4 else {
+            guard t.dtype.byteSize == 4 || (t.dtype == .f16 && precision == .fp16) else {
                 throw FusionError.unsupportedOp(op: "\(opName) on \(t.dtype) tensors", backend: "vulkan")
             }
             guard t.count < Int(Int32.max) else {

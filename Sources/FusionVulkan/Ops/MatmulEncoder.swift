@@ -60,11 +60,13 @@ extension EncodeContext {
         elements * 4 + offsetAlignment <= heavySplitBytes
     }
 
-    /// Binds `elements` f32 values of `t` starting at element `start`; returns the binding and
-    /// the element offset the shader adds. Throws `limitExceeded` if the range is too large.
+    /// Binds `elements` values of `t` (f32, or f16 under fp16 storage) starting at element
+    /// `start`; returns the binding and the element offset the shader adds. Throws
+    /// `limitExceeded` if the range is too large.
     func bindElements(_ t: DeviceTensor, _ access: BufferBinding.Access, start: Int, elements: Int) throws -> (BufferBinding, Int) {
         let count = max(elements, 1)
-        let r = try bind(t, access, byteRange: (start * 4)..<((start + count) * 4))
+        let size = t.dtype.byteSize
+        let r = try bind(t, access, byteRange: (start * size)..<((start + count) * size))
         return (r.binding, r.elementOffset)
     }
 
@@ -280,13 +282,15 @@ extension EncodeContext {
         let epilogue = p.cOffset == 0 && cOff == 0 && !p.accumulate ? fused : nil
         epilogue?.push(&args)
 
+        // fp16 storage with an f32 result (a scratch of partial sums): C stays fp32.
+        let cDefines: [(String, String)] = p.c.dtype == .f32 && precision == .fp16 ? [("C_FP32", "1")] : []
         if useDirectKernels {
             // CPU drivers: 64 columns x up to 4 subgroups' worth of rows per workgroup.
             let sg = Int(context.info.subgroupSize)
             let ob = directRowsPerInvocation(p.M)
             let tiles = ((p.M + ob - 1) / ob) * ((p.N + 63) / 64)
             let spec: [UInt32] = [64, UInt32(ob), p.bias != nil ? 1 : 0, UInt32(sg)]
-            try dispatch("matmul_direct.comp", defines: epilogue?.defines ?? [], specialization: epilogue?.specialization(spec) ?? spec,
+            try dispatch("matmul_direct.comp", defines: cDefines + (epilogue?.defines ?? []), specialization: epilogue?.specialization(spec) ?? spec,
                          bindings: [aBinding, bBinding, cBinding, biasBinding] + (epilogue?.bindings ?? []),
                          arguments: args, groups: (tiles, 1, p.batchCount))
             if epilogue != nil { markEpilogueApplied() }
@@ -295,7 +299,7 @@ extension EncodeContext {
         let tiles = ((p.M + tm - 1) / tm) * ((p.N + tn - 1) / tn)
         let spec: [UInt32] = [UInt32(wgX), UInt32(wgY), UInt32(rm), UInt32(rn), UInt32(tk),
                               aKContig ? 1 : 0, bNContig ? 1 : 0, p.bias != nil ? 1 : 0]
-        try dispatch("matmul.comp", defines: epilogue?.defines ?? [], specialization: epilogue?.specialization(spec) ?? spec,
+        try dispatch("matmul.comp", defines: cDefines + (epilogue?.defines ?? []), specialization: epilogue?.specialization(spec) ?? spec,
                      bindings: [aBinding, bBinding, cBinding, biasBinding] + (epilogue?.bindings ?? []),
                      arguments: args, groups: (tiles, 1, p.batchCount))
         if epilogue != nil { markEpilogueApplied() }

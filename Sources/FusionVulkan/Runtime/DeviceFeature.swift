@@ -1,3 +1,5 @@
+import FusionCore
+
 /// Optional device capabilities a kernel or a caller can insist on.
 public enum DeviceFeature: String, CaseIterable, Sendable {
     case float16 = "fp16"
@@ -39,4 +41,11 @@ extension VulkanContext {
             throw VulkanError.unsupportedFeature("\(user) requires \(missing.vulkanName), which device [\(info.index)] '\(info.name)' does not support")
         }
     }
+}
+
+extension StoragePrecision {
+    /// The device features fp16 storage needs: fp16 in shaders (conversions) and 16-bit
+    /// storage-buffer access. `VulkanContext` enables both when present and refuses an fp16
+    /// context on a device without them, naming what is missing.
+    public static let fp16RequiredFeatures: [DeviceFeature] = [.float16, .storage16Bit]
 }

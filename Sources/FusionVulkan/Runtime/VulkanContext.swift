@@ -95,6 +95,7 @@ public final class VulkanContext {
         guard vulkanMajorMinor(info.apiVersionRaw) >= vulkanMakeVersion(1, 1) else {
             throw VulkanError.unsupportedFeature("device '\(info.name)' supports Vulkan \(info.apiVersion); 1.1 is required")
         }
+        try Self.checkPrecision(options.vulkan.precision, on: info)
         let (family, validBits) = try Self.selectQueueFamily(physicalDevice, deviceName: info.name)
         let (device, enabled) = try Self.createDevice(physicalDevice, info: info, family: family,
                                                        instanceVersion: instance.apiVersion)
@@ -164,6 +165,15 @@ public final class VulkanContext {
     }
 
     // MARK: - Selection helpers
+
+    /// Throws `unsupportedFeature` naming the features fp16 storage needs and those the
+    /// device lacks, when `precision` is fp16 and the device cannot store fp16.
+    static func checkPrecision(_ precision: StoragePrecision, on info: VulkanDeviceInfo) throws {
+        guard precision == .fp16 else { return }
+        let missing = StoragePrecision.fp16RequiredFeatures.filter { !$0.isSupported(by: info) }
+        guard !missing.isEmpty else { return }
+        throw VulkanError.unsupportedFeature("fp16 storage (--precision fp16) requires \(StoragePrecision.fp16RequiredFeatures.map(\.vulkanName).joined(separator: " and ")); device [\(info.index)] '\(info.name)' lacks \(missing.map(\.vulkanName).joined(separator: " and "))")
+    }
 
     static func selectDevice(explicit: Int?, infos: [VulkanDeviceInfo]) throws -> Int {
         if let index = explicit {
