@@ -17,7 +17,7 @@ import Foundation
 /// When the Winograd path applies and which variant it uses.
 enum WinogradConv {
     /// Per-worker V + M buffers of a tile block.
-    static let blockBytes = 3 << 20
+    static let blockBytes = 8 << 20
 
     /// FUSIONKIT_CPU_WINOGRAD in the environment, for A/B measurements and accuracy checks:
     /// "0" never uses Winograd, "f2" / "f4" use that variant for every supported conv; unset
@@ -46,20 +46,20 @@ enum WinogradConv {
         return .f4
     }
 
-    /// Tiles per block: the V and M buffers within `blockBytes`, a multiple of 8, and enough
-    /// blocks per sample to keep every thread busy.
+    /// Tiles per block: the V and M buffers near `blockBytes` (at least `minBlockTiles` tiles,
+    /// so that the GEMMs stay efficient with many channels), a multiple of 8, and at least
+    /// one block per thread. From one sample's tiles (not the batch's), so that a sample's
+    /// GEMMs, and so its rounding, are the same in a batch as alone.
     static func blockTiles(_ p: Conv2DProblem, variant: WinogradVariant, tiles: Int, threads: Int) -> Int {
         let perTile = variant.positions * (p.c + p.o) * MemoryLayout<Float>.stride
-        var t = max(8, blockBytes / max(1, perTile) / 8 * 8)
-        t = min(t, (tiles + 7) / 8 * 8)
-        // From one sample's tiles (not the batch's), so that a sample's GEMMs, and so its
-        // rounding, are the same in a batch as alone.
-        let wanted = 2 * max(1, threads)
-        if (tiles + t - 1) / t < wanted {
-            t = max(8, ((tiles + wanted - 1) / wanted + 7) / 8 * 8)
-        }
-        return t
+        var t = min(maxBlockTiles, max(minBlockTiles, blockBytes / max(1, perTile))) / 8 * 8
+        let perThread = (tiles + max(1, threads) - 1) / max(1, threads)
+        t = min(t, (perThread + 7) / 8 * 8)
+        return max(8, t)
     }
+
+    static let minBlockTiles = 32
+    static let maxBlockTiles = 256
 }
 
 /// `conv2d` through F(m x m, 3x3). `p` must satisfy `WinogradConv.supports`.
