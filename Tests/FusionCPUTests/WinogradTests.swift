@@ -279,3 +279,69 @@ final class WinogradBenchmarkTests: XCTestCase {
         }
     }
 }
+
+/// Error of each path against float64 on Text-IF's 3x3 shapes (dim 48, planes cut down so
+/// the float64 loops stay short): inputs uniform in [-1, 1], weights uniform in
+/// +-1/sqrt(9 C) (PyTorch's default init scale). Runs only with FUSIONKIT_WINOGRAD_BENCH=1.
+final class WinogradAccuracyTests: XCTestCase {
+    func testTextIFShapesAgainstFloat64() throws {
+        try XCTSkipUnless(ProcessInfo.processInfo.environment["FUSIONKIT_WINOGRAD_BENCH"] == "1", "set FUSIONKIT_WINOGRAD_BENCH=1")
+        let shapes: [(Int, Int, Int, Int)] = [(96, 96, 48, 64), (192, 192, 32, 40), (384, 384, 20, 24), (768, 768, 12, 16), (96, 48, 48, 64), (384, 768, 12, 16)]
+        let threads = 2
+        for (c, o, h, w) in shapes {
+            let x = Tensor.random(shape: [1, c, h, w], seed: 3, in: -1...1).toFloatArray()
+            let bound = 1 / Float(9 * c).squareRoot()
+            let wt = Tensor.random(shape: [o, c, 3, 3], seed: 4, in: -bound...bound).toFloatArray()
+            // float64 reference
+            var ref = [Double](repeating: 0, count: o * h * w)
+            let xd = x.map(Double.init), wd = wt.map(Double.init)
+            ref.withUnsafeMutableBufferPointer { r in
+                DispatchQueue.concurrentPerform(iterations: o) { oc in
+                    for ci in 0..<c {
+                        for ky in 0..<3 {
+                            for kx in 0..<3 {
+                                let k = wd[((oc * c + ci) * 3 + ky) * 3 + kx]
+                                for oy in 0..<h {
+                                    let iy = oy - 1 + ky
+                                    if iy < 0 || iy >= h { continue }
+                                    for ox in 0..<w {
+                                        let ix = ox - 1 + kx
+                                        if ix < 0 || ix >= w { continue }
+                                        r[(oc * h + oy) * w + ox] += k * xd[(ci * h + iy) * w + ix]
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let scale = max(1, ref.map(abs).max()!)
+            var line = String(format: "[winograd-accuracy] %4d->%-4d %3dx%-3d max|ref| %.2f:", c, o, h, w, ref.map(abs).max()!)
+            for mode in [nil, WinogradVariant.f2, .f4] {
+                var out = [Float](repeating: 0, count: o * h * w)
+                x.withUnsafeBufferPointer { xp in
+                    wt.withUnsafeBufferPointer { wp in
+                        out.withUnsafeMutableBufferPointer { op in
+                            let ctx = KernelContext(threads: threads, scratch: Scratch())
+                            let attrs = Conv2DAttributes(padding: 1)
+                            BLASRuntime.ensureLoaded()
+                            if let mode {
+                                let p = Conv2DProblem(attrs, x: [1, c, h, w], weight: [o, c, 3, 3], out: [1, o, h, w])
+                                conv2dWinograd(p, variant: mode, x: xp.baseAddress!, weight: wp.baseAddress!, bias: nil, out: op.baseAddress!, ctx: ctx)
+                            } else {
+                                WinogradConv.enabled = false
+                                defer { WinogradConv.enabled = true }
+                                conv2d(attrs, x: xp.baseAddress!, xShape: [1, c, h, w], weight: wp.baseAddress!, wShape: [o, c, 3, 3],
+                                       bias: nil, out: op.baseAddress!, outShape: [1, o, h, w], ctx: ctx)
+                            }
+                        }
+                    }
+                }
+                let err = zip(out, ref).map { abs(Double($0) - $1) }.max()!
+                line += "  " + (mode?.description ?? "direct") + String(format: " max|err| %.2e (%.2e of scale)", err, err / scale)
+                XCTAssertLessThan(err / scale, 1e-4, "\(mode?.description ?? "direct") \(c)->\(o)")
+            }
+            print(line)
+        }
+    }
+}
