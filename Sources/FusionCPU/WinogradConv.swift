@@ -74,7 +74,7 @@ func conv2dWinograd(_ p: Conv2DProblem, variant: WinogradVariant, x: UnsafePoint
     let tasks = p.n * blocks
     let workers = workerCount(tasks, threads: ctx.threads)
 
-    let cached = ctx.winogradCache?.kernels(weight, o: p.o, c: p.c, variant: variant)
+    let cached = ctx.winogradCache?.kernels(weight, o: p.o, c: p.c, variant: variant, threads: ctx.threads)
     let kernelFloats = cached == nil ? positions * p.o * p.c : 0
     let vFloats = positions * p.c * bt, mFloats = positions * p.o * bt
     let perWorker = vFloats + mFloats + a * a * winogradLanes + m * m * winogradLanes
@@ -83,7 +83,7 @@ func conv2dWinograd(_ p: Conv2DProblem, variant: WinogradVariant, x: UnsafePoint
     if let cached {
         u = cached
     } else {
-        variant.transformWeights(weight, o: p.o, c: p.c, into: buffer)
+        variant.transformWeights(weight, o: p.o, c: p.c, into: buffer, threads: ctx.threads)
         u = UnsafePointer(buffer)
     }
     let workBase = buffer + kernelFloats

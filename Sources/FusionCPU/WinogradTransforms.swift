@@ -50,26 +50,35 @@ enum WinogradVariant: Int, Hashable, CustomStringConvertible {
         }
     }
 
+    /// G flattened row-major (a x 3).
+    private var gFlat: [Double] { g.flatMap { $0 } }
+
     /// Transforms kernels [O, C, 3, 3] into U laid out [position][O][C] (each position a
-    /// row-major O x C matrix, the A operand of its GEMM).
-    func transformWeights(_ weight: UnsafePointer<Float>, o: Int, c: Int, into u: UnsafeMutablePointer<Float>) {
-        let a = patch, gm = g
-        let oc = o * c
-        var k = [Double](repeating: 0, count: 9)
-        var t = [Double](repeating: 0, count: a * 3)
-        for oi in 0..<o {
-            for ci in 0..<c {
-                let src = weight + (oi * c + ci) * 9
-                for i in 0..<9 { k[i] = Double(src[i]) }
-                // t = G g (a x 3)
-                for i in 0..<a {
-                    for j in 0..<3 { t[i * 3 + j] = gm[i][0] * k[j] + gm[i][1] * k[3 + j] + gm[i][2] * k[6 + j] }
-                }
-                // U = t G^T (a x a)
-                for i in 0..<a {
-                    for j in 0..<a {
-                        let v = t[i * 3] * gm[j][0] + t[i * 3 + 1] * gm[j][1] + t[i * 3 + 2] * gm[j][2]
-                        u[(i * a + j) * oc + oi * c + ci] = Float(v)
+    /// row-major O x C matrix, the A operand of its GEMM), output channels in parallel.
+    func transformWeights(_ weight: UnsafePointer<Float>, o: Int, c: Int, into u: UnsafeMutablePointer<Float>, threads: Int = 1) {
+        let a = patch, oc = o * c
+        let gm = gFlat
+        gm.withUnsafeBufferPointer { gp in
+            let gm = gp.baseAddress!
+            parallelFor(o, threads: threads, grain: max(1, 4096 / max(1, c))) { oi in
+                withUnsafeTemporaryAllocation(of: Double.self, capacity: 18) { t in
+                    for ci in 0..<c {
+                        let k = weight + (oi * c + ci) * 9
+                        // t = G g (a x 3)
+                        for i in 0..<a {
+                            let g0 = gm[i * 3], g1 = gm[i * 3 + 1], g2 = gm[i * 3 + 2]
+                            for j in 0..<3 {
+                                t[i * 3 + j] = g0 * Double(k[j]) + g1 * Double(k[3 + j]) + g2 * Double(k[6 + j])
+                            }
+                        }
+                        // U = t G^T (a x a)
+                        let dst = u + oi * c + ci
+                        for i in 0..<a {
+                            let t0 = t[i * 3], t1 = t[i * 3 + 1], t2 = t[i * 3 + 2]
+                            for j in 0..<a {
+                                dst[(i * a + j) * oc] = Float(t0 * gm[j * 3] + t1 * gm[j * 3 + 1] + t2 * gm[j * 3 + 2])
+                            }
+                        }
                     }
                 }
             }
