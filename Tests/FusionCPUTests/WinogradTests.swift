@@ -171,8 +171,6 @@ final class WinogradTests: XCTestCase {
         }
         XCTAssertEqual(cache.count, 2, "one entry per (weight, variant)")
         let full = WinogradWeightCache(limitBytes: 0)
-        let (ho, wo) = outputSize(s)
-        _ = ho; _ = wo
         let past = winograd(s, .f4, x: x, w: w, b: b, threads: 1, cache: full)
         XCTAssertEqual(full.count, 0, "a cache at its limit holds nothing more")
         XCTAssertLessThanOrEqual(error(past, reference(s, x: x, w: w, b: b)).relative, tolerance(.f4))
@@ -209,8 +207,7 @@ final class WinogradTests: XCTestCase {
         }
     }
 
-    /// The transforms themselves: a broken one fails the float64 comparison (guards the
-    /// tolerance against being too loose to notice).
+    /// The tolerance is tight enough to notice a patch read one column off.
     func testToleranceCatchesAnOffByOnePatch() {
         let s = Shape(n: 1, c: 4, o: 4, h: 12, w: 12, bias: true)
         let (x, w, b) = operands(s, seed: 3)
