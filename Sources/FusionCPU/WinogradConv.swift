@@ -1,4 +1,5 @@
 import Foundation
+import FusionCore
 
 // Winograd convolution driver: 3x3 kernels, stride 1, dilation 1, one group, zero or reflect
 // padding (any, asymmetric included), optional bias. Transforms in WinogradTransforms.swift.
@@ -22,7 +23,7 @@ enum WinogradConv {
     /// FUSIONKIT_CPU_WINOGRAD in the environment, for A/B measurements and accuracy checks:
     /// "0" never uses Winograd, "f2" / "f4" use that variant for every supported conv; unset
     /// (or anything else) chooses by `variant(for:)`'s measured rule.
-    static let environment = ProcessInfo.processInfo.environment["FUSIONKIT_CPU_WINOGRAD"]
+    static let environment = FusionOptions.current.cpuWinograd
     /// Whether `conv2d` may dispatch here at all (tests switch it).
     nonisolated(unsafe) static var enabled = environment != "0"
     /// A variant forced on every supported conv (tests may set it).

@@ -223,7 +223,7 @@ final class WinogradTests: XCTestCase {
 /// dispatches to Winograd. Runs only with FUSIONKIT_WINOGRAD_BENCH=1 (it takes a minute).
 final class WinogradBenchmarkTests: XCTestCase {
     func testTimeTextIFShapes() throws {
-        try XCTSkipUnless(ProcessInfo.processInfo.environment["FUSIONKIT_WINOGRAD_BENCH"] == "1", "set FUSIONKIT_WINOGRAD_BENCH=1")
+        try XCTSkipUnless(FusionOptions.current.winogradBench, "set FUSIONKIT_WINOGRAD_BENCH=1")
         // (C, O, H, W): FFN convs per level at 480x640 and 256x256, downsamples, upsamples.
         let shapes: [(Int, Int, Int, Int)] = [
             (96, 96, 480, 640), (192, 192, 240, 320), (384, 384, 120, 160), (768, 768, 60, 80),
@@ -282,7 +282,7 @@ final class WinogradBenchmarkTests: XCTestCase {
 /// +-1/sqrt(9 C) (PyTorch's default init scale). Runs only with FUSIONKIT_WINOGRAD_BENCH=1.
 final class WinogradAccuracyTests: XCTestCase {
     func testTextIFShapesAgainstFloat64() throws {
-        try XCTSkipUnless(ProcessInfo.processInfo.environment["FUSIONKIT_WINOGRAD_BENCH"] == "1", "set FUSIONKIT_WINOGRAD_BENCH=1")
+        try XCTSkipUnless(FusionOptions.current.winogradBench, "set FUSIONKIT_WINOGRAD_BENCH=1")
         let shapes: [(Int, Int, Int, Int)] = [(96, 96, 48, 64), (192, 192, 32, 40), (384, 384, 20, 24), (768, 768, 12, 16), (96, 48, 48, 64), (384, 768, 12, 16)]
         let threads = 2
         for (c, o, h, w) in shapes {
