@@ -22,6 +22,10 @@ public final class CPUExecutable: Executable {
     private let lock = NSLock()
     /// Address of every value for the current run (inputs rebound per run).
     private var addresses: [UnsafeMutableRawPointer?]
+    /// Whether each value is a graph constant (conv weights that may be cached transformed).
+    private var isConstant: [Bool]
+    /// Winograd kernels of this graph's constant conv weights.
+    private let winogradCache = WinogradWeightCache()
 
     init(graph: Graph, threads: Int, arena: CPUArena) throws {
         self.graph = graph
@@ -32,8 +36,12 @@ public final class CPUExecutable: Executable {
         // The memory itself comes from the backend's shared arena at the first run.
         try HostMemory.check(max(0, plan.arenaBytes - arena.bytes), for: "the intermediates of a \(graph.nodes.count)-node graph on the CPU")
         addresses = Array(repeating: nil, count: graph.values.count)
+        isConstant = Array(repeating: false, count: graph.values.count)
         for info in graph.values {
-            if case let .constant(t) = info.kind { addresses[info.value.id] = t.data }
+            if case let .constant(t) = info.kind {
+                addresses[info.value.id] = t.data
+                isConstant[info.value.id] = true
+            }
         }
     }
 
@@ -147,8 +155,10 @@ public final class CPUExecutable: Executable {
         let out = node.output
         switch node.op {
         case let .conv2d(a):
+            var convCtx = ctx
+            if isConstant[ins[1].id] { convCtx.winogradCache = winogradCache }
             conv2d(a, x: cf(ins[0]), xShape: ins[0].shape, weight: cf(ins[1]), wShape: ins[1].shape,
-                   bias: ins.count > 2 ? cf(ins[2]) : nil, out: f(out), outShape: out.shape, ctx: ctx)
+                   bias: ins.count > 2 ? cf(ins[2]) : nil, out: f(out), outShape: out.shape, ctx: convCtx)
         case let .matmul(ta, tb, alpha):
             matmul(transposeA: ta, transposeB: tb, alpha: alpha, a: cf(ins[0]), aShape: ins[0].shape,
                    b: cf(ins[1]), bShape: ins[1].shape, out: f(out), outShape: out.shape, ctx: ctx)

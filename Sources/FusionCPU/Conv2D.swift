@@ -2,12 +2,14 @@ import FusionCore
 
 // conv2d = F.conv2d, with reflect padding meaning F.pad(mode: "reflect") then an unpadded conv.
 //
-// Four paths:
+// Five paths:
 //  * pointwise (1x1, stride 1, no padding): one GEMM per (sample, group), no im2col;
 //  * depthwise (groups == C == O): direct loops over output rows;
 //  * stride 1 with few channels per group (<= 48 x 48): "shifted" GEMMs. A band of padded
 //    input rows is built once, then each output row is the sum over taps of
 //    W[:, :, ky, kx] (O x C) times a shifted view of the band (C x Wo), no im2col at all;
+//  * 3x3 stride 1 single-group convs with enough channels and pixels: Winograd F(4x4,3x3)
+//    (WinogradConv.swift), with the transformed kernels cached per constant weight;
 //  * everything else: im2col per group in tiles of output pixels (the column buffer stays a
 //    few MiB per worker, at most 64 MiB in all) followed by a GEMM per tile.
 // Tiles / bands run in parallel, each worker calling single-threaded GEMMs on its own buffer.
@@ -117,6 +119,8 @@ func conv2d(_ attrs: Conv2DAttributes, x: UnsafePointer<Float>, xShape: [Int],
         conv2dPointwise(p, x: x, weight: weight, bias: bias, out: out, ctx: ctx)
     } else if p.cg == 1 && p.og == 1 {
         conv2dDepthwise(p, x: x, weight: weight, bias: bias, out: out, ctx: ctx)
+    } else if let variant = WinogradConv.variant(for: p) {
+        conv2dWinograd(p, variant: variant, x: x, weight: weight, bias: bias, out: out, ctx: ctx)
     } else if ShiftedConv.applies(p) {
         conv2dShifted(p, x: x, weight: weight, bias: bias, out: out, ctx: ctx)
     } else {

@@ -29,4 +29,7 @@ final class Scratch {
 struct KernelContext {
     let threads: Int
     let scratch: Scratch
+    /// Winograd-transformed kernels of constant weights; set only for a conv whose weight is
+    /// a graph constant (see `WinogradWeightCache`).
+    var winogradCache: WinogradWeightCache? = nil
 }

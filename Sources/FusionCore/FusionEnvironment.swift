@@ -34,6 +34,10 @@ public enum FusionEnvironment {
         },
         Knob(name: "FUSIONKIT_KERNELS", meaning: "conv/GEMM kernel set: direct or tiled") { ["direct", "tiled"].contains($0) ? nil : "expected direct or tiled" },
         Knob(name: "FUSIONKIT_PRECISION", meaning: "Vulkan storage precision of activations and weights: fp32 or fp16") { StoragePrecision(rawValue: $0.lowercased()) == nil ? "expected fp32 or fp16" : nil },
+        Knob(name: "FUSIONKIT_CPU_WINOGRAD", meaning: "CPU 3x3 convs: 0 = no Winograd, f2 / f4 = that variant wherever supported, auto") {
+            ["0", "f2", "f4", "auto"].contains($0) ? nil : "expected 0, f2, f4 or auto"
+        },
+        Knob(name: "FUSIONKIT_WINOGRAD_BENCH", meaning: "tests: print the Winograd timing and accuracy tables (1/0)", check: checkFlag),
     ]
 
     /// Throws `FusionError.invalidArgument` naming the first variable whose value is not

@@ -43,6 +43,11 @@ public struct FusionOptions: Sendable {
     public var passes = GraphPasses.all
     /// Test switches: FUSIONKIT_REQUIRE_VALIDATION, FUSIONKIT_REQUIRE_VULKAN, FUSIONKIT_LARGE_TESTS.
     public var requireValidation = false, requireVulkan = false, largeTests = false
+    /// FUSIONKIT_CPU_WINOGRAD: "0" keeps the CPU's 3x3 convs off Winograd, "f2" / "f4" force
+    /// that variant on every supported one; nil (or "auto") chooses by shape.
+    public var cpuWinograd: String?
+    /// FUSIONKIT_WINOGRAD_BENCH: tests also print the Winograd timing and accuracy tables.
+    public var winogradBench = false
 
     /// The options an environment gives (unset or empty knobs take their defaults; values
     /// `FusionEnvironment.validate` refuses are ignored here).
@@ -75,6 +80,8 @@ public struct FusionOptions: Sendable {
         requireValidation = flag("FUSIONKIT_REQUIRE_VALIDATION")
         requireVulkan = flag("FUSIONKIT_REQUIRE_VULKAN")
         largeTests = flag("FUSIONKIT_LARGE_TESTS")
+        cpuWinograd = value("FUSIONKIT_CPU_WINOGRAD")
+        winogradBench = flag("FUSIONKIT_WINOGRAD_BENCH")
     }
 
     /// The process's options, read once.

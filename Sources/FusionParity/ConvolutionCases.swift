@@ -28,6 +28,8 @@ enum ConvolutionCases: OpFamilyCases {
             specs.append(Spec(n: 1, c: 3 * groups, o: o, h: h, w: w, k: k, stride: stride, dilation: 1, groups: groups, pad: k / 2,
                               mode: b.next() % 2 == 0 ? .zero : .reflect, bias: b.next() % 2 == 0))
         }
+        // Text-IF-like 3x3 (the CPU runs it through Winograd F(4x4,3x3)): odd plane, reflect, bias.
+        specs.append(Spec(n: 2, c: 40, o: 36, h: 37, w: 45, k: 3, stride: 1, dilation: 1, groups: 1, pad: 1, mode: .reflect, bias: true))
         for s in specs {
             let x = b.input([s.n, s.c, s.h, s.w])
             let w = b.tensor([s.o, s.c / s.groups, s.k, s.k], range: -0.5...0.5)
@@ -85,6 +87,8 @@ enum ConvolutionCases: OpFamilyCases {
         try conv(&b, "split depthwise", [[2, 9, 12, 12], [9, 1, 3, 3], [9]], .init(padding: 1, groups: 9), splitBytes: 2048)
         // Model-sized, compared on the second run (steady state).
         try conv(&b, "steady 3x3 64->64 128x128", [[1, 64, 128, 128], [64, 64, 3, 3], [64]], .init(padding: 1), runsTwice: true)
+        try conv(&b, "winograd 3x3 40->36 reflect bias 2x37x45", [[2, 40, 37, 45], [36, 40, 3, 3], [36]],
+                 .init(padding: 1, paddingMode: .reflect), runsTwice: true)
         try conv(&b, "steady dw 3x3 128ch 128x128", [[1, 128, 128, 128], [128, 1, 3, 3], [128]], .init(padding: 1, groups: 128), runsTwice: true)
         // 1x96x1024x1024 (384 MiB, over lavapipe's 128 MiB binding): channel chunks
         // accumulate into the output.
