@@ -35,7 +35,7 @@ enum WinogradConv {
     }
 
     /// The variant `conv2d` dispatches to, or nil to keep the direct paths. Chosen from
-    /// measurements on 2 cores (Docs/benchmarks-winograd.md): F(4x4,3x3) wins once both
+    /// measurements on 2 cores (Docs/benchmarks.md, "Winograd 3x3 convolution"): F(4x4,3x3) wins once both
     /// channel counts are large enough for its 36 GEMMs to be efficient and the plane has
     /// enough tiles to fill a few blocks.
     static func variant(for p: Conv2DProblem) -> WinogradVariant? {

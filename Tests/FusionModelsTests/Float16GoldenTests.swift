@@ -7,7 +7,7 @@ import XCTest
 /// Every network golden case the CPU golden tests run (TextFusion, Text-IF, CLIP text), on
 /// Vulkan with fp16 storage of activations and weights (`--precision fp16`): within 1e-2
 /// relative L2 of the PyTorch output, and, for image outputs in [0, 1], max |err| <= 2e-2.
-/// The measured errors are printed (Docs/benchmarks-fp16.md records them).
+/// The measured errors are printed (Docs/benchmarks.md, "fp16 storage on Vulkan" records them).
 final class Float16GoldenTests: XCTestCase {
     static let relativeL2Bound: Double = 1e-2
     static let maxAbsBound: Double = 2e-2
