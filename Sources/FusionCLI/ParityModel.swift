@@ -29,7 +29,10 @@ extension ParityCommand {
 
     private func open(_ choice: ParityBackend) throws -> Backend {
         switch choice {
-        case .cpu: return CPUBackend()
+        case .cpu:
+            let cpu = CPUBackend()
+            cpu.winograd = false   // a CPU in a parity run is the direct-sum reference
+            return cpu
         case .vulkan:
             do { return try VulkanBackend(deviceIndex: device, requiredFeatures: require, options: precisionOptions.options) } catch { throw CLIError("vulkan: \(error)") }
         }

@@ -27,7 +27,11 @@ public final class CPUExecutable: Executable {
     /// Winograd kernels of this graph's constant conv weights.
     private let winogradCache = WinogradWeightCache()
 
-    init(graph: Graph, threads: Int, arena: CPUArena) throws {
+    /// Whether large 3x3 convs may take the Winograd path (see `CPUBackend.winograd`).
+    let winograd: Bool
+
+    init(graph: Graph, threads: Int, arena: CPUArena, winograd: Bool = true) throws {
+        self.winograd = winograd
         self.graph = graph
         self.threads = max(1, threads)
         self.arena = arena
@@ -94,7 +98,8 @@ public final class CPUExecutable: Executable {
             if root != id { addresses[id] = addresses[root] }
         }
 
-        let ctx = KernelContext(threads: threads, scratch: arena.scratch)
+        var ctx = KernelContext(threads: threads, scratch: arena.scratch)
+        ctx.winograd = winograd
         var timings: [(name: String, op: String, seconds: Double)] = []
         timings.reserveCapacity(graph.nodes.count)
         for node in graph.nodes {

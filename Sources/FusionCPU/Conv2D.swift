@@ -119,7 +119,7 @@ func conv2d(_ attrs: Conv2DAttributes, x: UnsafePointer<Float>, xShape: [Int],
         conv2dPointwise(p, x: x, weight: weight, bias: bias, out: out, ctx: ctx)
     } else if p.cg == 1 && p.og == 1 {
         conv2dDepthwise(p, x: x, weight: weight, bias: bias, out: out, ctx: ctx)
-    } else if let variant = WinogradConv.variant(for: p) {
+    } else if ctx.winograd, let variant = WinogradConv.variant(for: p) {
         conv2dWinograd(p, variant: variant, x: x, weight: weight, bias: bias, out: out, ctx: ctx)
     } else if ShiftedConv.applies(p) {
         conv2dShifted(p, x: x, weight: weight, bias: bias, out: out, ctx: ctx)

@@ -32,4 +32,6 @@ struct KernelContext {
     /// Winograd-transformed kernels of constant weights; set only for a conv whose weight is
     /// a graph constant (see `WinogradWeightCache`).
     var winogradCache: WinogradWeightCache? = nil
+    /// Whether large 3x3 convs may take the Winograd path (`CPUBackend.winograd`).
+    var winograd = true
 }
