@@ -294,13 +294,7 @@ public final class VulkanExecutable: Executable {
     /// read at the end). For parity and debugging: one submission per node is slow.
     public func run(_ inputs: [String: Tensor], observing observer: (Node, Tensor) throws -> Void) throws -> [String: Tensor] {
         try validateInputs(graph, inputs)
-        let set: StagingSet = try stateLock.locked {
-            guard let free = staged.first(where: { !$0.inFlight }) else {
-                throw VulkanError.invalidArgument("run: two runs of this \(graph.nodes.count)-node graph are in flight already; wait for one first")
-            }
-            free.inFlight = true
-            return free
-        }
+        let set = try claimStagingSet(for: "run")
         defer { stateLock.locked { set.inFlight = false } }
         try makeStaging(set)
         for ((name, _), (tensor, staging)) in zip(inputSlots, set.inputs) {
@@ -376,18 +370,24 @@ public final class VulkanExecutable: Executable {
     /// This executable's own device memory and the intermediates it needs of the arena.
     public var heldBytes: Int { deviceBytes }
 
+    /// Marks a free staging set in flight and returns it; `verb` names the caller in the
+    /// error when both sets are in flight.
+    private func claimStagingSet(for verb: String) throws -> StagingSet {
+        try stateLock.locked {
+            guard let free = staged.first(where: { !$0.inFlight }) else {
+                throw VulkanError.invalidArgument("\(verb): two runs of this \(graph.nodes.count)-node graph are in flight already; wait for one first")
+            }
+            free.inFlight = true
+            return free
+        }
+    }
+
     /// Writes `inputs` into a free staging set and queues the graph's work; returns at
     /// once. At most two runs may be in flight: a third `submit` before a `wait` throws.
     /// Collect each with `wait`, in any order.
     public func submit(_ inputs: [String: Tensor]) throws -> SubmittedRun {
         try validateInputs(graph, inputs)
-        let set: StagingSet = try stateLock.locked {
-            guard let free = staged.first(where: { !$0.inFlight }) else {
-                throw VulkanError.invalidArgument("submit: two runs of this \(graph.nodes.count)-node graph are in flight already; wait for one first")
-            }
-            free.inFlight = true
-            return free
-        }
+        let set = try claimStagingSet(for: "submit")
         do {
             try makeStaging(set)
             // The set is not in flight: nothing on the GPU reads these buffers now.
