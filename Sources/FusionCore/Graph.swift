@@ -142,6 +142,14 @@ public final class Graph {
         return map
     }
 
+    /// The nodes that read each value, by value id, in graph order (a node reading a value
+    /// twice is listed once).
+    public func consumers() -> [Int: [Node]] {
+        var map: [Int: [Node]] = [:]
+        for n in nodes { for v in Set(n.inputs) { map[v.id, default: []].append(n) } }
+        return map
+    }
+
     private func qualified(_ name: String) -> String {
         namePrefix.isEmpty ? name : (namePrefix + [name]).joined(separator: ".")
     }

@@ -4,8 +4,7 @@
 /// its inputs and the steps' operands once and writes one result.
 enum EpilogueFusion {
     static func run(_ graph: Graph) throws -> Graph {
-        var uses: [Int: [Node]] = [:]
-        for node in graph.nodes { for v in Set(node.inputs) { uses[v.id, default: []].append(node) } }
+        let uses = graph.consumers()
         let outputs = Set(graph.outputs.map(\.value.id))
 
         // chains[last node index] = (producer, steps and operands); absorbed = the other members.

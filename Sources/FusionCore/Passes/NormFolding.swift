@@ -8,8 +8,7 @@
 /// The epilogue `- m r, / s, + b'` runs on the conv's result.
 enum NormFolding {
     static func run(_ graph: Graph) throws -> Graph {
-        var uses: [Int: [Node]] = [:]
-        for node in graph.nodes { for v in Set(node.inputs) { uses[v.id, default: []].append(node) } }
+        let uses = graph.consumers()
         let outputs = Set(graph.outputs.map(\.value.id))
         func constant(_ v: Value) -> Tensor? {
             if case let .constant(t) = graph.info(v).kind, t.dtype == .f32 { return t }
