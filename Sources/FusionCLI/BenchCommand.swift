@@ -54,6 +54,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print JSON: {\"device\": {...}, \"devices\": [...], \"results\": [...]}.")
     var json = false
 
+    @Flag(help: "Print each --model's bytes moved (GraphTraffic) by op, as built and after --passes, at --precision; runs nothing.")
+    var traffic = false
+
     @OptionGroup var modelOptions: ModelWorkloadOptions
     @OptionGroup var passOptions: GraphPassOptions
 
@@ -71,10 +74,13 @@ struct BenchCommand: ParsableCommand {
         try modelOptions.validate(models: models)
         try precisionOptions.validate(cpuOnly: backend == .cpu)
         if modelOptions.batch != 1, models.isEmpty { throw ValidationError("--batch applies to --model") }
+        if traffic, models.isEmpty { throw ValidationError("--traffic reports models: give --model NAME (or all)") }
+        if traffic, json || peak { throw ValidationError("--traffic prints a table; it does not combine with --json or --peak") }
     }
 
     func run() throws {
         let (height, width) = BenchCase.parseSize(size)!
+        if traffic { return try printTraffic(height: height, width: width) }
         var backends: [(Backend, BenchDevice)] = []
         func log(_ line: String) { if json { printError(line) } else { print(line) } }
         if backend != .vulkan {
@@ -135,6 +141,24 @@ struct BenchCommand: ParsableCommand {
                         String(format: "%.1f", r.gflops),
                         String(format: "%.1f", r.gbps), r.peakShare.map { String(format: "%.1f%% (%@)", $0 * 100, r.bound ?? "") } ?? "-"]
                    })
+    }
+
+    /// Bytes by op of each model's graph as built and as run (the passes are the same on
+    /// every backend; weight-only subgraphs fold on the CPU).
+    func printTraffic(height: Int, width: Int) throws {
+        let precision = precisionOptions.resolved
+        let backend = CPUBackend(passes: passOptions.passes)
+        for model in models.contains("all") ? ModelCatalogue.names : models {
+            let built = try modelOptions.workload(model, height: height, width: width).graph
+            let tables = [("as built", TrafficTable(built, precision: precision)), ("as run", TrafficTable(try backend.optimized(built), precision: precision))]
+            for (label, table) in tables {
+                print(String(format: "%@ %dx%d %@ (passes %@, %@): %d nodes, %.3f GB", model, height, width, label,
+                             label == "as built" ? "none" : passOptions.passes.description, precision.rawValue, table.nodes, table.bytes / 1e9))
+                printTable(header: ["op", "nodes", "GB", "share"], rows: table.rows.map {
+                    [$0.op, "\($0.nodes)", String(format: "%.3f", $0.bytes / 1e9), String(format: "%.1f%%", $0.share * 100)]
+                })
+            }
+        }
     }
 
     func benchCases(height: Int, width: Int) throws -> [BenchCase] {

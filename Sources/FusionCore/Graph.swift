@@ -72,6 +72,17 @@ public final class Graph {
 
     public init() {}
 
+    /// A copy sharing nothing mutable with this graph (arrays are values), so a pass that
+    /// changes nothing can record itself without touching the caller's graph.
+    func copy() -> Graph {
+        let g = Graph()
+        g.values = values
+        g.nodes = nodes
+        g.outputs = outputs
+        g.appliedPasses = appliedPasses
+        return g
+    }
+
     public var inputs: [(name: String, value: Value)] {
         values.compactMap { info in
             if case let .input(name) = info.kind { return (name, info.value) }

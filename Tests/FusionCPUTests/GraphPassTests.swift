@@ -36,7 +36,7 @@ final class GraphPassTests: XCTestCase {
         XCTAssertEqual(try GraphPasses(parsing: "-fold-norms").enabled, Set(GraphPass.allCases).subtracting([.normFolding]))
         XCTAssertThrowsError(try GraphPasses(parsing: "fuse-everything")) { XCTAssertTrue("\($0)".contains("fuse-epilogues"), "\($0)") }
         XCTAssertThrowsError(try GraphPasses(parsing: "fold-norms,-fuse-epilogues"))
-        XCTAssertEqual(GraphPasses.all.ordered, [.constantFolding, .normFolding, .epilogueFusion, .deadNodes])
+        XCTAssertEqual(GraphPasses.all.ordered, [.convComposition, .constantFolding, .normFolding, .epilogueFusion, .deadNodes])
     }
 
     func testChainOfEveryStepKindBecomesOneConv() throws {
@@ -167,5 +167,82 @@ final class GraphPassTests: XCTestCase {
         }
         XCTAssertThrowsError(try g.add(.unary(.relu), [x, x], epilogue: Epilogue([.binary(.add, operandFirst: false)])))
         XCTAssertThrowsError(try g.add(.conv2d(Conv2DAttributes()), [x, w, g.constant(random([4], 3))], epilogue: Epilogue([.film])))
+    }
+
+    private func convCount(_ g: Graph) -> Int { g.nodes.filter { $0.op.name == "conv2d" }.count }
+
+    func testAPointwiseConvComposesIntoTheFullConvReadingIt() throws {
+        // Text-IF's FFN shape: 1x1 C -> 2C, full 3x3 2C -> 2C (zero padding), GELU.
+        let g = Graph()
+        let x = g.input("x", shape: [2, 6, 9, 7])
+        let y = try g.add(.conv2d(Conv2DAttributes()), [x, g.constant(random([12, 6, 1, 1], 1))])
+        let z = try g.add(.conv2d(Conv2DAttributes(padding: 1)), [y, g.constant(random([12, 12, 3, 3], 2)), g.constant(random([12], 3))])
+        g.output("z", try g.add(.unary(.gelu), [z]))
+        let o = try assertSameOutputs(g, ["x": random([2, 6, 9, 7], 4)])
+        XCTAssertEqual(o.nodes.map(\.opDescription), ["conv2d+gelu"])
+        XCTAssertEqual(o.nodes[0].inputs[1].shape, [12, 6, 3, 3], "one 3x3 conv from 6 channels")
+        XCTAssertLessThan(GraphTraffic.bytes(o), GraphTraffic.bytes(g))
+        // Strided, dilated and asymmetrically padded second convs compose too.
+        let h = Graph()
+        let hx = h.input("x", shape: [1, 4, 11, 10])
+        let hy = try h.add(.conv2d(Conv2DAttributes()), [hx, h.constant(random([8, 4, 1, 1], 5))])
+        h.output("z", try h.add(.conv2d(Conv2DAttributes(stride: (2, 1), padding: (0, 2, 1, 0), dilation: (1, 2))), [hy, h.constant(random([5, 8, 3, 3], 6))]))
+        XCTAssertEqual(convCount(try assertSameOutputs(h, ["x": random([1, 4, 11, 10], 7)])), 1)
+    }
+
+    func testABiasUnderReflectPaddingCarriesIntoTheComposedBias() throws {
+        let g = Graph()
+        let x = g.input("x", shape: [1, 3, 6, 8])
+        let y = try g.add(.conv2d(Conv2DAttributes()), [x, g.constant(random([6, 3, 1, 1], 1)), g.constant(random([6], 2))])
+        g.output("z", try g.add(.conv2d(Conv2DAttributes(padding: 1, paddingMode: .reflect)), [y, g.constant(random([6, 6, 3, 3], 3)), g.constant(random([6], 4))]))
+        let o = try assertSameOutputs(g, ["x": random([1, 3, 6, 8], 5)])
+        XCTAssertEqual(convCount(o), 1)
+        XCTAssertEqual(o.nodes.count, 1, "the composed weight and bias are folded constants")
+    }
+
+    func testConvCompositionLeavesWhatItCannotComposeExactlyOrCheaply() throws {
+        func twoConvs(first: Conv2DAttributes = Conv2DAttributes(), firstBias: Bool = false, second: Conv2DAttributes = Conv2DAttributes(padding: 1),
+                      channels: (Int, Int, Int) = (4, 8, 8), alsoOutput: Bool = false) throws -> Graph {
+            let (i, k, o) = channels
+            let g = Graph()
+            let x = g.input("x", shape: [1, i, 7, 7])
+            var firstInputs = [x, g.constant(random([k, i, 1, 1], 1))]
+            if firstBias { firstInputs.append(g.constant(random([k], 2))) }
+            let y = try g.add(.conv2d(first), firstInputs)
+            g.output("z", try g.add(.conv2d(second), [y, g.constant(random([o, k / second.groups, 3, 3], 3))]))
+            if alsoOutput { g.output("y", y) }
+            _ = try assertSameOutputs(g, ["x": random([1, i, 7, 7], 4)])
+            return try CPUBackend(threads: 1).optimized(g)
+        }
+        XCTAssertEqual(convCount(try twoConvs()), 1, "the plain case composes")
+        XCTAssertEqual(convCount(try twoConvs(firstBias: true)), 2, "a bias under zero padding is not exact")
+        XCTAssertEqual(convCount(try twoConvs(firstBias: true, second: Conv2DAttributes())), 1, "without padding it is")
+        XCTAssertEqual(convCount(try twoConvs(second: Conv2DAttributes(padding: 1, groups: 8))), 2, "grouped second conv")
+        XCTAssertEqual(convCount(try twoConvs(first: Conv2DAttributes(stride: 2))), 2, "strided 1x1")
+        XCTAssertEqual(convCount(try twoConvs(alsoOutput: true)), 2, "the 1x1 result is a graph output")
+        XCTAssertEqual(convCount(try twoConvs(channels: (16, 4, 4))), 2, "a narrowing 1x1: composing would add multiply-adds")
+    }
+
+    func testSharedWeightPairsAreComposedOnce() throws {
+        // Band tiling: the same two weights in several places compose to one weight.
+        let g = Graph()
+        let a = g.constant(random([8, 4, 1, 1], 1)), b = g.constant(random([8, 8, 3, 3], 2))
+        var outs: [Value] = []
+        for i in 0..<3 {
+            let x = g.input("x\(i)", shape: [1, 4, 5, 6])
+            outs.append(try g.add(.conv2d(Conv2DAttributes(padding: 1)), [try g.add(.conv2d(Conv2DAttributes()), [x, a]), b]))
+        }
+        g.output("z", try g.add(.concat(axis: 2), outs))
+        let inputs = Dictionary(uniqueKeysWithValues: (0..<3).map { ("x\($0)", random([1, 4, 5, 6], UInt64(10 + $0))) })
+        let o = try assertSameOutputs(g, inputs)
+        XCTAssertEqual(convCount(o), 3)
+        XCTAssertEqual(Set(o.nodes.filter { $0.op.name == "conv2d" }.map { $0.inputs[1].id }).count, 1, "one composed weight")
+    }
+
+    func testOptimisingLeavesTheCallersGraphUnmarked() throws {
+        let g = Graph()
+        g.output("y", try g.add(.unary(.relu), [g.input("x", shape: [1, 2])]))
+        _ = try CPUBackend(threads: 1).optimized(g)
+        XCTAssertTrue(g.appliedPasses.isEmpty, "optimising must not change the graph it was given")
     }
 }

@@ -1,5 +1,6 @@
 import FusionCore
 import FusionEngine
+import FusionParity
 import FusionTestSupport
 import XCTest
 
@@ -7,8 +8,18 @@ import XCTest
 /// (max |err| <= 1e-6 x the output's scale), on the CPU and on Vulkan, and the passes do
 /// change the graph (fewer nodes, fewer bytes), so the comparison is not of a graph with
 /// itself.
+///
+/// `compose-convs` changes the arithmetic (a composed weight sums in another order), so a
+/// graph it rewrote may differ from the graph as built by more than that where the graph
+/// as built is itself further than 1e-6 x scale from exact (Text-IF's random-weight
+/// network: 1.1e-6 at scale 0.67). There the rule is that the optimised graph is no
+/// further from the float64 evaluation of the network than the graph as built, and every
+/// other pass (whose arithmetic is the unfused ops') still meets 1e-6 x scale.
 final class GraphPassEquivalenceTests: XCTestCase {
     /// (model, settings, height, width, batch).
+    /// Float64 outputs per model (the same inputs on both backends), computed once.
+    nonisolated(unsafe) private static var references: [String: [String: Float64Tensor]] = [:]
+
     private func workloads() throws -> [(String, ModelWorkload)] {
         var textfusion = ModelSettings(weights: try TestData.path("weights/textfusion_llvip.model"))
         textfusion.log = { _ in }
@@ -38,15 +49,31 @@ final class GraphPassEquivalenceTests: XCTestCase {
             XCTAssertLessThan(optimised.nodes.count, w.graph.nodes.count, "\(name): the passes changed nothing")
             XCTAssertLessThan(GraphTraffic.bytes(optimised), GraphTraffic.bytes(w.graph), "\(name): the passes saved no traffic")
             let fused = try backend.prepare(w.graph).run(inputs)
+            backend.passes = try GraphPasses(parsing: "-compose-convs")
+            let sameArithmetic = try backend.prepare(w.graph).run(inputs)
+            backend.passes = .all
             XCTAssertEqual(Set(plain.keys), Set(fused.keys))
+            var reference = Self.references[name]
             for (output, expected) in plain {
-                let e = expected.toFloatArray(), g = fused[output]!.toFloatArray()
-                let scale = e.reduce(Float(0)) { max($0, abs($1)) }
+                let e = expected.toFloatArray(), g = fused[output]!.toFloatArray(), s = sameArithmetic[output]!.toFloatArray()
+                let scale = e.reduce(Float(0)) { max($0, abs($1)) }, bound = 1e-6 * max(scale, 1e-3)
                 let err = zip(e, g).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
-                print("\(name) \(output) on \(label): \(w.graph.nodes.count) -> \(optimised.nodes.count) nodes, max |err| \(err), scale \(scale)")
+                let errSame = zip(e, s).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+                print("\(name) \(output) on \(label): \(w.graph.nodes.count) -> \(optimised.nodes.count) nodes, max |err| \(err) (without compose-convs \(errSame)), scale \(scale)")
                 XCTAssertEqual(e.count, g.count)
                 XCTAssertFalse(g.contains { !$0.isFinite }, "\(name) \(output) on \(label): not finite")
-                XCTAssertLessThanOrEqual(err, 1e-6 * max(scale, 1e-3), "\(name) \(output) on \(label)")
+                XCTAssertLessThanOrEqual(errSame, bound, "\(name) \(output) on \(label): passes other than compose-convs")
+                if err > bound {
+                    if reference == nil {
+                        reference = GraphReference64.evaluate(w.graph, inputs: inputs)
+                        Self.references[name] = reference
+                    }
+                    let r = reference![output]!.data
+                    let asBuilt = zip(e, r).reduce(0.0) { max($0, abs(Double($1.0) - $1.1)) }
+                    let asRun = zip(g, r).reduce(0.0) { max($0, abs(Double($1.0) - $1.1)) }
+                    print("  \(name) \(output) on \(label): max |err| vs float64, as built \(asBuilt), optimised \(asRun)")
+                    XCTAssertLessThanOrEqual(asRun, asBuilt, "\(name) \(output) on \(label): the optimised graph is further from exact than the graph as built")
+                }
             }
         }
         backend.passes = .all

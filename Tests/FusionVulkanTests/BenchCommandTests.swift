@@ -148,6 +148,8 @@ final class BenchCommandTests: XCTestCase {
             (["bench", "--peak", "--no-peak"], "--no-peak"),
             (["profile", "--model", "resnet"], "--model resnet"),
             (["bench", "--op", "gemm", "--size", "20x20", "--backend", "cpu"], "multiples of 8"),
+            (["bench", "--traffic"], "--traffic"),
+            (["bench", "--traffic", "--model", "textif", "--json"], "--traffic"),
         ]
         for (arguments, needle) in cases {
             let r = try run(arguments)
@@ -190,5 +192,24 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertEqual(GraphTraffic.bytes(of: g.nodes[0]), Double((4 * 64 + 6 * 4 * 9 + 6 * 64) * 4))
         XCTAssertEqual(GraphTraffic.bytes(of: g.nodes[1]), 0, "a reshape is a view")
         XCTAssertEqual(GraphTraffic.bytes(g), GraphTraffic.bytes(of: g.nodes[0]))
+    }
+
+    /// `bench --traffic`: bytes by op as built and as run; the totals are GraphTraffic's of
+    /// the graph as built and of the optimised graph, and the rows add up to them.
+    func testTrafficTableAddsUpToTheGraphsTraffic() throws {
+        let r = try run(["bench", "--traffic", "--model", "textif", "--size", "32x40", "--precision", "fp16"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let headers = r.out.split(separator: "\n").filter { $0.hasPrefix("textif 32x40") }
+        XCTAssertEqual(headers.count, 2, r.out)
+        XCTAssert(headers[0].contains("as built (passes none, fp16)") && headers[1].contains("as run (passes all, fp16)"), r.out)
+        let graph = try TextIFGraph.build(TextIFWeights(randomDim: 48, seed: 7), height: 32, width: 40)
+        let optimised = try CPUBackend(threads: 1).optimized(graph)
+        for (header, g) in zip(headers, [graph, optimised]) {
+            XCTAssert(header.contains("\(g.nodes.count) nodes, " + String(format: "%.3f GB", GraphTraffic.bytes(g, precision: .fp16) / 1e9)), "\(header)")
+            let table = TrafficTable(g, precision: .fp16)
+            XCTAssertEqual(table.rows.reduce(0) { $0 + $1.bytes }, GraphTraffic.bytes(g, precision: .fp16), accuracy: 1)
+            XCTAssertEqual(table.rows.reduce(0) { $0 + $1.nodes }, g.nodes.count)
+        }
+        XCTAssert(r.out.contains("conv2d+gelu"), "the optimised table names fused ops: \(r.out)")
     }
 }

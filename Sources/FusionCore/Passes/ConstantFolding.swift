@@ -35,9 +35,11 @@ enum ConstantFolding {
 }
 
 extension Graph {
-    /// This graph, recorded as having gone through `pass` (which changed nothing).
+    /// A copy of this graph recorded as having gone through `pass` (which changed nothing);
+    /// the caller's graph keeps its own record.
     func marking(_ pass: GraphPass) -> Graph {
-        appliedPasses.insert(pass)
-        return self
+        let g = copy()
+        g.appliedPasses.insert(pass)
+        return g
     }
 }

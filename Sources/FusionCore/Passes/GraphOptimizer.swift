@@ -9,6 +9,8 @@ public enum GraphOptimizer {
         var g = graph
         for pass in passes.ordered where !g.appliedPasses.contains(pass) {
             switch pass {
+            case .convComposition:
+                g = try ConvComposition.run(g)
             case .constantFolding:
                 guard let evaluate else { continue }
                 g = try ConstantFolding.run(g, evaluate: evaluate)

@@ -4,6 +4,9 @@ import Foundation
 /// bytes or runs fewer nodes. Each can be switched off (`--passes`, FUSIONKIT_PASSES) to
 /// bisect a difference.
 public enum GraphPass: String, CaseIterable, Sendable, Comparable {
+    /// A 1x1 convolution read only by a full convolution is composed into it (before
+    /// constant folding, which computes the composed weight).
+    case convComposition = "compose-convs"
     /// Nodes whose inputs are all constants (weight-only subgraphs) run once at prepare time.
     case constantFolding = "fold-constants"
     /// A normalisation whose only consumers are 1x1 convolutions is folded into them.
@@ -20,6 +23,7 @@ public enum GraphPass: String, CaseIterable, Sendable, Comparable {
 
     public var summary: String {
         switch self {
+        case .convComposition: return "compose a 1x1 conv into the full conv that alone reads it"
         case .constantFolding: return "run weight-only subgraphs once at prepare time"
         case .normFolding: return "fold a norm followed only by 1x1 convs into those convs"
         case .epilogueFusion: return "fuse bias/activation/residual/scale-shift/FiLM/PReLU into the producing conv or GEMM"
