@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "CBLASLoader", path: "Sources/CBLASLoader", linkerSettings: [.linkedLibrary("dl")]),
 
         // CPU reference backend.
-        .target(name: "FusionCPU", dependencies: ["FusionCore", "CBLASLoader", "CProcessGuard"], path: "Sources/FusionCPU"),
+        .target(name: "FusionCPU", dependencies: ["FusionCore", "CBLASLoader", "CProcessGuard", "CCPUKernels"], path: "Sources/FusionCPU"),
 
         // Embeds Shaders/*.comp into the Vulkan module at build time.
         .executableTarget(name: "ShaderEmbedder", path: "Sources/ShaderEmbedder"),
@@ -74,6 +74,9 @@ let package = Package(
             ],
             path: "Sources/FusionEngine"
         ),
+
+        // CPU kernels whose speed needs the CPU's vector ISA (AVX2+FMA chosen at run time).
+        .target(name: "CCPUKernels", path: "Sources/CCPUKernels"),
 
         // Peak FMA throughput of a CPU thread, per ISA chosen at run time (fusion bench --peak).
         .target(name: "CCPUProbe", path: "Sources/CCPUProbe"),

@@ -135,16 +135,26 @@ public final class CPUExecutable: Executable {
     private func cf(_ v: Value) -> UnsafePointer<Float> { UnsafePointer(f(v)) }
 
     private func execute(_ node: Node, _ ctx: KernelContext) throws {
-        // A pointwise conv's bias joins its epilogue's pass (the GEMM's output is then
-        // read and written once after it, not twice); the sum is the same float sum.
-        if !node.epilogue.isEmpty, case let .conv2d(a) = node.op, node.baseInputCount == 3,
+        // A pointwise conv finishes each band of rows (bias, then the epilogue) right after
+        // its GEMM, while the band is in cache; the sums are the unfused ops' float sums.
+        if !node.epilogue.isEmpty, case let .conv2d(a) = node.op,
            a.stride == (1, 1), a.padding == (0, 0, 0, 0), a.dilation == (1, 1),
            node.inputs[1].shape[2] == 1, node.inputs[1].shape[3] == 1 {
             let ins = node.inputs
-            conv2d(a, x: cf(ins[0]), xShape: ins[0].shape, weight: cf(ins[1]), wShape: ins[1].shape,
-                   bias: nil, out: f(node.output), outShape: node.output.shape, ctx: ctx)
-            applyEpilogue(node.epilogue, out: f(node.output), shape: node.output.shape,
-                          operands: node.epilogueOperands.map { (cf($0), $0.shape) }, channelBias: cf(ins[2]), ctx: ctx)
+            let p = Conv2DProblem(a, x: ins[0].shape, weight: ins[1].shape, out: node.output.shape)
+            if p.n * p.o * p.ho * p.wo == 0 { return }
+            if p.cg == 0 {
+                // No input channels: the result is the bias (or zeros), then the epilogue.
+                f(node.output).update(repeating: 0, count: node.output.count)
+                applyEpilogue(node.epilogue, out: f(node.output), shape: node.output.shape,
+                              operands: node.epilogueOperands.map { (cf($0), $0.shape) },
+                              channelBias: node.baseInputCount == 3 ? cf(ins[2]) : nil, ctx: ctx)
+                return
+            }
+            let rows = EpilogueRows(node.epilogue, out: f(node.output), shape: node.output.shape,
+                                    operands: node.epilogueOperands.map { (cf($0), $0.shape) },
+                                    channelBias: node.baseInputCount == 3 ? cf(ins[2]) : nil)
+            conv2dPointwise(p, x: cf(ins[0]), weight: cf(ins[1]), bias: nil, out: f(node.output), finish: rows, ctx: ctx)
             return
         }
         try executeOp(node, ctx)

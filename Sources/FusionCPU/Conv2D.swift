@@ -145,16 +145,33 @@ private func addBias(_ out: UnsafeMutablePointer<Float>, n: Int, o: Int, plane: 
     }
 }
 
-private func conv2dPointwise(_ p: Conv2DProblem, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                             bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ctx: KernelContext) {
+/// Pointwise conv as GEMMs over bands of whole output rows. Each task multiplies W by its
+/// band's pixel columns (a product small enough for OpenBLAS's unpacked small-matrix
+/// kernels) and at once finishes the band's rows, bias and epilogue, while they are in
+/// cache: the result is written once instead of written, then read and written again by a
+/// separate bias or epilogue pass.
+func conv2dPointwise(_ p: Conv2DProblem, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                     bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>,
+                     finish: EpilogueRows? = nil, ctx: KernelContext) {
     let hw = p.h * p.w, og = p.og
-    parallelGEMMTasks(p.n * p.groups, threads: ctx.threads) { _, t in
-        let n = t / p.groups, g = t % p.groups
-        sgemm(m: og, n: hw, k: p.cg, a: weight + g * og * p.cg, lda: p.cg,
-              b: x + (n * p.c + g * p.cg) * hw, ldb: hw,
-              c: out + (n * p.o + g * og) * hw, ldc: hw)
+    let rows = finish ?? bias.map { EpilogueRows(.none, out: out, shape: [p.n, p.o, p.ho, p.wo], operands: [], channelBias: $0) }
+    // Rows per band: about 1e6 multiply-adds a product, at least one row.
+    let bandRows = max(1, min(p.ho, 1_000_000 / max(1, og * p.cg * p.wo)))
+    let bands = (p.ho + bandRows - 1) / bandRows
+    parallelGEMMTasks(p.n * p.groups * bands, threads: ctx.threads) { _, t in
+        let band = t % bands, ng = t / bands
+        let n = ng / p.groups, g = ng % p.groups
+        let y0 = band * bandRows, y1 = min(p.ho, y0 + bandRows)
+        let column = y0 * p.w
+        sgemm(m: og, n: (y1 - y0) * p.w, k: p.cg, a: weight + g * og * p.cg, lda: p.cg,
+              b: x + (n * p.c + g * p.cg) * hw + column, ldb: hw,
+              c: out + (n * p.o + g * og) * hw + column, ldc: hw)
+        guard let rows else { return }
+        for o in (g * og)..<((g + 1) * og) {
+            let first = (n * p.o + o) * p.ho
+            for y in y0..<y1 { rows.apply(row: first + y) }
+        }
     }
-    if let bias { addBias(out, n: p.n, o: p.o, plane: hw, bias, ctx: ctx) }
 }
 
 private func conv2dDepthwise(_ p: Conv2DProblem, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
@@ -184,6 +201,11 @@ private func conv2dDepthwise(_ p: Conv2DProblem, x: UnsafePointer<Float>, weight
                                    weights: (wr[0], wr[1], wr[2]), reflect: p.reflect)
                     continue
                 }
+                if p.kw == 5 && p.sw == 1 {
+                    accumulateRow5(row, count: p.wo, src: srow, width: p.w, offset: -p.pl, dilation: p.dw,
+                                   weights: (wr[0], wr[1], wr[2], wr[3], wr[4]), reflect: p.reflect)
+                    continue
+                }
                 for kx in 0..<p.kw {
                     accumulateRow(row, count: p.wo, src: srow, width: p.w, stride: p.sw,
                                   offset: kx * p.dw - p.pl, weight: wr[kx], reflect: p.reflect)
@@ -211,6 +233,35 @@ private func accumulateRow3(_ dst: UnsafeMutablePointer<Float>, count: Int, src:
         for ox in lo..<hi { dst[ox] += w0 * s0[ox] + w1 * s1[ox] + w2 * s2[ox] }
     }
     for ox in hi..<count { dst[ox] += w0 * tap(ox + off) + w1 * tap(ox + off + d) + w2 * tap(ox + off + 2 * d) }
+}
+
+/// Five horizontal taps (stride 1) in one pass (TextFusion's depthwise 5x5), summed in tap
+/// order as five `accumulateRow` passes would: `dst[ox] += w0 * src[ox + off] + ...`.
+@inline(__always)
+private func accumulateRow5(_ dst: UnsafeMutablePointer<Float>, count: Int, src: UnsafePointer<Float>, width: Int,
+                            offset off: Int, dilation d: Int, weights: (Float, Float, Float, Float, Float), reflect: Bool) {
+    let (w0, w1, w2, w3, w4) = weights
+    let lo = min(count, max(0, -off)), hi = max(lo, min(count, width - off - 4 * d))
+    @inline(__always) func tap(_ i: Int) -> Float {
+        let j = paddedIndex(i, width, reflect: reflect)
+        return j >= 0 ? src[j] : 0
+    }
+    @inline(__always) func edge(_ ox: Int) {
+        var v = dst[ox]
+        v += w0 * tap(ox + off); v += w1 * tap(ox + off + d); v += w2 * tap(ox + off + 2 * d)
+        v += w3 * tap(ox + off + 3 * d); v += w4 * tap(ox + off + 4 * d)
+        dst[ox] = v
+    }
+    for ox in 0..<lo { edge(ox) }
+    if hi > lo {
+        let s0 = src + off, s1 = s0 + d, s2 = s1 + d, s3 = s2 + d, s4 = s3 + d
+        for ox in lo..<hi {
+            var v = dst[ox]
+            v += w0 * s0[ox]; v += w1 * s1[ox]; v += w2 * s2[ox]; v += w3 * s3[ox]; v += w4 * s4[ox]
+            dst[ox] = v
+        }
+    }
+    for ox in hi..<count { edge(ox) }
 }
 
 /// Column-buffer limits of the im2col path.

@@ -13,64 +13,93 @@ private struct EpilogueOperand {
     let strides: [Int]
 }
 
+/// A node's epilogue prepared for a result of `shape`: `apply(row:)` runs every step on one
+/// row of the innermost dimension, so a kernel can finish rows while they are in cache.
 ///
 /// `channelBias` ([C] over dimension 1 of a rank >= 3 result) is added first: a pointwise
 /// conv whose GEMM left its bias out has it added here, in the same pass.
-func applyEpilogue(_ epilogue: Epilogue, out: UnsafeMutablePointer<Float>, shape: [Int],
-                   operands: [(UnsafePointer<Float>, [Int])], channelBias: UnsafePointer<Float>? = nil, ctx: KernelContext) {
-    let count = shape.reduce(1, *)
-    guard !epilogue.isEmpty || channelBias != nil, count > 0 else { return }
-    precondition(channelBias == nil || shape.count >= 3, "a channel bias needs a result of rank >= 3")
-    let rank = shape.count
-    let rowLength = rank == 0 ? 1 : shape[rank - 1]
-    let rows = count / rowLength
-    let lead = Array(shape.dropLast())
-    let channels = rank >= 2 ? shape[1] : 1
-    let plane = rank >= 2 ? shape.dropFirst(2).reduce(1, *) : 1
-    let prepared = operands.map { EpilogueOperand(data: $0.0, strides: broadcastStrides($0.1, to: shape)) }
-    let rowsPerChunk = max(1, rowChunkElements / max(rowLength, 1))
+struct EpilogueRows {
+    let epilogue: Epilogue
+    let out: UnsafeMutablePointer<Float>
+    let channelBias: UnsafePointer<Float>?
+    let rank: Int, rowLength: Int, rows: Int, channels: Int, plane: Int
+    private let lead: [Int]
+    private let prepared: [EpilogueOperand]
 
-    parallelRanges(rows, threads: ctx.threads, chunk: rowsPerChunk) { range in
-        var index = Array(repeating: 0, count: lead.count)
-        for row in range {
-            // Multi-index of the row over the leading dimensions.
+    init(_ epilogue: Epilogue, out: UnsafeMutablePointer<Float>, shape: [Int],
+         operands: [(UnsafePointer<Float>, [Int])], channelBias: UnsafePointer<Float>? = nil) {
+        precondition(channelBias == nil || shape.count >= 3, "a channel bias needs a result of rank >= 3")
+        self.epilogue = epilogue
+        self.out = out
+        self.channelBias = channelBias
+        rank = shape.count
+        rowLength = rank == 0 ? 1 : shape[rank - 1]
+        rows = rowLength == 0 ? 0 : shape.reduce(1, *) / rowLength
+        lead = Array(shape.dropLast())
+        channels = rank >= 2 ? shape[1] : 1
+        plane = rank >= 2 ? shape.dropFirst(2).reduce(1, *) : 1
+        prepared = operands.map { EpilogueOperand(data: $0.0, strides: broadcastStrides($0.1, to: shape)) }
+    }
+
+    var isEmpty: Bool { epilogue.isEmpty && channelBias == nil }
+
+    /// Every step on row `row` (rows are numbered over the leading dimensions, row-major).
+    func apply(row: Int) {
+        let y = out + row * rowLength
+        if let channelBias {
+            let b = channelBias[(row * rowLength / plane) % channels]
+            for i in 0..<rowLength { y[i] += b }
+        }
+        guard !epilogue.isEmpty else { return }
+        // Multi-index of the row over the leading dimensions (on the stack: one per row).
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: max(lead.count, 1)) { index in
             var r = row
             for d in stride(from: lead.count - 1, through: 0, by: -1) { index[d] = r % lead[d]; r /= lead[d] }
-            let y = out + row * rowLength
-            if let channelBias {
-                let b = channelBias[(row * rowLength / plane) % channels]
-                for i in 0..<rowLength { y[i] += b }
-            }
-            var k = 0
-            for step in epilogue.steps {
-                switch step {
-                case let .unary(kind):
-                    applyUnary(kind, y, rowLength)
-                case let .binary(kind, first):
-                    let t = prepared[k]
-                    var offset = 0
-                    for d in 0..<lead.count { offset += index[d] * t.strides[d] }
-                    let inner = rank == 0 ? 0 : t.strides[rank - 1]
-                    applyBinary(kind, operandFirst: first, y, rowLength, t.data + offset, inner)
-                case .film:
-                    let p = index[0] * channels + index[1]
-                    let g = 1 + prepared[k].data[p], b = prepared[k + 1].data[p]
-                    for i in 0..<rowLength { y[i] = g * y[i] + b }
-                case .prelu:
-                    let slope = prepared[k].data, shared = prepared[k].strides.allSatisfy { $0 == 0 }
-                    if rank >= 3 {
-                        let s = shared ? slope[0] : slope[(row * rowLength / plane) % channels]
-                        for i in 0..<rowLength where !(y[i] >= 0) { y[i] = s * y[i] }
-                    } else {
-                        for i in 0..<rowLength {
-                            let s = shared ? slope[0] : slope[(row * rowLength + i) % channels]
-                            if !(y[i] >= 0) { y[i] = s * y[i] }
-                        }
+            applySteps(y, row: row, index: index)
+        }
+    }
+
+    private func applySteps(_ y: UnsafeMutablePointer<Float>, row: Int, index: UnsafeMutableBufferPointer<Int>) {
+        var k = 0
+        for step in epilogue.steps {
+            switch step {
+            case let .unary(kind):
+                applyUnary(kind, y, rowLength)
+            case let .binary(kind, first):
+                let t = prepared[k]
+                var offset = 0
+                for d in 0..<lead.count { offset += index[d] * t.strides[d] }
+                let inner = rank == 0 ? 0 : t.strides[rank - 1]
+                applyBinary(kind, operandFirst: first, y, rowLength, t.data + offset, inner)
+            case .film:
+                let p = index[0] * channels + index[1]
+                let g = 1 + prepared[k].data[p], b = prepared[k + 1].data[p]
+                for i in 0..<rowLength { y[i] = g * y[i] + b }
+            case .prelu:
+                let slope = prepared[k].data, shared = prepared[k].strides.allSatisfy { $0 == 0 }
+                if rank >= 3 {
+                    let s = shared ? slope[0] : slope[(row * rowLength / plane) % channels]
+                    for i in 0..<rowLength where !(y[i] >= 0) { y[i] = s * y[i] }
+                } else {
+                    for i in 0..<rowLength {
+                        let s = shared ? slope[0] : slope[(row * rowLength + i) % channels]
+                        if !(y[i] >= 0) { y[i] = s * y[i] }
                     }
                 }
-                k += step.operandCount
             }
+            k += step.operandCount
         }
+    }
+}
+
+/// The epilogue over the whole result, rows in parallel chunks.
+func applyEpilogue(_ epilogue: Epilogue, out: UnsafeMutablePointer<Float>, shape: [Int],
+                   operands: [(UnsafePointer<Float>, [Int])], channelBias: UnsafePointer<Float>? = nil, ctx: KernelContext) {
+    let rows = EpilogueRows(epilogue, out: out, shape: shape, operands: operands, channelBias: channelBias)
+    guard !rows.isEmpty, rows.rows > 0 else { return }
+    let rowsPerChunk = max(1, rowChunkElements / max(rows.rowLength, 1))
+    parallelRanges(rows.rows, threads: ctx.threads, chunk: rowsPerChunk) { range in
+        for row in range { rows.apply(row: row) }
     }
 }
 

@@ -1,3 +1,4 @@
+import CCPUKernels
 import FusionCore
 
 /// Window attention on images: q, k [N,C,H,W], v [N,Cv,H,W], bias [heads, T, T] with
@@ -6,7 +7,10 @@ import FusionCore
 /// `softmax(q k^T * scale + bias[h]) v`, written back to the window's pixels.
 ///
 /// One task per (sample, window): the window's q, k, v are gathered channel-major
-/// ([channels, T], contiguous row segments of the image), then per head two small GEMMs.
+/// ([channels, T], contiguous row segments of the image). Where T is a multiple of 16
+/// (TextFusion's 8x8 windows: 64), `fk_window_attention` (CCPUKernels, AVX2+FMA where the
+/// CPU has it) does the whole window, each head 16 queries at a time in registers;
+/// otherwise two small GEMMs per head.
 func windowAttention(heads: Int, window w: Int, scale: Float,
                      q: UnsafePointer<Float>, k: UnsafePointer<Float>, qShape: [Int],
                      v: UnsafePointer<Float>, vShape: [Int], bias: UnsafePointer<Float>,
@@ -18,10 +22,30 @@ func windowAttention(heads: Int, window w: Int, scale: Float,
     let wy = h / w, wx = wd / w
     let tasks = n * wy * wx
     if tasks == 0 || cv == 0 { return }
-    let perWorker = (2 * c + 2 * cv) * t + t * t
+    let perWorker = (2 * c + 2 * cv) * t + t * Swift.max(t, 16)
     let workers = workerCount(tasks, threads: ctx.threads)
-    let buffers = ctx.scratch.floats(workers * perWorker)
+    let vectorised = t % 16 == 0
+    let buffers = ctx.scratch.floats(workers * perWorker + (vectorised ? heads * t * t : 0))
     let plane = h * wd
+    // The bias transposed per head ([h][key][query]), for the vectorised path's key loop.
+    let biasT = buffers + workers * perWorker
+    if vectorised {
+        for hd in 0..<heads {
+            let src = bias + hd * t * t, dst = biasT + hd * t * t
+            for i in 0..<t { for j in 0..<t { dst[j * t + i] = src[i * t + j] } }
+        }
+    }
+
+    if vectorised {
+        parallelTasks(tasks, threads: ctx.threads, grain: 8) { worker, task in
+            let ni = task / (wy * wx), wi = task % (wy * wx)
+            let origin = ((wi / wx) * wd + wi % wx) * w
+            fk_window_attention(Int32(w), Int32(heads), Int32(c), Int32(cv), Int32(wd), Int32(plane), scale,
+                                q + ni * c * plane + origin, k + ni * c * plane + origin, v + ni * cv * plane + origin,
+                                biasT, out + ni * cv * plane + origin, buffers + worker * perWorker)
+        }
+        return
+    }
 
     parallelGEMMTasks(tasks, threads: ctx.threads) { worker, task in
         let ni = task / (wy * wx), wi = task % (wy * wx)
@@ -32,7 +56,7 @@ func windowAttention(heads: Int, window w: Int, scale: Float,
         func gather(_ src: UnsafePointer<Float>, _ channels: Int, _ dst: UnsafeMutablePointer<Float>) {
             for ch in 0..<channels {
                 let base = src + (ni * channels + ch) * plane + y0 * wd + x0
-                for ty in 0..<w { (dst + ch * t + ty * w).update(from: base + ty * wd, count: w) }
+                for ty in 0..<w { copyShort(dst + ch * t + ty * w, base + ty * wd, w) }
             }
         }
         gather(q, c, qc)
@@ -53,7 +77,17 @@ func windowAttention(heads: Int, window w: Int, scale: Float,
 
         for ch in 0..<cv {
             let base = out + (ni * cv + ch) * plane + y0 * wd + x0
-            for ty in 0..<w { (base + ty * wd).update(from: oc + ch * t + ty * w, count: w) }
+            for ty in 0..<w { copyShort(base + ty * wd, oc + ch * t + ty * w, w) }
         }
+    }
+}
+
+/// A window row segment (a few floats): a loop, not a `memmove` call per segment.
+@inline(__always)
+private func copyShort(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    if n == 8 {
+        UnsafeMutableRawPointer(dst).storeBytes(of: UnsafeRawPointer(src).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+    } else {
+        for i in 0..<n { dst[i] = src[i] }
     }
 }
