@@ -155,8 +155,7 @@ func conv2dPointwise(_ p: Conv2DProblem, x: UnsafePointer<Float>, weight: Unsafe
                      finish: EpilogueRows? = nil, ctx: KernelContext) {
     let hw = p.h * p.w, og = p.og
     let rows = finish ?? bias.map { EpilogueRows(.none, out: out, shape: [p.n, p.o, p.ho, p.wo], operands: [], channelBias: $0) }
-    // Rows per band: about 1e6 multiply-adds a product, at least one row.
-    let bandRows = max(1, min(p.ho, 1_000_000 / max(1, og * p.cg * p.wo)))
+    let bandRows = PointwiseBands.rows(outputChannelsPerGroup: og, inputChannelsPerGroup: p.cg, height: p.ho, width: p.wo)
     let bands = (p.ho + bandRows - 1) / bandRows
     parallelGEMMTasks(p.n * p.groups * bands, threads: ctx.threads) { _, t in
         let band = t % bands, ng = t / bands

@@ -30,8 +30,11 @@ public enum MemoryPlanner {
     ///   - maxBlockBytes: the largest block the backend can allocate; a value larger than
     ///     this is an error.
     ///   - precision: how float values are stored (fp16: 2 bytes per element).
+    ///   - executedTogether: ranges of node indices a backend runs interleaved (band by band):
+    ///     every value their nodes read or write is kept alive across the whole range, so no
+    ///     two of them share memory.
     public static func plan(_ graph: Graph, alignment: Int = 256, maxBlockBytes: Int = Int.max,
-                            precision: StoragePrecision = .fp32) throws -> MemoryPlan {
+                            precision: StoragePrecision = .fp32, executedTogether: [ClosedRange<Int>] = []) throws -> MemoryPlan {
         let values = graph.values
         func byteCount(_ v: Int) -> Int { values[v].value.count * precision.storageBytes(of: values[v].value.dtype) }
         var root = Array(values.indices)
@@ -52,6 +55,16 @@ public enum MemoryPlanner {
         }
         for (_, v) in graph.outputs where def[root[v.id]] != nil {
             lastUse[root[v.id]] = graph.nodes.count
+        }
+        for range in executedTogether {
+            for node in graph.nodes[range] {
+                for v in node.inputs + [node.output] {
+                    let r = root[v.id]
+                    guard let d = def[r] else { continue }
+                    if d >= range.lowerBound { def[r] = range.lowerBound }
+                    lastUse[r] = max(lastUse[r]!, range.upperBound)
+                }
+            }
         }
 
         func aligned(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
