@@ -2,9 +2,10 @@ import FusionCore
 
 // conv2d = F.conv2d, with reflect padding meaning F.pad(mode: "reflect") then an unpadded conv.
 //
-// Five paths:
+// Six paths:
 //  * pointwise (1x1, stride 1, no padding): one GEMM per (sample, group), no im2col;
 //  * depthwise (groups == C == O): direct loops over output rows;
+//  * stride 1 with at most 4 output or 4 input channels: direct rows (DirectConv.swift);
 //  * stride 1 with few channels per group (<= 48 x 48): "shifted" GEMMs. A band of padded
 //    input rows is built once, then each output row is the sum over taps of
 //    W[:, :, ky, kx] (O x C) times a shifted view of the band (C x Wo), no im2col at all;
@@ -119,6 +120,8 @@ func conv2d(_ attrs: Conv2DAttributes, x: UnsafePointer<Float>, xShape: [Int],
         conv2dPointwise(p, x: x, weight: weight, bias: bias, out: out, ctx: ctx)
     } else if p.cg == 1 && p.og == 1 {
         conv2dDepthwise(p, x: x, weight: weight, bias: bias, out: out, ctx: ctx)
+    } else if DirectConv.applies(p) {
+        DirectConv.run(p, x: x, weight: weight, bias: bias, out: out, ctx: ctx)
     } else if ctx.winograd, let variant = WinogradConv.variant(for: p) {
         conv2dWinograd(p, variant: variant, x: x, weight: weight, bias: bias, out: out, ctx: ctx)
     } else if ShiftedConv.applies(p) {
