@@ -71,6 +71,11 @@ enum ConvolutionCases: OpFamilyCases {
         try conv(&b, "1x1 spatial 1x1 kernel", [[1, 16, 1, 1], [20, 16, 1, 1], [20]])
         try conv(&b, "1x1 spatial 3x3 pad1", [[3, 5, 1, 1], [3, 5, 3, 3], [3]], .init(padding: 1))
         try conv(&b, "single output channel 5x5", [[1, 7, 23, 9], [1, 7, 5, 5], [1]], .init(padding: 2))
+        // Few channels on one side (the CPU's direct row path): TextFusion's head and embedding.
+        try conv(&b, "48->1 3x3 reflect (TextFusion head)", [[2, 48, 13, 37], [1, 48, 3, 3], [1]], .init(padding: 1, paddingMode: .reflect))
+        try conv(&b, "1->24 3x3 reflect (TextFusion embedding)", [[1, 1, 17, 29], [24, 1, 3, 3], [24]], .init(padding: 1, paddingMode: .reflect))
+        try conv(&b, "16->3 5x4 asymmetric zero pad", [[1, 16, 11, 20], [3, 16, 5, 4]], .init(stride: (1, 1), padding: (2, 1, 0, 3)))
+        try conv(&b, "2->9 7x7 reflect pad 3", [[2, 2, 12, 10], [9, 2, 7, 7], [9]], .init(padding: 3, paddingMode: .reflect))
         try conv(&b, "large K 96x9", [[1, 96, 20, 21], [64, 96, 3, 3], [64]], .init(padding: 1))
         try conv(&b, "large K 256x9 stride2", [[1, 256, 9, 8], [70, 256, 3, 3]], .init(stride: 2, padding: 1))
         try conv(&b, "1x1 stride2 (not pointwise)", [[1, 12, 9, 9], [10, 12, 1, 1]], .init(stride: 2))
