@@ -86,7 +86,7 @@ struct BenchCommand: ParsableCommand {
         if backend != .vulkan {
             let cpu = CPUBackend(passes: passOptions.passes)
             let peak = noPeak ? nil : CPUPeakProbe().measure()
-            backends.append((cpu, BenchDevice(backend: "cpu", name: "CPU (\(ProcessInfo.processInfo.activeProcessorCount) threads)", peak: peak)))
+            backends.append((cpu, BenchDevice(backend: "cpu", name: "CPU (\(ProcessInfo.processInfo.activeProcessorCount) threads, \(CPUBackend.kernelISA) kernels)", peak: peak)))
         }
         if backend != .cpu {
             let gpu: VulkanBackend

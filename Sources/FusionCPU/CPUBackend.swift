@@ -1,3 +1,4 @@
+import CCPUKernels
 import Foundation
 import FusionCore
 
@@ -14,6 +15,10 @@ public final class CPUBackend: Backend {
     /// reference that others are checked against (`fusion parity`, the op catalogue) turns it
     /// off, so the reference is the direct sum.
     public var winograd = true
+
+    /// The vector code path of the C kernels on this machine ("avx2-fma" or "generic"),
+    /// chosen at run time (`CCPUKernels`).
+    public static var kernelISA: String { String(cString: fk_cpu_kernels_isa()) }
 
     /// - Parameter threads: worker threads (default: every active processor).
     ///   - passes: graph passes `prepare` applies (default: the options' FUSIONKIT_PASSES, all).
