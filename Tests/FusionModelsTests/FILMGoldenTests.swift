@@ -1,0 +1,68 @@
+import FusionCore
+import FusionCPU
+import FusionEngine
+import FusionIO
+import FusionModels
+import FusionTestSupport
+import XCTest
+
+/// IF-FILM against the original `net/Film.py` (random weights in the released format).
+final class FILMGoldenTests: XCTestCase {
+    func check(_ backend: SelectedBackend, _ names: [String]) throws {
+        let runner = GoldenRunner(backend: backend)
+        for name in names {
+            let r = try runner.run(TestData.path("golden/\(name).safetensors"))
+            print("\(name) on \(r.backend): max |err| \(r.maxAbsError), rel L2 \(r.relativeL2Error); \(r.detail) (\(String(format: "%.1f", r.seconds)) s)")
+            XCTAssertTrue(r.passed, "\(name) on \(r.backend): max |err| \(r.maxAbsError); \(r.detail)")
+        }
+    }
+
+    func testGoldenCasesOnCPU() throws {
+        try check(try SelectedBackend.open(.cpu), ["film_64x80", "film_97x131"])
+    }
+
+    func testGoldenCasesOnVulkan() throws {
+        try check(try VulkanTestBackend.open(), ["film_64x80", "film_97x131"])
+    }
+
+    /// 480x640: slow on the CPU (about 100 GMAC); on lavapipe it checks the 128 MiB binding limit.
+    func testLargeGoldenCaseOnCPU() throws {
+        try check(try SelectedBackend.open(.cpu), ["film_480x640"])
+    }
+
+    func testLargeGoldenCaseOnVulkan() throws {
+        try check(try VulkanTestBackend.open(), ["film_480x640"])
+    }
+
+    /// The banded FFN equals the unbanded graph; the text changes the output.
+    func testBandedEqualsUnbandedAndTextMatters() throws {
+        let golden = try SafetensorsReader.read(path: TestData.path("golden/film_97x131.safetensors"))
+        let weights = try FILMWeights(CheckpointReader.read(path: TestData.path("golden/film.pth")).archive)
+        XCTAssertEqual(weights.midChannels, 32)
+        XCTAssertEqual(weights.hiddenDimension, 256)
+        XCTAssertEqual(weights.textDimension, 768)
+        XCTAssertEqual(weights.imageTokens, 13_824)
+        let ir = try golden.require("ir").toTensor(), vis = try golden.require("vis").toTensor()
+        let text = try golden.require("text_features").toTensor()
+        let model = FILMModel(weights: weights, backend: CPUBackend())
+        model.bandBytes = nil
+        let whole = try model.fuse(infrared: ir, visible: vis, text: text).toFloatArray()
+        model.bandBytes = 97 * 131 * 4   // a band of one row of the 128-channel hidden tensors... at most a few rows
+        let banded = try model.fuse(infrared: ir, visible: vis, text: text).toFloatArray()
+        XCTAssertLessThanOrEqual(errorStatistics(banded, whole).maxAbs, 1e-6)
+        let expected = try golden.require("output").floatValues()
+        XCTAssertLessThanOrEqual(errorStatistics(whole, expected).maxAbs, 1e-4)
+        let other = try model.fuse(infrared: ir, visible: vis, text: Tensor(shape: text.shape, floats: text.toFloatArray().map { -$0 }))
+        XCTAssertGreaterThan(errorStatistics(other.toFloatArray(), whole).maxAbs, 1e-5, "the text changes the output")
+    }
+
+    /// PyTorch's legacy nearest index (float32 scale and product), at sizes where it differs
+    /// from floor(dst * in / out) (values measured with torch 2.13 `F.interpolate`).
+    func testNearestIndexIsPyTorchs() {
+        XCTAssertEqual(ResizeMode.nearestIndex(216, input: 84, output: 288), 62)
+        XCTAssertEqual(ResizeMode.nearestIndex(37, input: 288, output: 111), 95)
+        XCTAssertEqual(ResizeMode.nearestIndex(74, input: 288, output: 111), 191)
+        XCTAssertEqual(ResizeMode.nearestIndex(37, input: 384, output: 74), 191)
+        XCTAssertEqual(ResizeMode.nearestIndex(5, input: 3, output: 6), 2)
+    }
+}
