@@ -111,7 +111,9 @@ final class FuseFILMCommandTests: XCTestCase {
                 unsaturated += 1
                 worst = max(worst, abs(Int(luma[i]) - Int(y[i])))
             }
-            print("FILM colour \(stem): luminance within \(worst) of the fused grey on \(unsaturated) of \(y.count) unsaturated pixels")
+            let chroma = zip(rgb.red, rgb.blue).map { abs($0 - $1) }.max() ?? 0
+            if !visible.isGray { XCTAssertGreaterThan(chroma, 2, "\(stem): the output has the visible image's colour") }
+            print("FILM colour \(stem) (visible \(visible.channels) channels, max |R - B| \(chroma)): luminance within \(worst) of the fused grey on \(unsaturated) of \(y.count) unsaturated pixels")
             XCTAssertLessThanOrEqual(worst, 1, "\(stem): the colour output's luminance is the fused grey (up to RGB rounding)")
             XCTAssertGreaterThan(unsaturated, y.count / 2, stem)
             // The grey run (BGR2GRAY input) differs from the Y input only by rounding.
