@@ -65,4 +65,19 @@ final class FILMGoldenTests: XCTestCase {
         XCTAssertEqual(ResizeMode.nearestIndex(37, input: 384, output: 74), 191)
         XCTAssertEqual(ResizeMode.nearestIndex(5, input: 3, output: 6), 2)
     }
+
+    /// Both backends' nearest resize picks those indices (an arange in, its indices out).
+    func testNearestResizeOnBothBackends() throws {
+        for backend in [try SelectedBackend.open(.cpu), try VulkanTestBackend.open()] {
+            for (input, output) in [(84, 288), (288, 111), (384, 74), (64, 288), (131, 384), (288, 97)] {
+                let g = Graph()
+                let x = g.input("x", shape: [1, 1, 2, input])
+                g.output("y", try g.resize(x, mode: .nearest, height: 2, width: output))
+                let values = (0..<(2 * input)).map { Float($0 % input) }
+                let y = try backend.backend.prepare(g).run(["x": Tensor(shape: [1, 1, 2, input], floats: values)])["y"]!.toFloatArray()
+                let expected = (0..<output).map { Float(ResizeMode.nearestIndex($0, input: input, output: output)) }
+                XCTAssertEqual(Array(y[0..<output]), expected, "\(backend.name): \(input) -> \(output)")
+            }
+        }
+    }
 }
