@@ -75,6 +75,35 @@ final class FuseFILMCommandTests: XCTestCase {
         }
     }
 
+    /// The same features as .npy [1, L, 768], .npy [L, 768] and safetensors [L, 768] give
+    /// the same image; the Vulkan backend gives it within one level.
+    func testFeatureLayoutsAndVulkan() throws {
+        let dir = try makeTemporaryDirectory()
+        let d = try dataset(in: dir)
+        let weights = try TestData.path("golden/film.pth")
+        let ir = d.ir + "/00036N.png", vis = d.vis + "/00036N.png"
+        let t = try TextFeaturesFile.read(d.text + "/00036N.npy")
+        let l = t.shape[1]
+        let flat = dir.appendingPathComponent("flat.npy").path
+        try Self.writeNPY(t.toFloatArray(), shape: [l, 768], to: flat)
+        let st = dir.appendingPathComponent("text.safetensors").path
+        try SafetensorsWriter.write([(name: "text_features", tensor: Tensor(shape: [l, 768], floats: t.toFloatArray()))], to: st)
+        _ = try VulkanTestBackend.open()   // skips without a Vulkan device
+        var images: [[UInt16]] = []
+        for (k, (features, backend)) in [(d.text + "/00036N.npy", "cpu"), (flat, "cpu"), (st, "cpu"), (flat, "vulkan")].enumerated() {
+            let out = dir.appendingPathComponent("fused\(k).png").path
+            let r = try FusionCLI.runTimed(["fuse", "--model", "film", "--weights", weights, "--backend", backend, "--ir", ir, "--vis", vis,
+                                            "--text-features", features, "--color", "-o", out])
+            XCTAssertEqual(r.status, 0, r.err)
+            images.append(try Image.read(path: out).samples)
+        }
+        XCTAssertEqual(images[1], images[0])
+        XCTAssertEqual(images[2], images[0])
+        let diff = zip(images[3], images[0]).map { abs(Int($0) - Int($1)) }
+        XCTAssertLessThanOrEqual(diff.max() ?? 0, 2, "vulkan vs cpu")
+        XCTAssertLessThanOrEqual(diff.filter { $0 > 0 }.count, images[0].count / 100, "vulkan vs cpu")
+    }
+
     /// Acceptance 4: a colour fusion of the mixed4 pairs (dataset mode, features per stem)
     /// keeps the visible chroma, and its luminance (OpenCV YCrCb Y of the written RGB) is
     /// the fused grey of the same Y input; the grey run is within rounding of it.
