@@ -62,6 +62,19 @@ final class FILMGoldenTests: XCTestCase {
         XCTAssertGreaterThan(errorStatistics(other.toFloatArray(), whole).maxAbs, 1e-5, "the text changes the output")
     }
 
+    /// At 480x640 no tensor of the graph exceeds lavapipe's 128 MiB binding (the FFN's
+    /// hidden halves are banded; the attention's K/V are 14 MB at any size).
+    func testEveryTensorFitsOneBindingAt480x640() throws {
+        let weights = FILMWeights(randomSeed: 1)
+        XCTAssertEqual(weights.parameterCount, 2_070_235, "the released configuration's parameters (as film.pth holds)")
+        let graph = try FILMGraph.build(weights, height: 480, width: 640, textTokens: 77)
+        let largest = graph.values.max { $0.value.byteCount < $1.value.byteCount }!
+        print("FILM 480x640: largest tensor \(largest.value.shape) \(largest.value.byteCount >> 20) MiB")
+        XCTAssertLessThanOrEqual(largest.value.byteCount, 128 << 20)
+        let unbanded = try FILMGraph.build(weights, height: 480, width: 640, textTokens: 77, bandBytes: nil)
+        XCTAssertGreaterThan(unbanded.values.map(\.value.byteCount).max()!, 128 << 20, "banding is what keeps it within")
+    }
+
     /// PyTorch's legacy nearest index (float32 scale and product), at sizes where it differs
     /// from floor(dst * in / out) (values measured with torch 2.13 `F.interpolate`).
     func testNearestIndexIsPyTorchs() {
