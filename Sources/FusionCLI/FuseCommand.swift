@@ -274,13 +274,14 @@ struct FuseCommand: ParsableCommand {
             fused = try pairModel.run(inputs, features: [features])[0]
             times.append(Date().timeIntervalSince(start))
         }
-        try pairModel.image(fused!, for: inputs).write(to: output)
+        let image = try pairModel.image(fused!, for: inputs)
+        try image.write(to: output)
         let flops = try textFusion?.flops(height: visible.height, width: visible.width)
             ?? GraphCost.flops(loaded.workload(height: inputs.outputHeight, width: inputs.outputWidth, batch: 1).graph)
         let median = times.sorted()[times.count / 2]
         print("model: \(model) (\(loaded.weightsLabel))")
         print("backend: \(selected.name) — \(selected.device)")
-        print("size: \(visible.width)x\(visible.height)\(grey || visible.isGray ? " grey" : " colour")")
+        print("size: \(visible.width)x\(visible.height)\(image.isGray ? " grey" : " colour")")
         if executable != nil { print(String(format: "prepare: %.3f s", prepareSeconds)) }
         print(String(format: "time: %.3f s%@", median, times.count > 1 ? String(format: " (median of %d, min %.3f, max %.3f)", times.count, times.min()!, times.max()!) : ""))
         print(String(format: "work: %.2f GFLOP, %.2f GFLOP/s", flops / 1e9, flops / 1e9 / median)

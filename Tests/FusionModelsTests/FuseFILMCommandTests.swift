@@ -57,6 +57,7 @@ final class FuseFILMCommandTests: XCTestCase {
             let r = try FusionCLI.runTimed(["fuse", "--model", "film", "--weights", weights, "--backend", "cpu", "--ir", ir, "--vis", vis,
                                             "--text-features", text, "--post", post, "-o", out])
             XCTAssertEqual(r.status, 0, r.err)
+            XCTAssertTrue(r.out.contains("size: 64x48 grey"), r.out)
             let got = try Image.read(path: out)
             XCTAssertEqual([got.width, got.height, got.channels], [64, 48, 1])
             // The same through the API.
