@@ -1,8 +1,9 @@
 #version 450
 // Resize [planes, H, W] -> [planes, Ho, Wo] with PyTorch F.interpolate semantics
 // (align_corners = False). RESIZE_MODE:
-//   0 nearest:  src = min(floor(dst * in / out), in - 1) in exact integer arithmetic (the
-//               encoder checks that dst * in fits 32 bits)
+//   0 nearest:  PyTorch's legacy rule src = min(floor(dst * scale), in - 1), scale =
+//               float32(in) / out divided on the host (correctly rounded), the product a
+//               single correctly rounded float32 multiply (`precise`)
 //   1 bilinear: src = max((dst + 0.5) * in / out - 0.5, 0), two taps, the second clamped
 //   2 bicubic:  src = (dst + 0.5) * in / out - 0.5, cubic convolution a = -0.75, four taps
 //               clamped to the border; interpolates along x per row, then along y
@@ -27,6 +28,8 @@ layout(push_constant) uniform Params {
     uint outWidth;
     uint xOff;
     uint yOff;
+    float scaleY;   // nearest: float32 in / out per axis
+    float scaleX;
 } pc;
 
 float at(uint plane, int yy, int xx) {
@@ -66,8 +69,10 @@ void main() {
     int h = int(pc.height), w = int(pc.width);
     float r;
 #if RESIZE_MODE == 0
-    int sy = min(int(oy * pc.height / pc.outHeight), h - 1);
-    int sx = min(int(ox * pc.width / pc.outWidth), w - 1);
+    precise float fy = float(oy) * pc.scaleY;
+    precise float fx = float(ox) * pc.scaleX;
+    int sy = min(int(floor(fy)), h - 1);
+    int sx = min(int(floor(fx)), w - 1);
     r = at(plane, sy, sx);
 #elif RESIZE_MODE == 1
     int y0, x0;

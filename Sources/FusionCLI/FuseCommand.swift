@@ -78,8 +78,14 @@ struct FuseCommand: ParsableCommand {
     @Option(name: .customLong("clip-heads"), parsing: .unconditional, help: "Attention heads of the CLIP text tower, for towers whose head count is not width / 64 (OpenAI's rule, the default).")
     var clipHeads: Int?
 
-    @Option(name: .customLong("text-features"), help: "512-d text features: safetensors (tensor 'text_features' or the only one) or .npy.")
+    @Option(name: .customLong("text-features"), help: "Pre-encoded text features: safetensors (tensor 'text_features' or the only one) or .npy; 512-d CLIP features, or for --model film BLIP-2 token features [1, L, 768] or [L, 768].")
     var textFeatures: String?
+
+    @Option(name: .customLong("text-features-dir"), help: "Dataset: a folder with one STEM.npy of text features per pair (IF-FILM's per-image BLIP-2 features).")
+    var textFeaturesDir: String?
+
+    @Flag(help: "IF-FILM: colour output, the visible image's chroma (OpenCV YCrCb) around the fused luminance.")
+    var color = false
 
     @Option(name: .shortAndLong, help: "Output image (.png or .jpg), written atomically; for a dataset, the output folder.")
     var output: String
@@ -103,7 +109,7 @@ struct FuseCommand: ParsableCommand {
     @Option(help: "Text-IF: a published prompt by task (repeatable): \(TextIFImages.taskPrompts.map(\.task).joined(separator: ", ")). Several prompts run the encoders once.")
     var task: [String] = []
 
-    @Option(help: "Text-IF output: clamp (to [0,1]; the default) or original (clamp, then min-max stretch as the original script).")
+    @Option(help: "Text-IF and IF-FILM output: clamp (to [0,1]; the default) or original (min-max stretch as the original script; IF-FILM truncates to uint8 as its test.py).")
     var post: TextIFImages.Post?
 
     @Option(help: "Text-IF sizing: pad (reflect-pad to a multiple of 8, crop back; same size out; the default) or original (the script's PIL bicubic resize to the visible size floored to a multiple of 16).")
@@ -150,6 +156,7 @@ struct FuseCommand: ParsableCommand {
                 }
                 throw ValidationError("--output \(output): unknown image type; use .png or .jpg")
             }
+            if textFeaturesDir != nil { throw ValidationError("--text-features-dir applies to a dataset (--ir and --vis folders)") }
             if textDir != nil || overwrite || shard != nil || failFast || json || report != nil || batch != 1 {
                 throw ValidationError("--text-dir, --overwrite, --shard, --fail-fast, --json, --report and --batch apply to a dataset (--ir and --vis folders, or --pairs)")
             }
@@ -172,6 +179,7 @@ struct FuseCommand: ParsableCommand {
         if post != nil { given.append(.post) }
         if !task.isEmpty { given.append(.task) }
         if randomWeights != nil { given.append(.randomWeights) }
+        if color { given.append(.color) }
         return given
     }
 
@@ -189,7 +197,10 @@ struct FuseCommand: ParsableCommand {
             try validateTextIF()
             return
         }
-        if text == nil, textFeatures == nil, textDir == nil, pairs == nil { throw ValidationError("give the prompt with --text or its features with --text-features") }
+        if model == FILMEntry.name, text != nil || textDir != nil {
+            throw ValidationError("--model film takes BLIP-2 text features, not prompt text: give --text-features FILE (.npy [1, L, 768] or [L, 768], or safetensors), or --text-features-dir DIR for a dataset")
+        }
+        if text == nil, textFeatures == nil, textDir == nil, textFeaturesDir == nil, pairs == nil { throw ValidationError("give the prompt with --text or its features with --text-features") }
         if text != nil, textFeatures != nil { throw ValidationError("give either --text or --text-features, not both") }
         if text != nil, clip == nil {
             throw ValidationError("--text needs a CLIP text encoder: give its weights with --clip FILE (e.g. OpenAI's ViT-B-32.pt), or pass --text-features FILE")
@@ -217,6 +228,7 @@ struct FuseCommand: ParsableCommand {
         settings.resizeIR = resizeIR
         settings.fit = fit ?? .pad
         settings.post = post ?? .clamp
+        settings.color = color
         settings.clip = clip
         settings.vocabulary = vocab
         settings.clipHeads = clipHeads
@@ -240,7 +252,7 @@ struct FuseCommand: ParsableCommand {
         if let text {
             features = try loaded.promptEncoder(modelSettings, on: selected).encode([text], truncate: truncate)[0]
         } else {
-            features = try TextFeatures.read(path: textFeatures!)
+            features = try loaded.readTextFeatures(path: textFeatures!)
         }
         let ir = self.ir!, vis = self.vis!
         let infrared = try readImage(ir)
@@ -262,13 +274,14 @@ struct FuseCommand: ParsableCommand {
             fused = try pairModel.run(inputs, features: [features])[0]
             times.append(Date().timeIntervalSince(start))
         }
-        try pairModel.image(fused!, for: inputs).write(to: output)
+        let image = try pairModel.image(fused!, for: inputs)
+        try image.write(to: output)
         let flops = try textFusion?.flops(height: visible.height, width: visible.width)
             ?? GraphCost.flops(loaded.workload(height: inputs.outputHeight, width: inputs.outputWidth, batch: 1).graph)
         let median = times.sorted()[times.count / 2]
         print("model: \(model) (\(loaded.weightsLabel))")
         print("backend: \(selected.name) — \(selected.device)")
-        print("size: \(visible.width)x\(visible.height)\(grey || visible.isGray ? " grey" : " colour")")
+        print("size: \(visible.width)x\(visible.height)\(image.isGray ? " grey" : " colour")")
         if executable != nil { print(String(format: "prepare: %.3f s", prepareSeconds)) }
         print(String(format: "time: %.3f s%@", median, times.count > 1 ? String(format: " (median of %d, min %.3f, max %.3f)", times.count, times.min()!, times.max()!) : ""))
         print(String(format: "work: %.2f GFLOP, %.2f GFLOP/s", flops / 1e9, flops / 1e9 / median)

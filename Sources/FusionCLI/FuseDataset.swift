@@ -42,13 +42,16 @@ extension FuseCommand {
         if textDir != nil, text != nil || textFeatures != nil {
             throw ValidationError("--text-dir gives each pair its own prompt: it does not go with --text or --text-features")
         }
+        if textFeaturesDir != nil, text != nil || textFeatures != nil || textDir != nil || pairs != nil {
+            throw ValidationError("--text-features-dir gives each pair its own features (STEM.npy): it does not go with --text, --text-features, --text-dir or --pairs")
+        }
     }
 
     func fuseDataset() throws {
         // The plan: which pairs, which prompts, which outputs.
         var plan: DatasetPlan
         do {
-            if let pairs { plan = try DatasetSources.manifest(pairs) } else { plan = try DatasetSources.folders(ir: ir!, vis: vis!, textFolder: textDir) }
+            if let pairs { plan = try DatasetSources.manifest(pairs) } else { plan = try DatasetSources.folders(ir: ir!, vis: vis!, textFolder: textDir, featuresFolder: textFeaturesDir) }
         } catch let error as DatasetError {
             throw CLIError(error.description)
         }
@@ -160,7 +163,7 @@ extension FuseCommand {
             var r = Resolved(labels: [], sources: [], texts: [], failure: nil)
             let prompts: [(String, PromptSource)] = pair.prompt.map { [("text", $0)] } ?? runPrompts
             if prompts.isEmpty {
-                r.failure = "no prompt: give --text, --task or --text-features, --text-dir, or a manifest column"
+                r.failure = "no prompt: give --text, --task or --text-features, --text-dir, --text-features-dir, or a manifest column"
             }
             for (label, source) in prompts {
                 r.labels.append(label)
@@ -204,7 +207,7 @@ extension FuseCommand {
                 if let text {
                     if let f = features[text] { values.append(f) } else { failure = textFailures[text] ?? "prompt not encoded" }
                 } else if case let .features(path) = source {
-                    let result = fileFeatures[path] ?? Result { try TextFeatures.read(path: path) }
+                    let result = fileFeatures[path] ?? Result { try loaded.readTextFeatures(path: path) }
                     fileFeatures[path] = result
                     switch result {
                     case let .success(f): values.append(f)

@@ -1,6 +1,7 @@
 import FusionCore
 
-// F.interpolate(align_corners=False): nearest (floor(dst * in / out)), bilinear, bicubic
+// F.interpolate(align_corners=False): nearest (PyTorch's float32 floor(dst * (in / out)),
+// `ResizeMode.nearestIndex`), bilinear, bicubic
 // (a = -0.75, taps clamped at the border).
 
 /// Source taps and weights of every output coordinate along one axis.
@@ -15,7 +16,7 @@ struct ResampleAxis {
         switch mode {
         case .nearest:
             taps = 1
-            index = (0..<output).map { min(input - 1, $0 * input / output) }
+            index = (0..<output).map { ResizeMode.nearestIndex($0, input: input, output: output) }
             weight = Array(repeating: 1, count: output)
         case .bilinear:
             taps = 2

@@ -7,6 +7,16 @@ public enum PaddingMode: String, Sendable, CaseIterable {
 /// (`align_corners=False`; bicubic uses a = -0.75 and clamps taps at the border).
 public enum ResizeMode: String, Sendable, CaseIterable {
     case nearest, bilinear, bicubic
+
+    /// PyTorch's legacy `nearest` source index (`upsample_nearest2d`, `nearest_idx`):
+    /// `min(floor(dst * scale), input - 1)` with `scale = Float(input) / Float(output)` and
+    /// the product in float32, exactly as ATen computes it. It differs from the exact
+    /// `floor(dst * input / output)` for some sizes (e.g. 84 -> 288, 288 -> 111).
+    @inline(__always)
+    public static func nearestIndex(_ dst: Int, input: Int, output: Int) -> Int {
+        let scale = Float(input) / Float(output)
+        return min(Int((Float(dst) * scale).rounded(.down)), input - 1)
+    }
 }
 
 public enum UnaryKind: Equatable, Sendable {

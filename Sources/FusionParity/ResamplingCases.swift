@@ -8,6 +8,9 @@ enum ResamplingCases: OpFamilyCases {
             for (h, w) in [(20, 27), (4, 5), (9, 13)] { try resize(&b, x, mode, h, w) }
         }
         try resize(&b, b.input([2, 3, 9, 13]), .bilinear, 18, 26)
+        // Sizes where PyTorch's float32 nearest index differs from floor(dst * in / out).
+        try resize(&b, b.input([1, 2, 5, 84]), .nearest, 3, 288, note: "float32 index rule")
+        try resize(&b, b.input([1, 1, 288, 384]), .nearest, 111, 74, note: "float32 index rule")
     }
 
     static func addTestCases(to b: inout OpCaseBuilder) throws {

@@ -27,8 +27,9 @@ public enum ResamplingReference64 {
                     var value = 0.0
                     switch mode {
                     case .nearest:
-                        // floor(dst * in / out), exactly.
-                        value = at(plane, min(oy * h / ho, h - 1), min(ox * w / wo, w - 1))
+                        // PyTorch's index rule (float32 scale and product): an index, not arithmetic.
+                        value = at(plane, ResizeMode.nearestIndex(oy, input: h, output: ho),
+                                   ResizeMode.nearestIndex(ox, input: w, output: wo))
                     case .bilinear:
                         // Linear modes clamp negative source coordinates to 0.
                         let sy = max(source(oy, h, ho), 0), sx = max(source(ox, w, wo), 0)

@@ -10,16 +10,16 @@ import XCTest
 final class ModelCatalogueTests: XCTestCase {
     func testNamesAndGoldenKindsAreUniqueAndFound() throws {
         let names = ModelCatalogue.names
-        XCTAssertEqual(names, ["textfusion", "textif", "clip-text"])
+        XCTAssertEqual(names, ["textfusion", "textif", "film", "clip-text"])
         XCTAssertEqual(Set(names).count, names.count)
         let kinds = ModelCatalogue.goldenKinds
         XCTAssertEqual(Set(kinds).count, kinds.count, "a golden kind belongs to one model")
-        XCTAssertEqual(Set(GoldenRunner.supportedKinds), ["textfusion", "textfusion_rgb", "tokenizer", "clip_text", "textif"])
+        XCTAssertEqual(Set(GoldenRunner.supportedKinds), ["textfusion", "textfusion_rgb", "tokenizer", "clip_text", "textif", "film"])
         for kind in kinds { XCTAssertNotNil(ModelCatalogue.model(forGoldenKind: kind)) }
         XCTAssertNil(ModelCatalogue.model(forGoldenKind: "ifilm"))
-        XCTAssertEqual(ModelCatalogue.fusionNames, ["textfusion", "textif"])
+        XCTAssertEqual(ModelCatalogue.fusionNames, ["textfusion", "textif", "film"])
         XCTAssertThrowsError(try ModelCatalogue.model(named: "resnet")) { error in
-            XCTAssertTrue("\(error)".contains("known: textfusion, textif, clip-text"), "\(error)")
+            XCTAssertTrue("\(error)".contains("known: textfusion, textif, film, clip-text"), "\(error)")
         }
     }
 
@@ -66,7 +66,7 @@ final class ModelCatalogueTests: XCTestCase {
     /// The commands read their model lists and option rules from the catalogue.
     func testCommandsAnswerFromTheCatalogue() throws {
         let help = try FusionCLI.run(["bench", "--help"])
-        XCTAssertTrue(help.out.contains("textfusion, textif, clip-text"), help.out)
+        XCTAssertTrue(help.out.contains("textfusion, textif, film, clip-text"), help.out)
         for (arguments, message) in [
             (["profile", "--model", "all"], "profile runs one model"),
             (["bench", "--model", "textif", "--model", "clip-text", "--weights", "x.pth"], "name the model: --weights MODEL=FILE"),

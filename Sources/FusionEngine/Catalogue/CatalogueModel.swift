@@ -11,6 +11,7 @@ public enum FuseOption: String, CaseIterable, Sendable {
     case post = "--post"
     case task = "--task"
     case randomWeights = "--random-weights"
+    case color = "--color"
 }
 
 /// What a command says about a model's weights and how its outputs are made.
@@ -24,6 +25,10 @@ public struct ModelSettings {
     public var grey = false, resizeIR = false
     /// Text-IF: how images are sized for the network, and how outputs become images.
     public var fit: TextIFImages.Fit = .pad, post: TextIFImages.Post = .clamp
+    /// IF-FILM: colour output with the visible image's chroma (`--color`).
+    public var color = false
+    /// `post` as IF-FILM's output modes (the same names: clamp, original).
+    public var filmPost: FILMImages.Post { FILMImages.Post(rawValue: post.rawValue) ?? .clamp }
     /// Prompts: a CLIP checkpoint (nil: the model's own tower, when it has one), the BPE
     /// vocabulary (nil: the standard places), and the tower's head count (nil: width / 64,
     /// as OpenAI's towers have it).
@@ -86,4 +91,11 @@ public protocol CatalogueModel: AnyObject {
     func promptEncoder(_ settings: ModelSettings, on backend: SelectedBackend) throws -> PromptEncoder
     /// The model as `fuse` runs it on `backend`; nil for a model that fuses no images.
     func pairModel(on backend: SelectedBackend, settings: ModelSettings) throws -> PairFusionModel?
+    /// A prompt's features from a file (`--text-features`, a manifest's `features`, a
+    /// `--text-features-dir` file); by default one 512-d CLIP feature (`TextFeatures.read`).
+    func readTextFeatures(path: String) throws -> [Float]
+}
+
+extension CatalogueModel {
+    public func readTextFeatures(path: String) throws -> [Float] { try TextFeatures.read(path: path) }
 }

@@ -7,6 +7,7 @@ public enum ModelCatalogue {
     public static let models: [any CatalogueModel.Type] = [
         TextFusionEntry.self,
         TextIFEntry.self,
+        FILMEntry.self,
         CLIPTextEntry.self,
     ]
 

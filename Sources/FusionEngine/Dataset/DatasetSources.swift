@@ -6,8 +6,9 @@ import FusionMetrics
 public enum DatasetSources {
     /// Pairs the images of two folders by stem (`.png`, `.jpg`, `.jpeg`, any case), as
     /// `fusion eval` does; with `textFolder`, each pair's prompt is `STEM.txt` there (a
-    /// missing file is that pair's failure, reported when it runs).
-    public static func folders(ir: String, vis: String, textFolder: String? = nil) throws -> DatasetPlan {
+    /// missing file is that pair's failure, reported when it runs); with `featuresFolder`,
+    /// its pre-encoded features are `STEM.npy` there (IF-FILM's per-image BLIP-2 features).
+    public static func folders(ir: String, vis: String, textFolder: String? = nil, featuresFolder: String? = nil) throws -> DatasetPlan {
         let irImages: [String: String], visImages: [String: String]
         do {
             irImages = try TriplePairing.images(in: ir, role: "--ir")
@@ -21,11 +22,18 @@ public enum DatasetSources {
                 throw DatasetError("--text-dir \(textFolder): no such folder")
             }
         }
+        if let featuresFolder {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: featuresFolder, isDirectory: &isFolder), isFolder.boolValue else {
+                throw DatasetError("--text-features-dir \(featuresFolder): no such folder")
+            }
+        }
         var pairs: [DatasetPair] = [], unmatched: [String] = []
         for stem in Set(irImages.keys).union(visImages.keys).sorted() {
             switch (irImages[stem], visImages[stem]) {
             case let (a?, b?):
                 let prompt = textFolder.map { PromptSource.textFile(URL(fileURLWithPath: $0).appendingPathComponent(stem + ".txt").path) }
+                    ?? featuresFolder.map { PromptSource.features(URL(fileURLWithPath: $0).appendingPathComponent(stem + ".npy").path) }
                 pairs.append(DatasetPair(stem: stem, ir: a, vis: b, prompt: prompt))
             case (_?, nil): unmatched.append("\(stem): in --ir \(ir) but not in --vis \(vis)")
             case (nil, _?): unmatched.append("\(stem): in --vis \(vis) but not in --ir \(ir)")

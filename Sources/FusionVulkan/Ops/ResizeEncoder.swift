@@ -1,8 +1,8 @@
 import FusionCore
 
-// Resize (Shaders/resize.comp), F.interpolate(align_corners=False): nearest
-// (floor(dst * in / out)), bilinear, bicubic (a = -0.75, clamped taps), with source
-// coordinates computed exactly in integers.
+// Resize (Shaders/resize.comp), F.interpolate(align_corners=False): nearest (PyTorch's
+// float32 floor(dst * (in / out)), the scales divided here), bilinear, bicubic (a = -0.75,
+// clamped taps), with source coordinates computed exactly in integers.
 // One thread per output element; (n, c) planes are split into ranges that fit a binding.
 
 extension EncodeContext {
@@ -19,9 +19,9 @@ extension EncodeContext {
         case .bilinear: modeIndex = 1
         case .bicubic: modeIndex = 2
         }
-        // Source coordinates are computed exactly in 32-bit integers: dst * in (nearest) and
-        // (2 dst + 1) * in over 2 out (bilinear, bicubic).
-        let fits = mode == .nearest ? ho * h <= Int(UInt32.max) && wo * w <= Int(UInt32.max)
+        // Source coordinates of the linear modes are computed exactly in 32-bit integers:
+        // (2 dst + 1) * in over 2 out; nearest takes float32 scales divided on the host.
+        let fits = mode == .nearest ? ho <= 1 << 24 && wo <= 1 << 24
                                     : 2 * ho * h <= Int(Int32.max) && 2 * wo * w <= Int(Int32.max)
         guard fits else {
             throw FusionError.limitExceeded(op: opName, detail: "resize \(h)x\(w) -> \(ho)x\(wo) overflows 32-bit coordinate math")
@@ -32,6 +32,8 @@ extension EncodeContext {
             let (yb, yOff) = try lightBind(output, .write, elements: (r.lowerBound * ho * wo)..<(r.upperBound * ho * wo))
             var args = ShaderArguments()
             args.ints([r.count * ho * wo, h, w, ho, wo, xOff, yOff])
+            args.float(Float(h) / Float(ho))
+            args.float(Float(w) / Float(wo))
             try lightDispatch("resize.comp", defines: [("RESIZE_MODE", "\(modeIndex)")], bindings: [xb, yb],
                               arguments: args, items: r.count * ho * wo)
         }
