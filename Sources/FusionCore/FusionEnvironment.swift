@@ -29,7 +29,7 @@ public enum FusionEnvironment {
         Knob(name: "FUSIONKIT_TEST_DATA", meaning: "shared test data folder") { _ in nil },
         Knob(name: "FUSIONKIT_SUBMISSION_GFLOP", meaning: "GFLOP of one queue submission", check: checkPositiveNumber),
         Knob(name: "FUSIONKIT_GPU_TIMEOUT", meaning: "longest wait for one submission, seconds", check: checkPositiveNumber),
-        Knob(name: "FUSIONKIT_PASSES", meaning: "graph passes: all, none, or a comma-separated list (fold-constants, fold-norms, fuse-epilogues, drop-dead-nodes)") { value in
+        Knob(name: "FUSIONKIT_PASSES", meaning: "graph passes: all, none, or a comma-separated list (fold-constants, fold-norms, fuse-pointwise-depthwise, fuse-epilogues, drop-dead-nodes)") { value in
             do { _ = try GraphPasses(parsing: value); return nil } catch { return "\(error)" }
         },
         Knob(name: "FUSIONKIT_KERNELS", meaning: "conv/GEMM kernel set: direct or tiled") { ["direct", "tiled"].contains($0) ? nil : "expected direct or tiled" },
