@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_control_flow_attributes : enable
 #include "common.glsl"
 // pointwiseDepthwise: depthwise(conv1x1(layerNormChannels(x))) in one kernel, NCHW, fp32
 // arithmetic (STORE_T storage). The LayerNorm output and the 1x1 output live only in
@@ -11,8 +12,8 @@
 //      corrected two-pass scheme (provisional mean m0, then e = sum(x - m0) and
 //      q = sum((x - m0)^2): mean m0 + e/C, variance q/C - (e/C)^2);
 //   2. over C in chunks of CK: the normalised x of the halo pixels and the 1x1 weights of the
-//      block go to shared memory, and each thread accumulates its (channel, halo pixel)
-//      pairs of the 1x1 output in registers;
+//      block go to shared memory, and each thread accumulates the 1x1 outputs of its halo
+//      pixels (every channel of the block) in registers;
 //   3. the 1x1 outputs go to shared memory, zero for halo pixels outside the image (the
 //      depthwise conv's zero padding);
 //   4. each thread computes one output pixel of the tile for the block's channels.
@@ -32,7 +33,7 @@ const int CK = 16;
 const int HH = TILE + KH - 1;
 const int HW = TILE + KW - 1;
 const int HP = HH * HW;
-const int PAIRS = (MB * HP + 63) / 64;
+const int SLOTS = (HP + 63) / 64;   // halo pixels per thread
 
 layout(std430, set = 0, binding = 0) readonly buffer XBuf { STORE_T x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer PwBuf { STORE_T pw[]; };
@@ -112,9 +113,11 @@ void main() {
     barrier();
 #endif
 
-    // 2. The 1x1 over C in chunks.
-    float acc[PAIRS];
-    for (int i = 0; i < PAIRS; ++i) {
+    // 2. The 1x1 over C in chunks. Each thread owns halo pixels tid, tid + 64, ... and all
+    //    MB channels of them: per k one x read and MB (uniform) weight reads feed
+    //    SLOTS x MB fmas. Each sum runs over c in order, as the unfused conv kernels do.
+    float acc[SLOTS * MB];
+    [[unroll]] for (int i = 0; i < SLOTS * MB; ++i) {
         acc[i] = 0.0;
     }
     for (int c0 = 0; c0 < p.C; c0 += CK) {
@@ -138,27 +141,30 @@ void main() {
             ws[e] = (m < p.mStart + p.mCount && c < p.C) ? float(pw[m * p.C + c]) : 0.0;
         }
         barrier();
-        for (int i = 0; i < PAIRS; ++i) {
-            const int q = tid + i * 64;
-            if (q < MB * HP) {
-                const int mc = q / HP, hp = q - mc * HP;
-                float a = acc[i];
-                for (int k = 0; k < CK; ++k) {
-                    a = fma(ws[mc * CK + k], xs[k * HP + hp], a);
+        const int kEnd = min(CK, p.C - c0);
+        [[unroll]] for (int s = 0; s < SLOTS; ++s) {
+            const int hp = tid + s * 64;
+            if (hp < HP) {
+                for (int k = 0; k < kEnd; ++k) {
+                    const float xv = xs[k * HP + hp];
+                    [[unroll]] for (int mc = 0; mc < MB; ++mc) {
+                        acc[s * MB + mc] = fma(ws[mc * CK + k], xv, acc[s * MB + mc]);
+                    }
                 }
-                acc[i] = a;
             }
         }
         barrier();
     }
 
     // 3. 1x1 outputs to shared memory; zero outside the image (the depthwise padding).
-    for (int i = 0; i < PAIRS; ++i) {
-        const int q = tid + i * 64;
-        if (q < MB * HP) {
-            const int hp = q % HP;
+    [[unroll]] for (int s = 0; s < SLOTS; ++s) {
+        const int hp = tid + s * 64;
+        if (hp < HP) {
             const int iy = iy0 + hp / HW, ix = ix0 + hp % HW;
-            mid[q] = (iy >= 0 && iy < p.H && ix >= 0 && ix < p.W) ? acc[i] : 0.0;
+            const bool inside = iy >= 0 && iy < p.H && ix >= 0 && ix < p.W;
+            [[unroll]] for (int mc = 0; mc < MB; ++mc) {
+                mid[mc * HP + hp] = inside ? acc[s * MB + mc] : 0.0;
+            }
         }
     }
     barrier();
@@ -177,8 +183,8 @@ void main() {
             break;
         }
         float s = 0.0;
-        for (int ky = 0; ky < KH; ++ky) {
-            for (int kx = 0; kx < KW; ++kx) {
+        [[unroll]] for (int ky = 0; ky < KH; ++ky) {
+            [[unroll]] for (int kx = 0; kx < KW; ++kx) {
                 s = fma(taps[(mc * KH + ky) * KW + kx], mid[mc * HP + (ly + ky) * HW + lx + kx], s);
             }
         }

@@ -32,16 +32,30 @@ struct PointwiseDepthwiseProblem {
         return r0..<max(r0, r1)
     }
 
-    /// Output rows per band: the band's normalised rows and 1x1 outputs together about
-    /// 1 MiB, at least 8 rows (the halo is recomputed per band), and enough bands for
-    /// every thread.
-    func bandRows(threads: Int) -> Int {
+    /// OpenBLAS runs products of up to ~1e6 multiply-adds through small-matrix kernels whose
+    /// column tails round differently from its packed kernels (which give every column the
+    /// same bits whatever N). A band's GEMM stays above this size, or the node takes the
+    /// whole plane in one GEMM (then exactly the unfused 1x1's call), so the fused node gives
+    /// the unfused chain's bits.
+    static let smallGEMMLimit = 2_000_000
+
+    /// How many bands of output rows each sample is cut into: the band's normalised rows and
+    /// 1x1 outputs together about 1 MiB (at least 8 rows: the halo is recomputed per band),
+    /// a couple of bands per thread, every band's GEMM over `smallGEMMLimit`.
+    func bands(threads: Int) -> Int {
+        let perColumn = max(1, m * c)
+        if perColumn * h * w <= Self.smallGEMMLimit || ho <= 1 { return 1 }
         let rowBytes = max(1, (c + m) * w * MemoryLayout<Float>.stride)
         var rows = max(8, (1 << 20) / rowBytes - (kh - 1))
-        let wanted = (threads * 2 + n - 1) / max(n, 1)   // a couple of bands per thread
+        let wanted = (threads * 2 + n - 1) / max(n, 1)
         if wanted > 1 { rows = min(rows, max(4, (ho + wanted - 1) / wanted)) }
-        return max(1, min(rows, ho))
+        let minRows = Self.smallGEMMLimit / (perColumn * max(1, w)) + 1
+        let bands = min((ho + rows - 1) / max(1, rows), ho / max(1, minRows))
+        return max(1, bands)
     }
+
+    /// Output rows of band `b` of `bands` (spread evenly, so none is short).
+    func bandRange(_ b: Int, of bands: Int) -> Range<Int> { (b * ho / bands)..<((b + 1) * ho / bands) }
 }
 
 /// x [N,C,H,W] -> [N,M,Ho,Wo]; `norm` is the LayerNorm's (eps, weight [C], bias [C]),
@@ -55,9 +69,8 @@ func pointwiseDepthwise(norm: (eps: Float, weight: UnsafePointer<Float>, bias: U
         out.update(repeating: 0, count: p.n * p.m * outPlane)
         return
     }
-    let band = p.bandRows(threads: ctx.threads)
-    let bands = (p.ho + band - 1) / band
-    let maxRows = min(p.h, band + p.kh - 1)
+    let bands = p.bands(threads: ctx.threads)
+    let maxRows = min(p.h, (p.ho + bands - 1) / bands + p.kh - 1)
     let tasks = p.n * bands
     let workers = workerCount(tasks, threads: ctx.threads)
     // Per worker: normalised rows (floats, C x rows x W), 1x1 outputs (M x rows x W), and
@@ -70,7 +83,7 @@ func pointwiseDepthwise(norm: (eps: Float, weight: UnsafePointer<Float>, bias: U
     let scratch = ctx.scratch.bytes(workers * perWorker)
 
     parallelGEMMTasks(tasks, threads: ctx.threads) { worker, t in
-        let ni = t / bands, y0 = (t % bands) * band, y1 = min(p.ho, y0 + band)
+        let ni = t / bands, band = p.bandRange(t % bands, of: bands), y0 = band.lowerBound, y1 = band.upperBound
         let dst = out + ni * p.m * outPlane
         let rows = p.inputRows(y0, y1)
         let base = scratch + worker * perWorker

@@ -26,6 +26,7 @@ final class PointwiseDepthwiseFusionTests: XCTestCase {
             let scale = max(ef.reduce(Float(0)) { max($0, abs($1)) }, 1e-3)
             let err = zip(ef, gf).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
             let err64 = zip(rf, gf).reduce(0.0) { max($0, abs($1.0 - Double($1.1))) }
+            print("[fuse-pointwise-depthwise] \(name): fused vs as built \(err / scale), vs float64 \(err64 / Double(scale))")
             XCTAssertLessThanOrEqual(err, 1e-6 * scale, "\(name): fused vs as built", file: file, line: line)
             XCTAssertLessThanOrEqual(err64, 1e-5 * Double(scale), "\(name): fused vs float64", file: file, line: line)
         }
@@ -36,11 +37,16 @@ final class PointwiseDepthwiseFusionTests: XCTestCase {
 
     /// A Restormer block's q/k/v: one LayerNorm read by three 1x1 -> depthwise 3x3 chains.
     func testRestormerProjectionsBecomeThreeNodesAndTheNormGoes() throws {
+        try restormerProjections(n: 2, c: 20, h: 13, w: 17)
+        try restormerProjections(n: 1, c: 48, h: 32, w: 40)
+        try restormerProjections(n: 1, c: 96, h: 16, w: 20)
+    }
+
+    private func restormerProjections(n: Int, c: Int, h: Int, w: Int) throws {
         let g = Graph()
-        let (n, c, h, w) = (2, 20, 13, 17)
         let x = g.input("x", shape: [n, c, h, w])
         let norm = try g.layerNormChannels(x, weight: g.constant(random([c], 1, 0.5...1.5)), bias: g.constant(random([c], 2)))
-        for (i, m) in [20, 20, 40].enumerated() {
+        for (i, m) in [c, c, 2 * c].enumerated() {
             let pw = try g.conv2d(norm, weight: g.constant(random([m, c, 1, 1], 10 + UInt64(i), -0.5...0.5)))
             let dw = try g.conv2d(pw, weight: g.constant(random([m, 1, 3, 3], 20 + UInt64(i), -0.5...0.5)), Conv2DAttributes(padding: 1, groups: m))
             g.output("y\(i)", dw)
