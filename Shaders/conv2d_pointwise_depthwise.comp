@@ -1,31 +1,37 @@
 #version 450
 #extension GL_EXT_control_flow_attributes : enable
+#if DIRECT
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+#endif
 #include "common.glsl"
 // pointwiseDepthwise: depthwise(conv1x1(layerNormChannels(x))) in one kernel, NCHW, fp32
 // arithmetic (STORE_T storage). The LayerNorm output and the 1x1 output live only in
 // shared memory, never in a buffer.
 //
-// A workgroup (64 threads) owns an 8 x 8 tile of output pixels and a block of MB = 16
-// depthwise channels. Its halo tile covers the (8 + KH - 1) x (8 + KW - 1) input pixels the
-// taps reach. Steps:
-//   1. (NORM) per halo pixel, the LayerNorm statistics over all C channels, with norm.comp's
-//      corrected two-pass scheme (provisional mean m0, then e = sum(x - m0) and
+// A workgroup owns an 8 x 8 tile of output pixels and a block of MB = 16 depthwise
+// channels, with one thread per pixel of its halo tile, the (8 + KH - 1) x (8 + KW - 1)
+// input pixels the taps reach. Steps:
+//   1. (NORM) each thread's halo pixel's LayerNorm statistics over all C channels, with
+//      norm.comp's corrected two-pass scheme (provisional mean m0, then e = sum(x - m0) and
 //      q = sum((x - m0)^2): mean m0 + e/C, variance q/C - (e/C)^2);
-//   2. over C in chunks of CK: the normalised x of the halo pixels and the 1x1 weights of the
-//      block go to shared memory, and each thread accumulates the 1x1 outputs of its halo
-//      pixels (every channel of the block) in registers;
+//   2. each thread accumulates the 1x1 outputs of its halo pixel (the block's MB channels)
+//      in registers, over c in order as the unfused conv kernels do: GPUs stage the
+//      normalised x and the weights in shared memory in chunks of CK channels; CPU drivers
+//      (DIRECT) read both straight from the buffers;
 //   3. the 1x1 outputs go to shared memory, zero for halo pixels outside the image (the
 //      depthwise conv's zero padding);
-//   4. each thread computes one output pixel of the tile for the block's channels.
+//   4. the first 64 threads compute one output pixel of the tile each, every channel of
+//      the block.
 // Shared memory: CK*HP + MB*CK + MB*HP + MB*KH*KW + 3*HP floats (HP halo pixels), about
 // 21 KiB for 5x5 kernels, within lavapipe's 32 KiB.
 //
-// Defines: KH, KW (depthwise kernel, at most 5x5), NORM (1: x is normalised first).
+// Defines: KH, KW (depthwise kernel, at most 5x5), NORM (1: x is normalised first), DIRECT
+// (1: no shared staging in step 2; SG, the subgroup size, divides MB).
 // Grid: x (folded into y when large) = tilesY * tilesX * ceil(mCount / MB), z = batch.
 // Weights are bound whole; x and y per dispatch (the encoder splits large outputs into
 // channel chunks: mStart is the chunk's first channel, y is bound from it).
 
-layout(local_size_x = 64) in;
 
 const int TILE = 8;
 const int MB = 16;
@@ -33,7 +39,11 @@ const int CK = 16;
 const int HH = TILE + KH - 1;
 const int HW = TILE + KW - 1;
 const int HP = HH * HW;
-const int SLOTS = (HP + 63) / 64;   // halo pixels per thread
+// One thread per halo pixel (at least the tile's 64 output pixels), a multiple of 32. The
+// 1x1 accumulators are then indexed only inside unrolled loops: Mesa lowers an array
+// indexed by a rolled loop's counter to a select ladder over every element.
+const int NT = (HP + 31) / 32 * 32;
+layout(local_size_x = NT) in;
 
 layout(std430, set = 0, binding = 0) readonly buffer XBuf { STORE_T x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer PwBuf { STORE_T pw[]; };
@@ -80,14 +90,14 @@ void main() {
     const int xBase = p.xOff + n * p.xsN;
 
     // Depthwise taps of the block.
-    for (int t = tid; t < MB * KH * KW; t += 64) {
+    for (int t = tid; t < MB * KH * KW; t += NT) {
         const int m = m0 + t / (KH * KW);
         taps[t] = m < p.mStart + p.mCount ? float(dw[m * KH * KW + t % (KH * KW)]) : 0.0;
     }
 
 #if NORM
     // 1. Statistics of each halo pixel inside the image.
-    for (int hp = tid; hp < HP; hp += 64) {
+    for (int hp = tid; hp < HP; hp += NT) {
         const int iy = iy0 + hp / HW, ix = ix0 + hp % HW;
         float m = 0.0, d = 0.0, r = 0.0;
         if (iy >= 0 && iy < p.H && ix >= 0 && ix < p.W) {
@@ -113,64 +123,99 @@ void main() {
     barrier();
 #endif
 
-    // 2. The 1x1 over C in chunks. Each thread owns halo pixels tid, tid + 64, ... and all
-    //    MB channels of them: per k one x read and MB (uniform) weight reads feed
-    //    SLOTS x MB fmas. Each sum runs over c in order, as the unfused conv kernels do.
-    float acc[SLOTS * MB];
-    [[unroll]] for (int i = 0; i < SLOTS * MB; ++i) {
-        acc[i] = 0.0;
+    float acc[MB];
+    [[unroll]] for (int mc = 0; mc < MB; ++mc) {
+        acc[mc] = 0.0;
     }
+    const int hp = tid;
+    const int hy = iy0 + hp / HW, hx = ix0 + hp % HW;
+    const bool inside = hp < HP && hy >= 0 && hy < p.H && hx >= 0 && hx < p.W;
+#if DIRECT
+    // 2. (CPU drivers) The 1x1 straight from the buffers, no shared staging and no barrier
+    //    in the loop (llvmpipe runs each barrier as a coroutine switch and each shared read
+    //    as a gather): each thread normalises its halo pixel's x channel by channel; each
+    //    lane loads MB / SG of the block's weights and subgroupShuffle broadcasts them (a
+    //    register move), as conv2d_direct.comp does. Every thread runs the loop (shuffles
+    //    need every lane); pixels outside the image multiply zeros.
+    {
+        const int at = inside ? xBase + hy * p.W + hx : 0;
+        const uint lane = gl_SubgroupInvocationID;
+        int wRow[MB / SG];
+        [[unroll]] for (int b = 0; b < MB / SG; ++b) {
+            // Rows past the last channel read the last one and are never stored.
+            wRow[b] = min(m0 + b * SG + int(lane), p.M - 1) * p.C;
+        }
+#if NORM
+        const float pm = hp < HP ? mean0[hp] : 0.0, pd = hp < HP ? delta[hp] : 0.0, pr = hp < HP ? rstd[hp] : 0.0;
+#endif
+        for (int c = 0; c < p.C; ++c) {
+            float v = 0.0;
+            if (inside) {
+                v = float(x[at + c * plane]);
+#if NORM
+                precise float dv = (v - pm) - pd;
+                v = dv * pr * float(normW[c]) + float(normB[c]);
+#endif
+            }
+            [[unroll]] for (int b = 0; b < MB / SG; ++b) {
+                const float wv = float(pw[wRow[b] + c]);
+                [[unroll]] for (int j = 0; j < SG; ++j) {
+                    acc[b * SG + j] = fma(subgroupShuffle(wv, uint(j)), v, acc[b * SG + j]);
+                }
+            }
+        }
+    }
+#else
+    // 2. The 1x1 over C in chunks: the normalised x of the halo pixels and the block's
+    //    weights go to shared memory; each thread accumulates its halo pixel's MB outputs.
+    //    Each sum runs over c in order, as the unfused conv kernels do.
     for (int c0 = 0; c0 < p.C; c0 += CK) {
-        for (int e = tid; e < CK * HP; e += 64) {
-            const int k = e / HP, hp = e - k * HP;
+        for (int e = tid; e < CK * HP; e += NT) {
+            const int k = e / HP, ep = e - k * HP;
             const int c = c0 + k;
-            const int iy = iy0 + hp / HW, ix = ix0 + hp % HW;
+            const int iy = iy0 + ep / HW, ix = ix0 + ep % HW;
             float v = 0.0;
             if (c < p.C && iy >= 0 && iy < p.H && ix >= 0 && ix < p.W) {
                 v = float(x[xBase + c * plane + iy * p.W + ix]);
 #if NORM
-                precise float dv = (v - mean0[hp]) - delta[hp];
-                v = dv * rstd[hp] * float(normW[c]) + float(normB[c]);
+                precise float dv = (v - mean0[ep]) - delta[ep];
+                v = dv * rstd[ep] * float(normW[c]) + float(normB[c]);
 #endif
             }
             xs[e] = v;
         }
-        for (int e = tid; e < MB * CK; e += 64) {
+        for (int e = tid; e < MB * CK; e += NT) {
             const int mc = e / CK, k = e - mc * CK;
             const int m = m0 + mc, c = c0 + k;
             ws[e] = (m < p.mStart + p.mCount && c < p.C) ? float(pw[m * p.C + c]) : 0.0;
         }
         barrier();
-        const int kEnd = min(CK, p.C - c0);
-        [[unroll]] for (int s = 0; s < SLOTS; ++s) {
-            const int hp = tid + s * 64;
-            if (hp < HP) {
-                for (int k = 0; k < kEnd; ++k) {
-                    const float xv = xs[k * HP + hp];
-                    [[unroll]] for (int mc = 0; mc < MB; ++mc) {
-                        acc[s * MB + mc] = fma(ws[mc * CK + k], xv, acc[s * MB + mc]);
-                    }
+        if (hp < HP) {
+            const int kEnd = min(CK, p.C - c0);
+            for (int k = 0; k < kEnd; ++k) {
+                const float xv = xs[k * HP + hp];
+                [[unroll]] for (int mc = 0; mc < MB; ++mc) {
+                    acc[mc] = fma(ws[mc * CK + k], xv, acc[mc]);
                 }
             }
         }
         barrier();
     }
+#endif
 
     // 3. 1x1 outputs to shared memory; zero outside the image (the depthwise padding).
-    [[unroll]] for (int s = 0; s < SLOTS; ++s) {
-        const int hp = tid + s * 64;
-        if (hp < HP) {
-            const int iy = iy0 + hp / HW, ix = ix0 + hp % HW;
-            const bool inside = iy >= 0 && iy < p.H && ix >= 0 && ix < p.W;
-            [[unroll]] for (int mc = 0; mc < MB; ++mc) {
-                mid[mc * HP + hp] = inside ? acc[s * MB + mc] : 0.0;
-            }
+    if (hp < HP) {
+        [[unroll]] for (int mc = 0; mc < MB; ++mc) {
+            mid[mc * HP + hp] = inside ? acc[mc] : 0.0;
         }
     }
     barrier();
 
-    // 4. Depthwise: one output pixel per thread, every channel of the block.
+    // 4. Depthwise: one output pixel per thread (the first 64), every channel of the block.
     const int ly = tid / TILE, lx = tid % TILE;
+    if (tid >= TILE * TILE) {
+        return;
+    }
     const int oy = oy0 + ly, ox = ox0 + lx;
     if (oy >= p.Ho || ox >= p.Wo) {
         return;

@@ -10,16 +10,19 @@ import XCTest
 final class PointwiseDepthwiseTests: XCTestCase {
     /// Both backends run graphs as built, so the unfused graph stays unfused.
     private static let cpu = CPUBackend(threads: 2, passes: .none)
-    private static var backends: [StoragePrecision: VulkanBackend] = [:]
+    private static var backends: [String: VulkanBackend] = [:]
 
-    private func backend(_ precision: StoragePrecision) throws -> VulkanBackend {
+    /// `kernels`: "direct" (CPU drivers' variant, no shared staging) or "tiled".
+    private func backend(_ precision: StoragePrecision, kernels: String) throws -> VulkanBackend {
         _ = try VulkanTestSupport.backend()   // skips without a device
-        if let b = Self.backends[precision] { return b }
+        let key = "\(precision) \(kernels)"
+        if let b = Self.backends[key] { return b }
         var options = FusionOptions.current
         options.passes = .none
         options.vulkan.precision = precision
+        options.vulkan.kernels = kernels
         let b = try VulkanBackend(validation: FusionOptions.current.requireValidation ? true : nil, options: options)
-        Self.backends[precision] = b
+        Self.backends[key] = b
         return b
     }
 
@@ -47,7 +50,8 @@ final class PointwiseDepthwiseTests: XCTestCase {
 
     private func check(_ specs: [Spec], precision: StoragePrecision, tolerance: Float,
                        file: StaticString = #filePath, line: UInt = #line) throws {
-        let b = try backend(precision)
+        for kernels in ["direct", "tiled"] {
+        let b = try backend(precision, kernels: kernels)
         for s in specs {
             let (fused, unfused) = try graphs(s)
             let inputs = ["x": Tensor.random(shape: [s.n, s.c, s.h, s.w], seed: 5, in: -2...3)]
@@ -59,11 +63,12 @@ final class PointwiseDepthwiseTests: XCTestCase {
             let scale = max(VulkanTestSupport.maxAbs(expected), 1e-6)
             let err = VulkanTestSupport.maxAbsDifference(got, expected) / scale
             let errSame = VulkanTestSupport.maxAbsDifference(got, same) / scale
-            print("[pointwise_depthwise \(precision)] \(s): vs CPU \(err), vs unfused Vulkan \(errSame)")
-            XCTAssertLessThanOrEqual(err, tolerance, "\(s) vs unfused CPU", file: file, line: line)
-            XCTAssertLessThanOrEqual(errSame, tolerance, "\(s) vs unfused Vulkan", file: file, line: line)
+            print("[pointwise_depthwise \(precision) \(kernels)] \(s): vs CPU \(err), vs unfused Vulkan \(errSame)")
+            XCTAssertLessThanOrEqual(err, tolerance, "\(s) [\(kernels)] vs unfused CPU", file: file, line: line)
+            XCTAssertLessThanOrEqual(errSame, tolerance, "\(s) [\(kernels)] vs unfused Vulkan", file: file, line: line)
         }
         VulkanTestSupport.assertNoValidationMessages(b, file: file, line: line)
+        }
     }
 
     private static let specs = [

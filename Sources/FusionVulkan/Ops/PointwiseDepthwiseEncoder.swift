@@ -19,7 +19,13 @@ extension EncodeContext {
         let tilesX = groupCount(wo, tile), tilesY = groupCount(ho, tile)
         let pwBinding = try bind(pw, .read), dwBinding = try bind(dw, .read)
         let normBindings = try normEps != nil ? [bind(inputs[1], .read), bind(inputs[2], .read)] : [pwBinding, pwBinding]
-        let defines = [("KH", "\(kh)"), ("KW", "\(kw)"), ("NORM", normEps != nil ? "1" : "0")]
+        // CPU drivers (llvmpipe) skip the shared staging of the 1x1's operands and broadcast
+        // weights by subgroup shuffles (DIRECT), when the subgroup size divides the kernel's
+        // 16-channel block.
+        let sg = Int(context.info.subgroupSize)
+        let direct = useDirectKernels && sg <= block && block % sg == 0
+        let defines = [("KH", "\(kh)"), ("KW", "\(kw)"), ("NORM", normEps != nil ? "1" : "0"),
+                       ("DIRECT", direct ? "1" : "0"), ("SG", "\(direct ? sg : 1)")]
         let maxZ = Int(context.info.maxComputeWorkGroupCount[2])
         let plane = h * w, outPlane = ho * wo
 
