@@ -17,6 +17,12 @@ extension EncodeContext {
         let ho = output.shape[2], wo = output.shape[3]
         let tile = 8, block = 16
         let tilesX = groupCount(wo, tile), tilesY = groupCount(ho, tile)
+        // The shader runs one thread per pixel of the halo tile (rounded up to 32): 128 up to
+        // 4x4 kernels (Vulkan's guaranteed minimum), 160 at 5x5.
+        let threads = ((tile + kh - 1) * (tile + kw - 1) + 31) / 32 * 32
+        guard threads <= Int(context.info.maxComputeWorkGroupInvocations), threads <= Int(context.info.maxComputeWorkGroupSize[0]) else {
+            throw FusionError.limitExceeded(op: opName, detail: "a \(kh)x\(kw) kernel needs workgroups of \(threads) invocations; the device allows \(context.info.maxComputeWorkGroupInvocations)")
+        }
         let pwBinding = try bind(pw, .read), dwBinding = try bind(dw, .read)
         let normBindings = try normEps != nil ? [bind(inputs[1], .read), bind(inputs[2], .read)] : [pwBinding, pwBinding]
         // CPU drivers (llvmpipe) skip the shared staging of the 1x1's operands and broadcast
