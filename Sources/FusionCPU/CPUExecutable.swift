@@ -191,6 +191,10 @@ public final class CPUExecutable: Executable {
             if isConstant[ins[1].id] { convCtx.winogradCache = winogradCache }
             conv2d(a, x: cf(ins[0]), xShape: ins[0].shape, weight: cf(ins[1]), wShape: ins[1].shape,
                    bias: ins.count > 2 ? cf(ins[2]) : nil, out: f(out), outShape: out.shape, ctx: convCtx)
+        case let .pointwiseDepthwise(normEps, a):
+            let problem = PointwiseDepthwiseProblem(x: ins[0].shape, depthwise: ins[ins.count - 1].shape, out: out.shape, padding: a.padding)
+            pointwiseDepthwise(norm: normEps.map { ($0, cf(ins[1]), cf(ins[2])) }, x: cf(ins[0]), pointwise: cf(ins[ins.count - 2]),
+                               depthwise: cf(ins[ins.count - 1]), problem, out: f(out), ctx: ctx)
         case let .matmul(ta, tb, alpha):
             matmul(transposeA: ta, transposeB: tb, alpha: alpha, a: cf(ins[0]), aShape: ins[0].shape,
                    b: cf(ins[1]), bShape: ins[1].shape, out: f(out), outShape: out.shape, ctx: ctx)

@@ -11,8 +11,10 @@ import FusionCore
 /// has run, which is only true node by node, so the executable plans its memory with the
 /// runs marked as executed together (`MemoryPlanner`'s `executedTogether`); `find` with a
 /// plan also stops a run before a conv whose memory would clash.
-/// Each conv multiplies with the same GEMM path as when it runs alone
-/// (`PointwiseBands.rows`), so a run gives the same bits as its convs one by one.
+/// Each conv multiplies over exactly the bands of rows it takes alone (`PointwiseBands`;
+/// a run's band is a common multiple of its convs' bands, at most `maxBandRows`), because
+/// OpenBLAS's small-matrix kernels round a product's column tail differently: a run gives
+/// the same bits as its convs one by one.
 enum PointwiseChains {
     /// Runs of two or more nodes, by the index of their first node; with `plan`, only runs
     /// whose values occupy disjoint memory in it.
@@ -25,7 +27,7 @@ enum PointwiseChains {
         }
         for node in graph.nodes {
             guard isPointwise(node) else { close(); continue }
-            if let last = current.last, node.inputs[0] == last.output,
+            if let last = current.last, node.inputs[0] == last.output, bandRows(current + [node]) <= maxBandRows,
                plan.map({ disjoint(current + [node], graph: graph, plan: $0) }) ?? true {
                 current.append(node)
             } else {
@@ -35,6 +37,22 @@ enum PointwiseChains {
         }
         close()
         return runs
+    }
+
+    /// The largest band of rows a run takes at a time.
+    static let maxBandRows = 8
+
+    /// The GEMM band of one conv alone.
+    static func gemmRows(_ node: Node) -> Int {
+        let x = node.inputs[0].shape, w = node.inputs[1].shape
+        return PointwiseBands.rows(outputChannelsPerGroup: w[0] / max(1, x[1] / max(1, w[1])), inputChannelsPerGroup: w[1],
+                                   height: node.output.shape[2], width: node.output.shape[3])
+    }
+
+    /// A run's band: the least common multiple of its convs' bands.
+    static func bandRows(_ run: [Node]) -> Int {
+        func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
+        return run.map(gemmRows).reduce(1) { $0 / gcd($0, $1) * $1 }
     }
 
     static func isPointwise(_ node: Node) -> Bool {
@@ -85,6 +103,7 @@ extension PointwiseChains {
             let p: Conv2DProblem
             let x: UnsafePointer<Float>, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
             let rows: EpilogueRows?
+            let gemmRows: Int
         }
         let steps = run.map { node -> Step in
             guard case let .conv2d(a) = node.op else { preconditionFailure("\(node.name) is not a conv") }
@@ -94,20 +113,24 @@ extension PointwiseChains {
             let rows = node.epilogue.isEmpty && bias == nil ? nil
                 : EpilogueRows(node.epilogue, out: out, shape: node.output.shape,
                                operands: node.epilogueOperands.map { (UnsafePointer(pointer($0)), $0.shape) }, channelBias: bias)
-            return Step(p: p, x: UnsafePointer(pointer(node.inputs[0])), w: UnsafePointer(pointer(node.inputs[1])), out: out, rows: rows)
+            return Step(p: p, x: UnsafePointer(pointer(node.inputs[0])), w: UnsafePointer(pointer(node.inputs[1])), out: out, rows: rows,
+                        gemmRows: gemmRows(node))
         }
         let first = steps[0].p
-        let bandRows = steps.map { PointwiseBands.rows(outputChannelsPerGroup: $0.p.og, inputChannelsPerGroup: $0.p.cg, height: $0.p.ho, width: $0.p.wo) }.min()!
+        let bandRows = Self.bandRows(run)
         let bands = (first.ho + bandRows - 1) / bandRows
         parallelGEMMTasks(first.n * bands, threads: ctx.threads) { _, t in
             let n = t / bands, band = t % bands
             let y0 = band * bandRows, y1 = min(first.ho, y0 + bandRows)
             for s in steps {
-                let p = s.p, hw = p.h * p.w, column = y0 * p.w
-                for g in 0..<p.groups {
-                    sgemm(m: p.og, n: (y1 - y0) * p.w, k: p.cg, a: s.w + g * p.og * p.cg, lda: p.cg,
-                          b: s.x + (n * p.c + g * p.cg) * hw + column, ldb: hw,
-                          c: s.out + (n * p.o + g * p.og) * hw + column, ldc: hw)
+                let p = s.p, hw = p.h * p.w
+                for r in stride(from: y0, to: y1, by: s.gemmRows) {
+                    let column = r * p.w, columns = (min(y1, r + s.gemmRows) - r) * p.w
+                    for g in 0..<p.groups {
+                        sgemm(m: p.og, n: columns, k: p.cg, a: s.w + g * p.og * p.cg, lda: p.cg,
+                              b: s.x + (n * p.c + g * p.cg) * hw + column, ldb: hw,
+                              c: s.out + (n * p.o + g * p.og) * hw + column, ldc: hw)
+                    }
                 }
                 guard let rows = s.rows else { continue }
                 for o in 0..<p.o {

@@ -4,6 +4,14 @@ extension Graph {
         try add(.conv2d(attributes), [x, weight] + (bias.map { [$0] } ?? []), name: name)
     }
 
+    /// `conv2d(conv2d(layerNormChannels(x), pointwise), depthwise)` as one node (`norm` nil:
+    /// no LayerNorm); see `Op.pointwiseDepthwise`.
+    public func pointwiseDepthwise(_ x: Value, norm: (weight: Value, bias: Value, eps: Float)? = nil, pointwise: Value,
+                                   depthwise: Value, _ attributes: Conv2DAttributes, name: String? = nil) throws -> Value {
+        let normInputs = norm.map { [$0.weight, $0.bias] } ?? []
+        return try add(.pointwiseDepthwise(normEps: norm?.eps, depthwise: attributes), [x] + normInputs + [pointwise, depthwise], name: name)
+    }
+
     public func matmul(_ a: Value, _ b: Value, transposeA: Bool = false, transposeB: Bool = false, alpha: Float = 1, name: String? = nil) throws -> Value {
         try add(.matmul(transposeA: transposeA, transposeB: transposeB, alpha: alpha), [a, b], name: name)
     }

@@ -20,6 +20,13 @@ public enum GraphCost {
             let w = shapes[1]
             let perOutput = Double(w[1] * w[2] * w[3])
             return out * (2 * perOutput + (hasBias ? 1 : 0))
+        case .pointwiseDepthwise:
+            // What the unfused chain counts: the norm (5 per input element), the 1x1 over
+            // every input pixel, then the depthwise taps.
+            let x = shapes[0], pw = shapes[shapes.count - 2], dw = shapes[shapes.count - 1]
+            let pixelsIn = Double(x[0] * x[2] * x[3])
+            let norm = shapes.count == 5 ? 5 * Double(x.reduce(1, *)) : 0
+            return norm + pixelsIn * Double(pw[0]) * 2 * Double(pw[1]) + out * 2 * Double(dw[2] * dw[3])
         case let .matmul(transposeA, _, _):
             let a = shapes[0]
             let k = Double(transposeA ? a[a.count - 2] : a[a.count - 1])

@@ -81,6 +81,13 @@ public struct Conv2DAttributes: Equatable, Sendable {
 public enum Op: Sendable {
     /// x [N,C,H,W], weight [O, C/groups, kh, kw], optional bias [O] -> [N,O,Ho,Wo].
     case conv2d(Conv2DAttributes)
+    /// `conv2d(conv2d(norm(x), pointwise), depthwise)` in one pass (made by the
+    /// `fuse-pointwise-depthwise` pass, so Restormer blocks never store the LayerNorm output
+    /// nor the 1x1 output): x [N,C,H,W], then, when `normEps` is set, the LayerNorm-over-
+    /// channels weight [C] and bias [C], then the 1x1 weight [M,C,1,1] (one group, no bias)
+    /// and the depthwise weight [M,1,kh,kw] (groups M, stride 1, dilation 1, zero padding,
+    /// no bias) -> [N,M,Ho,Wo].
+    case pointwiseDepthwise(normEps: Float?, depthwise: Conv2DAttributes)
     /// a [..., M, K] (or [..., K, M] transposed), b [..., K, N] (or [..., N, K]) -> [..., M, N];
     /// leading (batch) dimensions broadcast. Result times `alpha`.
     case matmul(transposeA: Bool, transposeB: Bool, alpha: Float)
@@ -136,6 +143,7 @@ public enum Op: Sendable {
     public var name: String {
         switch self {
         case .conv2d: return "conv2d"
+        case .pointwiseDepthwise: return "pointwise_depthwise"
         case .matmul: return "matmul"
         case .linear: return "linear"
         case .layerNormChannels: return "layer_norm_channels"

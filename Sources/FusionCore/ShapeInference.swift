@@ -58,6 +58,32 @@ public enum ShapeInference {
             }
             return ([x[0], w[0], (ph - eh) / a.stride.0 + 1, (pw - ew) / a.stride.1 + 1], .f32)
 
+        case let .pointwiseDepthwise(normEps, a):
+            let normed = normEps != nil
+            try arity(normed ? 5...5 : 3...3); try rank(0, 4)
+            let pw = inputs[normed ? 3 : 1].shape, dw = inputs[normed ? 4 : 2].shape
+            if let normEps {
+                guard normEps >= 0 else { throw bad("eps must be >= 0") }
+                try vector(1, x[1], "norm weight"); try vector(2, x[1], "norm bias")
+            }
+            guard pw.count == 4, pw[1] == x[1], pw[2] == 1, pw[3] == 1 else {
+                throw fail("pointwise weight \(pw) must be [M, \(x[1]), 1, 1]")
+            }
+            guard dw.count == 4, dw[0] == pw[0], dw[1] == 1, dw[2] >= 1, dw[3] >= 1 else {
+                throw fail("depthwise weight \(dw) must be [\(pw[0]), 1, kh, kw]")
+            }
+            guard a.groups == pw[0], a.stride == (1, 1), a.dilation == (1, 1), a.paddingMode == .zero else {
+                throw bad("the depthwise conv must have groups \(pw[0]), stride 1, dilation 1 and zero padding")
+            }
+            guard [a.padding.0, a.padding.1, a.padding.2, a.padding.3].allSatisfy({ $0 >= 0 }) else {
+                throw bad("negative padding \(a.padding)")
+            }
+            let ph = x[2] + a.padding.0 + a.padding.1, pwid = x[3] + a.padding.2 + a.padding.3
+            guard ph >= dw[2], pwid >= dw[3] else {
+                throw fail("kernel \(dw[2])x\(dw[3]) larger than padded input \(ph)x\(pwid)")
+            }
+            return ([x[0], pw[0], ph - dw[2] + 1, pwid - dw[3] + 1], .f32)
+
         case let .matmul(ta, tb, _):
             try arity(2...2)
             let a = inputs[0].shape, b = inputs[1].shape

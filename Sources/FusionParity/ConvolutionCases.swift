@@ -57,10 +57,12 @@ enum ConvolutionCases: OpFamilyCases {
             }
         }
         try EpilogueCases.addConvolutionCases(to: &b, large: false)
+        try PointwiseDepthwiseCases.addParityCases(to: &b)
     }
 
     static func addTestCases(to b: inout OpCaseBuilder) throws {
         try EpilogueCases.addConvolutionCases(to: &b, large: true)
+        try PointwiseDepthwiseCases.addTestCases(to: &b)
         // GEMM path: odd sizes, strides, dilation, groups, 1x1 maps, large K.
         try conv(&b, "3x3 pad1 bias", [[1, 3, 17, 19], [8, 3, 3, 3], [8]], .init(padding: 1))
         try conv(&b, "stride2 dil2 reflect asym", [[2, 5, 13, 11], [7, 5, 3, 3]],

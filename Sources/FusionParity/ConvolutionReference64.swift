@@ -46,4 +46,13 @@ public enum ConvolutionReference64 {
         }
         return Float64Tensor(out, [n, o, ho, wo])
     }
+
+    /// `Op.pointwiseDepthwise` as the chain it stands for: LayerNorm over channels (when
+    /// `norm` is given), the 1x1 conv, then the depthwise conv, each in float64.
+    public static func pointwiseDepthwise(_ x: Float64Tensor, norm: (weight: Float64Tensor, bias: Float64Tensor, eps: Double)?,
+                                          pointwise: Float64Tensor, depthwise: Float64Tensor, _ a: Conv2DAttributes) -> Float64Tensor {
+        let h = norm.map { ReductionReference64.layerNormChannels(x, weight: $0.weight, bias: $0.bias, eps: $0.eps) } ?? x
+        let mid = conv2d(h, weight: pointwise, bias: nil, Conv2DAttributes())
+        return conv2d(mid, weight: depthwise, bias: nil, a)
+    }
 }

@@ -58,6 +58,7 @@ public enum NodeTolerance {
         let isNorm: Bool
         switch op {
         case .layerNorm, .layerNormChannels, .groupNorm, .globalNorm, .globalStats: isNorm = true
+        case .pointwiseDepthwise(normEps: .some, _): isNorm = true   // recomputes a LayerNorm
         default: isNorm = false
         }
         switch precision {

@@ -52,6 +52,9 @@ public enum GraphReference64 {
     static func evaluate(_ op: Op, _ x: [Float64Tensor]) -> Float64Tensor {
         switch op {
         case let .conv2d(a): return ConvolutionReference64.conv2d(x[0], weight: x[1], bias: x.count > 2 ? x[2] : nil, a)
+        case let .pointwiseDepthwise(normEps, a):
+            let norm = normEps.map { (weight: x[1], bias: x[2], eps: Double($0)) }
+            return ConvolutionReference64.pointwiseDepthwise(x[0], norm: norm, pointwise: x[x.count - 2], depthwise: x[x.count - 1], a)
         case let .matmul(ta, tb, alpha):
             return MatrixProductReference64.matmul(x[0], x[1], transposeA: ta, transposeB: tb, alpha: Double(alpha))
         case .linear: return MatrixProductReference64.linear(x[0], weight: x[1], bias: x.count > 2 ? x[2] : nil)

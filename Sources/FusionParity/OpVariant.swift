@@ -8,6 +8,7 @@ import FusionCore
 /// has a variant here, and then `OpCatalogueTests` fails until the catalogue has its cases.
 public enum OpVariant: String, CaseIterable, Sendable {
     case conv2dZero = "conv2d zero", conv2dReflect = "conv2d reflect"
+    case pointwiseDepthwise = "pointwise_depthwise"
     case matmul, linear
     case layerNormChannels = "layer_norm_channels", layerNorm = "layer_norm", groupNorm = "group_norm"
     case globalNorm = "global_norm", globalStats = "global_stats", softmax
@@ -27,6 +28,7 @@ public enum OpVariant: String, CaseIterable, Sendable {
             case .zero: self = .conv2dZero
             case .reflect: self = .conv2dReflect
             }
+        case .pointwiseDepthwise: self = .pointwiseDepthwise
         case .matmul: self = .matmul
         case .linear: self = .linear
         case .layerNormChannels: self = .layerNormChannels
@@ -85,7 +87,7 @@ public enum OpVariant: String, CaseIterable, Sendable {
     /// The family the variant is tested, toleranced and benchmarked with.
     public var family: OpFamily {
         switch self {
-        case .conv2dZero, .conv2dReflect: return .convolution
+        case .conv2dZero, .conv2dReflect, .pointwiseDepthwise: return .convolution
         case .matmul, .linear: return .matrixProduct
         case .channelAttention, .attention, .windowAttention: return .attention
         case .layerNormChannels, .layerNorm, .groupNorm, .globalNorm, .globalStats, .softmax: return .reduction

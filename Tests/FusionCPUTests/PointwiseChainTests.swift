@@ -68,4 +68,22 @@ final class PointwiseChainTests: XCTestCase {
         let inputs = ["x": random([1, 16, 32, 32], 9)]
         XCTAssertEqual(try exec.run(inputs)["y"]!.toFloatArray(), try exec.run(inputs, observing: { _, _ in })["y"]!.toFloatArray())
     }
+
+    /// Convs whose own GEMM bands differ (2, 1 and 1 rows at width 121, products near
+    /// OpenBLAS's small-matrix limit, a column tail past its vector width): the run's band
+    /// is their common multiple and each conv multiplies over its own bands, so the bits are
+    /// those of the convs alone.
+    func testARunKeepsEachConvsOwnGEMMBands() throws {
+        let g = Graph()
+        let x = g.input("x", shape: [1, 64, 7, 121])
+        let a = try g.add(.conv2d(Conv2DAttributes()), [x, g.constant(random([64, 64, 1, 1], 1))])
+        let b = try g.add(.conv2d(Conv2DAttributes()), [a, g.constant(random([128, 64, 1, 1], 2)), g.constant(random([128], 3))], epilogue: Epilogue([.unary(.relu)]))
+        g.output("y", try g.add(.conv2d(Conv2DAttributes()), [b, g.constant(random([64, 128, 1, 1], 4))]))
+        XCTAssertEqual(g.nodes.map(PointwiseChains.gemmRows), [2, 1, 1])
+        XCTAssertEqual(PointwiseChains.bandRows(g.nodes), 2)
+        let exec = try XCTUnwrap(try CPUBackend(threads: 2, passes: .none).prepare(g) as? CPUExecutable)
+        XCTAssertEqual(PointwiseChains.find(g, plan: exec.plan).values.map(\.count), [3])
+        let inputs = ["x": random([1, 64, 7, 121], 5)]
+        XCTAssertEqual(try exec.run(inputs)["y"]!.toFloatArray(), try exec.run(inputs, observing: { _, _ in })["y"]!.toFloatArray())
+    }
 }

@@ -86,4 +86,31 @@ final class GraphPassEquivalenceTests: XCTestCase {
     func testOptimisedGraphsMatchOnVulkan() throws {
         try check(try VulkanTestBackend.open().backend, label: "vulkan")
     }
+
+    /// `fuse-pointwise-depthwise` on Text-IF at 480x640: every Restormer block's LayerNorm
+    /// and its three q/k/v chains become three nodes (the norm goes), which cuts the bytes
+    /// the optimised graph moves. Prints nodes and traffic with and without the pass.
+    func testPointwiseDepthwiseFusionOnTextIF() throws {
+        let graph = try ModelCatalogue.model(named: "textif").load(ModelSettings(randomSeed: 7)).workload(height: 480, width: 640, batch: 1).graph
+        let backend = try SelectedBackend.open(.cpu).backend
+        backend.passes = try GraphPasses(parsing: "-fuse-pointwise-depthwise")
+        let without = try backend.optimized(graph)
+        backend.passes = .all
+        let with = try backend.optimized(graph)
+        func count(_ g: Graph, _ op: String) -> Int { g.nodes.filter { $0.op.name == op }.count }
+        print(String(format: "textif 480x640: as built %d nodes %.2f GB; optimised without fuse-pointwise-depthwise %d nodes %.2f GB; with it %d nodes %.2f GB (%d pointwise_depthwise, layer_norm_channels %d -> %d)",
+                     graph.nodes.count, GraphTraffic.bytes(graph) / 1e9, without.nodes.count, GraphTraffic.bytes(without) / 1e9,
+                     with.nodes.count, GraphTraffic.bytes(with) / 1e9, count(with, "pointwise_depthwise"),
+                     count(without, "layer_norm_channels"), count(with, "layer_norm_channels")))
+        XCTAssertGreaterThan(count(with, "pointwise_depthwise"), 0)
+        XCTAssertLessThan(count(with, "layer_norm_channels"), count(without, "layer_norm_channels"))
+        XCTAssertLessThan(GraphTraffic.bytes(with), GraphTraffic.bytes(without))
+        // No q/k/v chain is left unfused: no depthwise conv reads a 1x1 conv.
+        let producers = with.producers()
+        for node in with.nodes {
+            guard case let .conv2d(a) = node.op, a.groups > 1, a.groups == node.inputs[0].shape[1],
+                  let p = producers[node.inputs[0].id], case .conv2d = p.op else { continue }
+            XCTFail("\(node.name) reads \(p.name) unfused")
+        }
+    }
 }

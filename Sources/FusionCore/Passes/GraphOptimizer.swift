@@ -16,6 +16,8 @@ public enum GraphOptimizer {
                 g = try ConstantFolding.run(g, evaluate: evaluate)
             case .normFolding:
                 g = try NormFolding.run(g)
+            case .pointwiseDepthwiseFusion:
+                g = try PointwiseDepthwiseFusion.run(g)
             case .epilogueFusion:
                 g = try EpilogueFusion.run(g)
             case .deadNodes:

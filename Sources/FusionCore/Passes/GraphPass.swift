@@ -11,6 +11,9 @@ public enum GraphPass: String, CaseIterable, Sendable, Comparable {
     case constantFolding = "fold-constants"
     /// A normalisation whose only consumers are 1x1 convolutions is folded into them.
     case normFolding = "fold-norms"
+    /// A 1x1 conv whose only consumer is a depthwise conv (and the LayerNorm before it, if
+    /// any) becomes one node that never stores the norm or the 1x1 output.
+    case pointwiseDepthwiseFusion = "fuse-pointwise-depthwise"
     /// Bias, activation, residual add, per-channel scale-shift, FiLM and PReLU nodes move
     /// into the conv2d / linear / matmul that produces their input.
     case epilogueFusion = "fuse-epilogues"
@@ -26,6 +29,7 @@ public enum GraphPass: String, CaseIterable, Sendable, Comparable {
         case .convComposition: return "compose a 1x1 conv into the full conv that alone reads it"
         case .constantFolding: return "run weight-only subgraphs once at prepare time"
         case .normFolding: return "fold a norm followed only by 1x1 convs into those convs"
+        case .pointwiseDepthwiseFusion: return "fuse [LayerNorm ->] 1x1 conv -> depthwise conv into one node"
         case .epilogueFusion: return "fuse bias/activation/residual/scale-shift/FiLM/PReLU into the producing conv or GEMM"
         case .deadNodes: return "drop nodes no output depends on"
         }

@@ -23,6 +23,7 @@ extension EncodeContext {
     private func encodeOp(_ node: Node, _ inputs: [DeviceTensor], _ output: DeviceTensor) throws {
         switch node.op {
         case .conv2d: try encodeConv2d(node, inputs, output)
+        case .pointwiseDepthwise: try encodePointwiseDepthwise(node, inputs, output)
         case .matmul: try encodeMatmul(node, inputs, output)
         case .linear: try encodeLinear(node, inputs, output)
         case .attention: try encodeAttention(node, inputs, output)
