@@ -85,17 +85,17 @@ enum PointwiseChains {
 }
 
 /// The band of output rows a pointwise conv multiplies at a time: about 1e6 multiply-adds
-/// (OpenBLAS's unpacked small-matrix kernels take products up to 100^3), at least one row.
-/// A conv runs alone or in a chain with bands no larger than this, so that it always takes
-/// the same GEMM path and gives the same bits.
+/// (OpenBLAS's unpacked small-matrix kernels take products up to 100^3), at least one row
+/// and at most 8 (so that runs of convs find a common band). A conv runs alone or in a run
+/// over exactly these bands, so that it always gives the same bits.
 enum PointwiseBands {
     static let multiplyAdds = 1_000_000
+    static let maxRows = 8
 
     static func rows(outputChannelsPerGroup og: Int, inputChannelsPerGroup cg: Int, height: Int, width: Int) -> Int {
-        max(1, min(height, multiplyAdds / max(1, og * cg * width)))
+        max(1, min(height, maxRows, multiplyAdds / max(1, og * cg * width)))
     }
 }
-
 extension PointwiseChains {
     /// Runs `run` (from `find`) band by band; `pointer` gives each value's memory.
     static func execute(_ run: [Node], pointer: (Value) -> UnsafeMutablePointer<Float>, ctx: KernelContext) {

@@ -27,6 +27,7 @@ final class GraphPassEquivalenceTests: XCTestCase {
             ("textfusion", try ModelCatalogue.model(named: "textfusion").load(textfusion).workload(height: 61, width: 83, batch: 2)),
             ("textif", try ModelCatalogue.model(named: "textif").load(ModelSettings(randomSeed: 3)).workload(height: 32, width: 40, batch: 1)),
             ("clip-text", try ModelCatalogue.model(named: "clip-text").load(ModelSettings(randomSeed: 3)).workload(height: 1, width: 1, batch: 2)),
+            ("film", try ModelCatalogue.model(named: "film").load(ModelSettings(weights: try TestData.path("golden/film.pth"))).workload(height: 24, width: 40, batch: 1)),
         ]
     }
 
@@ -40,7 +41,9 @@ final class GraphPassEquivalenceTests: XCTestCase {
     }
 
     private func check(_ backend: Backend, label: String) throws {
-        for (name, w) in try workloads() {
+        let all = try workloads()
+        XCTAssertEqual(Set(all.map(\.0)), Set(ModelCatalogue.names), "every catalogue model needs a case here")
+        for (name, w) in all {
             let inputs = randomInputs(w.graph).merging(w.fixedInputs) { $1 }
             backend.passes = .none
             let plain = try backend.prepare(w.graph).run(inputs)

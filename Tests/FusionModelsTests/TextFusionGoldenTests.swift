@@ -34,7 +34,7 @@ final class TextFusionGoldenTests: XCTestCase {
         let runner = GoldenRunner(backend: try SelectedBackend.open(.cpu))
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("fk-unsupported-\(getpid()).safetensors").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try SafetensorsWriter.write([(name: "output", tensor: Tensor(shape: [1]))], metadata: ["json": #"{"kind": "film"}"#], to: path)
+        try SafetensorsWriter.write([(name: "output", tensor: Tensor(shape: [1]))], metadata: ["json": #"{"kind": "no-such-model"}"#], to: path)
         XCTAssertThrowsError(try runner.run(path)) { error in
             XCTAssertTrue("\(error)".contains("not supported"), "\(error)")
         }
