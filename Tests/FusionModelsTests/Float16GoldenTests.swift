@@ -4,7 +4,7 @@ import FusionTestSupport
 import FusionVulkan
 import XCTest
 
-/// Every network golden case the CPU golden tests run (TextFusion, Text-IF, CLIP text), on
+/// Every network golden case the CPU golden tests run (TextFusion, Text-IF, IF-FILM, CLIP text), on
 /// Vulkan with fp16 storage of activations and weights (`--precision fp16`): within 1e-2
 /// relative L2 of the PyTorch output, and, for image outputs in [0, 1], max |err| <= 2e-2.
 /// The measured errors are printed (Docs/benchmarks.md, "fp16 storage on Vulkan" records them).
@@ -51,6 +51,17 @@ final class Float16GoldenTests: XCTestCase {
         let selected = try fp16Backend()
         let runner = GoldenRunner(backend: selected)
         for name in ["textif_dim8_32x48", "textif_dim8_64x40"] { try check(runner, name, imageOutput: true) }
+        assertNoValidationMessages(selected)
+    }
+
+    func testFILMCasesFP16() throws {
+        let selected = try fp16Backend()
+        let runner = GoldenRunner(backend: selected)
+        let large = FusionOptions.current.largeTests
+        for name in ["film_64x80", "film_97x131", "film_480x640"] where large || !name.contains("480") {
+            try check(runner, name, imageOutput: true)
+        }
+        if !large { print("SKIP: film_480x640 in fp16 (set FUSIONKIT_LARGE_TESTS=1)") }
         assertNoValidationMessages(selected)
     }
 
