@@ -6,15 +6,10 @@ extension FILMWeights {
     /// benchmarks and parity runs without a checkpoint.
     public init(randomSeed seed: UInt64, mid: Int = 32, heads: Int = 8, ffnFactor: Int = 4, textDimension: Int = 768,
                 hidden: Int = 256, image2text: Int = 32) {
-        var state = seed
-        func random(_ shape: [Int]) -> Tensor {
-            state &+= 0x9E37_79B9
-            let fanIn = shape.count > 1 ? shape.dropFirst().reduce(1, *) : shape[0]
-            let a = 1 / Float(max(fanIn, 1)).squareRoot()
-            return Tensor.random(shape: shape, seed: state, in: -a...a)
-        }
-        func ones(_ n: Int) -> Tensor { Tensor(shape: [n], floats: [Float](repeating: 1, count: n)) }
-        func zeros(_ n: Int) -> Tensor { Tensor(shape: [n]) }
+        var weights = SeededWeights(seed: seed)
+        func random(_ shape: [Int]) -> Tensor { weights.random(shape) }
+        func ones(_ n: Int) -> Tensor { weights.ones(n) }
+        func zeros(_ n: Int) -> Tensor { weights.zeros(n) }
         func block(_ c: Int) -> Block {
             let h = c * ffnFactor
             return Block(norm1Weight: ones(c), norm1Bias: zeros(c), temperature: ones(heads),
