@@ -44,9 +44,9 @@ enum PointwiseChains {
 
     /// The GEMM band of one conv alone.
     static func gemmRows(_ node: Node) -> Int {
-        let x = node.inputs[0].shape, w = node.inputs[1].shape
-        return PointwiseBands.rows(outputChannelsPerGroup: w[0] / max(1, x[1] / max(1, w[1])), inputChannelsPerGroup: w[1],
-                                   height: node.output.shape[2], width: node.output.shape[3])
+        guard case let .conv2d(a) = node.op else { preconditionFailure("\(node.name) is not a conv") }
+        let p = Conv2DProblem(a, x: node.inputs[0].shape, weight: node.inputs[1].shape, out: node.output.shape)
+        return PointwiseBands.rows(outputChannelsPerGroup: p.og, inputChannelsPerGroup: p.cg, height: p.ho, width: p.wo)
     }
 
     /// A run's band: the least common multiple of its convs' bands.
