@@ -9,29 +9,29 @@ in float32 on the CPU under torch.no_grad(). Weights: `{"model": state_dict}` wi
 `module.` prefix, as the released models/IVF.pth (default ../shared/golden/film.pth).
 
     python3 Tools/film_torch.py [--size 480x640] [--tokens 16] [--repeat 3] [--threads 2]
-        [--check GOLDEN.safetensors]
+        [--device cpu|cuda] [--dtype fp32|fp16] [--compile] [--check GOLDEN.safetensors]
 
 Timed: the network on ir, vis [1,1,H,W] and text features [1,L,768] (what the engine's
-workload takes). Prints one JSON object: {"median_s", "min_s", "max_s", "times_s", "size",
-"threads", "tokens", "peak_rss_mib", "torch"}. --check first runs a golden case
+workload takes). Prints one JSON object (Tools/torch_bench.py's, plus "tokens" and
+"peak_rss_mib"). --check first runs a golden case
 (../shared/golden/film_*.safetensors) and fails unless its output matches within 1e-4,
 proving this script is the published network.
 """
 import argparse
-import json
 import os
 import resource
-import struct
 import sys
-import time
 
 try:
-    import numpy as np
+    import numpy  # noqa: F401
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
 except ImportError as e:  # pragma: no cover
     sys.exit(f"film_torch.py needs torch and numpy ({e}); pip install torch numpy")
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_bench as tb  # noqa: E402
 
 
 # --- Restormer block (WithBias LayerNorm, transposed channel attention, gated FFN) -------
@@ -198,21 +198,6 @@ class Net(nn.Module):
 
 # --- checkpoints, goldens, timing --------------------------------------------------------
 
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    dtypes = {"F32": np.float32, "U8": np.uint8, "I64": np.int64, "I32": np.int32}
-    out = {}
-    for name, v in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = v["data_offsets"]
-        out[name] = np.frombuffer(data[a:b], dtype=dtypes[v["dtype"]]).reshape(v["shape"])
-    return out
-
-
 def load_network(path):
     state = torch.load(path, map_location="cpu")
     state = state.get("model", state)
@@ -225,38 +210,28 @@ def main():
     shared = os.environ.get("FUSIONKIT_TEST_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--weights", default=os.path.join(shared, "golden", "film.pth"))
-    ap.add_argument("--size", default="480x640")
     ap.add_argument("--tokens", type=int, default=16)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--check", help="a film golden case to verify against first")
+    ap.add_argument("--check", help="a film golden case to verify against first (fp32, on --device)")
+    tb.add_run_options(ap, size="480x640", repeat=3)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    net = load_network(args.weights)
+    device = tb.setup(args)
+    net = load_network(args.weights).to(device)
     with torch.no_grad():
         if args.check:
-            case = read_safetensors(args.check)
-            ir, vis, text = (torch.from_numpy(case[k].copy()) for k in ("ir", "vis", "text_features"))
-            err = float(np.abs(net(ir, vis, text).numpy() - case["output"]).max())
-            print(f"check {os.path.basename(args.check)}: max |err| {err:.2e}", file=sys.stderr)
-            if not err <= 1e-4:
-                sys.exit(f"film_torch.py does not reproduce {args.check} (max |err| {err})")
-        h, w = (int(v) for v in args.size.split("x"))
-        g = torch.Generator().manual_seed(1)
-        ir, vis = torch.rand(1, 1, h, w, generator=g), torch.rand(1, 1, h, w, generator=g)
-        text = torch.randn(1, args.tokens, 768, generator=g)
-        for _ in range(args.warmup):
-            net(ir, vis, text)
-        times = []
-        for _ in range(args.repeat):
-            start = time.perf_counter()
-            net(ir, vis, text)
-            times.append(time.perf_counter() - start)
-    times.sort()
-    print(json.dumps({"median_s": times[len(times) // 2], "min_s": times[0], "max_s": times[-1], "times_s": times,
-                      "size": args.size, "threads": args.threads, "tokens": args.tokens,
-                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "torch": torch.__version__}))
+            case = tb.read_safetensors(args.check)
+            ir, vis, text = (torch.from_numpy(case[k].copy()).to(device) for k in ("ir", "vis", "text_features"))
+            tb.check_close(args.check, net(ir, vis, text).cpu().numpy(), case["output"])
+        if args.repeat == 0:
+            return
+    h, w = tb.size(args)
+    g = torch.Generator().manual_seed(1)
+    ir, vis = torch.rand(1, 1, h, w, generator=g), torch.rand(1, 1, h, w, generator=g)
+    text = torch.randn(1, args.tokens, 768, generator=g)
+    dt = tb.dtype(args)
+    net = net.to(dt)
+    result = tb.time_network(net, [tb.moved(t, device, dt) for t in (ir, vis, text)], args, device)
+    # The name Tools/bench_film_vs_torch reads (this process's peak RSS when on the CPU).
+    tb.emit(result, tokens=args.tokens, peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 if __name__ == "__main__":

@@ -7,24 +7,24 @@ into one 96->1 conv), in float32 on the CPU under torch.no_grad(). See
 ../shared/models/textfusion.md for the network.
 
     python3 Tools/textfusion_torch.py [--weights W] [--size 512x640] [--repeat 5] [--threads 2]
-        [--check GOLDEN.safetensors]
+        [--device cpu|cuda] [--dtype fp32|fp16] [--compile] [--check GOLDEN.safetensors]
 
-Prints one JSON object: {"median_s", "min_s", "max_s", "times_s", "size", "threads", "torch"}.
+Prints one JSON object (Tools/torch_bench.py): {"median_s", "min_s", "max_s", "times_s", "size",
+"threads", "device", "dtype", "compiled", "compile_s", "peak_mem_mib", "torch"}.
 --check first runs a golden case (../shared/golden/textfusion_*.safetensors) and fails unless
 the output matches within 1e-4, proving this script is the published network.
 Needs torch and numpy (`pip install torch numpy`).
 """
 import argparse
-import json
 import math
 import os
-import struct
 import sys
-import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_bench as tb  # noqa: E402
 
 P = "layer1.blocks.0."
 
@@ -103,57 +103,31 @@ def textfusion(sd, bias, vis, ir, text):
     return y[:, :, :h, :w]
 
 
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    types = {"F32": np.float32, "I32": np.int32, "U8": np.uint8}
-    out = {}
-    for k, v in header.items():
-        if k == "__metadata__":
-            continue
-        a, b = v["data_offsets"]
-        out[k] = np.frombuffer(data[a:b], dtype=types[v["dtype"]]).reshape(v["shape"])
-    return out
-
-
 def main():
     shared = os.environ.get("FUSIONKIT_TEST_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--weights", default=os.path.join(shared, "weights", "textfusion_llvip.model"))
-    ap.add_argument("--size", default="512x640")
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--check", help="a textfusion golden case to verify against first")
+    ap.add_argument("--check", help="a textfusion golden case to verify against first (fp32, on --device)")
+    tb.add_run_options(ap, size="512x640", repeat=5)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    sd = torch.load(args.weights, map_location="cpu")
+    device = tb.setup(args)
+    sd = tb.moved(torch.load(args.weights, map_location="cpu"), device)
     with torch.no_grad():
         bias = relative_bias(sd)
         if args.check:
-            case = read_safetensors(args.check)
-            out = textfusion(sd, bias, torch.from_numpy(case["vis"].copy()), torch.from_numpy(case["ir"].copy()),
-                             torch.from_numpy(case["text_features"].copy()))
-            err = float(np.abs(out.numpy() - case["output"]).max())
-            print(f"check {os.path.basename(args.check)}: max |err| {err:.2e}", file=sys.stderr)
-            if not err <= 1e-4:
-                sys.exit(f"check failed: max |err| {err} > 1e-4")
-        h, w = (int(s) for s in args.size.lower().split("x"))
-        g = torch.Generator().manual_seed(1)
-        vis, ir = torch.rand(1, 1, h, w, generator=g), torch.rand(1, 1, h, w, generator=g)
-        text = torch.randn(1, 512, generator=g) * 0.1
-        for _ in range(args.warmup):
-            textfusion(sd, bias, vis, ir, text)
-        times = []
-        for _ in range(args.repeat):
-            start = time.perf_counter()
-            textfusion(sd, bias, vis, ir, text)
-            times.append(time.perf_counter() - start)
-    times.sort()
-    print(json.dumps({"median_s": times[len(times) // 2], "min_s": times[0], "max_s": times[-1], "times_s": times,
-                      "size": args.size, "threads": args.threads, "torch": torch.__version__}))
+            case = {k: torch.from_numpy(v.copy()).to(device) for k, v in tb.read_safetensors(args.check).items()}
+            out = textfusion(sd, bias, case["vis"], case["ir"], case["text_features"])
+            tb.check_close(args.check, out.cpu().numpy(), case["output"].cpu().numpy())
+        if args.repeat == 0:
+            return
+    h, w = tb.size(args)
+    g = torch.Generator().manual_seed(1)
+    vis, ir = torch.rand(1, 1, h, w, generator=g), torch.rand(1, 1, h, w, generator=g)
+    text = torch.randn(1, 512, generator=g) * 0.1
+    dt = tb.dtype(args)
+    sd, bias = tb.moved(sd, device, dt), bias.to(dt)
+    inputs = [sd, bias] + [tb.moved(t, device, dt) for t in (vis, ir, text)]
+    tb.emit(tb.time_network(textfusion, inputs, args, device))
 
 
 if __name__ == "__main__":

@@ -11,27 +11,29 @@ released configuration (dim 48, blocks [2,2,2,2], 4 refinement blocks, heads [1,
 factor 2, no conv bias); time does not depend on the values.
 
     python3 Tools/textif_torch.py [--dim 48] [--size 480x640] [--repeat 5] [--threads 2]
+        [--device cpu|cuda] [--dtype fp32|fp16] [--compile]
         [--check GOLDEN.safetensors [--weights textif_dim8.pth]]
 
 Timed: the fusion network on vis, ir [1,3,H,W] and a text feature [1,512] (what the engine's
 workload takes; the CLIP text encoder runs once per prompt and is not timed on either side).
-Prints one JSON object: {"median_s", "min_s", "max_s", "times_s", "size", "threads", "dim", "torch"}.
+Prints one JSON object (Tools/torch_bench.py's, plus "dim").
 --check first runs a golden case (../shared/golden/textif_dim8_*.safetensors: tokens ->
 CLIP text tower of the checkpoint -> network) and fails unless the output matches within
 1e-4, proving this script is the published network.
 """
 import argparse
-import json
 import os
 import sys
-import time
 
 try:
-    import numpy as np
+    import numpy  # noqa: F401
     import torch
     import torch.nn.functional as F
 except ImportError as e:  # pragma: no cover
     sys.exit(f"textif_torch.py needs torch and numpy ({e}); pip install torch numpy")
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_bench as tb  # noqa: E402
 
 
 # --- building blocks -------------------------------------------------------------------------
@@ -243,50 +245,34 @@ def load_checkpoint(path):
     return {k.removeprefix("module."): v.float() for k, v in sd.items() if torch.is_tensor(v)}
 
 
-def read_case(path):
-    from safetensors.numpy import load_file
-    return {k: torch.from_numpy(v.copy()) for k, v in load_file(path).items()}
-
-
 def main():
     shared = os.environ.get("FUSIONKIT_TEST_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dim", type=int, default=48, help="width of the random network timed (48: released)")
-    ap.add_argument("--size", default="480x640", help="HxW, multiples of 8")
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--check", help="a textif golden case to verify against first")
+    ap.add_argument("--check", help="a textif golden case to verify against first (fp32, on --device)")
     ap.add_argument("--weights", default=os.path.join(shared, "golden", "textif_dim8.pth"), help="checkpoint for --check")
+    tb.add_run_options(ap, size="480x640", repeat=5)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    device = tb.setup(args)
     with torch.no_grad():
         if args.check:
-            sd = load_checkpoint(args.weights)
-            case = read_case(args.check)
-            text = clip_encode_text(sd, case["tokens"])
+            sd = tb.moved(load_checkpoint(args.weights), device)
+            case = {k: torch.from_numpy(v.copy()).to(device) for k, v in tb.read_safetensors(args.check).items()}
+            # A case holds the prompt's tokens (encoded by the checkpoint's CLIP text tower) or,
+            # as Tools/gpu-check packs it, the features that tower gives.
+            text = case["text_features"] if "text_features" in case else clip_encode_text(sd, case["tokens"].long())
             out = textif(sd, case["vis"], case["ir"], text)
-            err = float((out - case["output"]).abs().max())
-            print(f"check {os.path.basename(args.check)}: max |err| {err:.2e}", file=sys.stderr)
-            if not err <= 1e-4:
-                sys.exit(f"check failed: max |err| {err} > 1e-4")
-            if args.repeat == 0:
-                return
-        sd = random_weights(args.dim)
-        h, w = (int(s) for s in args.size.lower().split("x"))
-        g = torch.Generator().manual_seed(2)
-        vis, ir = torch.rand(1, 3, h, w, generator=g), torch.rand(1, 3, h, w, generator=g)
-        text = torch.randn(1, 512, generator=g) * 0.1
-        for _ in range(args.warmup):
-            textif(sd, vis, ir, text)
-        times = []
-        for _ in range(args.repeat):
-            start = time.perf_counter()
-            textif(sd, vis, ir, text)
-            times.append(time.perf_counter() - start)
-    times.sort()
-    print(json.dumps({"median_s": times[len(times) // 2], "min_s": times[0], "max_s": times[-1], "times_s": times,
-                      "size": args.size, "threads": args.threads, "dim": args.dim, "torch": torch.__version__}))
+            tb.check_close(args.check, out.cpu().numpy(), case["output"].cpu().numpy())
+        if args.repeat == 0:
+            return
+    h, w = tb.size(args)
+    dt = tb.dtype(args)
+    sd = tb.moved(random_weights(args.dim), device, dt)
+    g = torch.Generator().manual_seed(2)
+    vis, ir = torch.rand(1, 3, h, w, generator=g), torch.rand(1, 3, h, w, generator=g)
+    text = torch.randn(1, 512, generator=g) * 0.1
+    inputs = [sd] + [tb.moved(t, device, dt) for t in (vis, ir, text)]
+    tb.emit(tb.time_network(textif, inputs, args, device), dim=args.dim)
 
 
 if __name__ == "__main__":
