@@ -20,9 +20,14 @@ public struct TrafficTable {
     public init(_ graph: Graph, precision: StoragePrecision = .fp32) {
         let storage = precision.storageBytes(of: .f32)
         var byOp: [String: (nodes: Int, bytes: Double)] = [:]
+        let views = LayoutViews(graph)
         for node in graph.nodes {
-            let entry = byOp[node.opDescription] ?? (0, 0)
-            byOp[node.opDescription] = (entry.nodes + 1, entry.bytes + GraphTraffic.bytes(of: node, storageBytes: storage))
+            // Slices and concats the layout-views pass made views move nothing: a row of their own.
+            let view = views.isView(node)
+            var key = node.opDescription
+            if view, node.op.name != "reshape" { key += " (view)" }
+            let entry = byOp[key] ?? (0, 0)
+            byOp[key] = (entry.nodes + 1, entry.bytes + (view ? 0 : GraphTraffic.bytes(of: node, storageBytes: storage)))
         }
         let total = byOp.values.reduce(0) { $0 + $1.bytes }
         rows = byOp.map { Row(op: $0.key, nodes: $0.value.nodes, bytes: $0.value.bytes, share: total > 0 ? $0.value.bytes / total : 0) }

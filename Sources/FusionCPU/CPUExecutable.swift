@@ -70,7 +70,7 @@ public final class CPUExecutable: Executable {
 
     public var lastProfile: RunProfile? {
         guard !lastRunNodeTimings.isEmpty else { return nil }
-        let nodes = zip(graph.nodes, lastRunNodeTimings).filter { $0.0.op.name != "reshape" }.map { NodeTiming(node: $0.index, seconds: $1.seconds) }
+        let nodes = zip(graph.nodes, lastRunNodeTimings).filter { !plan.viewNodes.contains($0.0.index) }.map { NodeTiming(node: $0.index, seconds: $1.seconds) }
         return RunProfile(nodes: nodes, timer: "wall", deviceSpanSeconds: nil, submissions: 1, dispatches: nodes.count, barriers: 0)
     }
 
@@ -93,13 +93,14 @@ public final class CPUExecutable: Executable {
     private func runBound(_ inputs: [String: Tensor], observer: ((Node, Tensor) throws -> Void)?) throws -> [String: Tensor] {
         BLASThreads.setDefault(threads)
 
-        // Bind inputs, then resolve views (reshape outputs) to their root's memory.
+        // Bind inputs, then resolve views (reshapes, contiguous slices, operands of concats
+        // made in place: `LayoutViews`) to their place in their root's memory.
         for info in graph.values {
             if case let .input(name) = info.kind { addresses[info.value.id] = inputs[name]!.data }
         }
         for info in graph.values {
             let id = info.value.id, root = plan.root[id]
-            if root != id { addresses[id] = addresses[root] }
+            if root != id { addresses[id] = addresses[root].map { $0 + plan.elementOffset[id] * info.value.dtype.byteSize } }
         }
 
         var ctx = KernelContext(threads: threads, scratch: arena.scratch)
@@ -121,7 +122,7 @@ public final class CPUExecutable: Executable {
                 continue
             }
             let start = DispatchTime.now().uptimeNanoseconds
-            try execute(node, ctx)
+            if !plan.viewNodes.contains(node.index) { try execute(node, ctx) }
             let end = DispatchTime.now().uptimeNanoseconds
             timings.append((node.name, node.op.name, Double(end - start) * 1e-9))
             if let observer {

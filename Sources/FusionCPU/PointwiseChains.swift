@@ -63,21 +63,31 @@ enum PointwiseChains {
     }
 
     /// Whether the run's results occupy memory that no other value the run reads or writes
-    /// shares.
+    /// shares (values are ranges of their root's memory: views share a root at offsets).
     private static func disjoint(_ run: [Node], graph: Graph, plan: MemoryPlan) -> Bool {
-        var spans: [(root: Int, block: Int, range: Range<Int>)] = []
-        var seen = Set<Int>()
+        struct Span: Hashable { let block: Int; let start: Int; let end: Int }
+        /// The same bytes of the same root: one value and its reshape views.
+        struct Data: Hashable { let root: Int; let offset: Int; let bytes: Int }
+        var spans: [(span: Span, written: Bool)] = []
+        var seen: [Data: Int] = [:]
+        let written = Set(run.map(\.output.id))
         for node in run {
             for v in node.inputs + [node.output] {
-                let root = plan.root[v.id]
-                guard seen.insert(root).inserted, let p = plan.placements[root] else { continue }
-                spans.append((root, p.block, p.offset..<(p.offset + graph.values[root].value.byteCount)))
+                guard let p = plan.placements[plan.root[v.id]] else { continue }
+                let start = p.offset + plan.elementOffset[v.id] * v.dtype.byteSize
+                let span = Span(block: p.block, start: start, end: start + v.byteCount)
+                let data = Data(root: plan.root[v.id], offset: plan.elementOffset[v.id], bytes: v.byteCount)
+                if let i = seen[data] {
+                    spans[i].written = spans[i].written || written.contains(v.id)
+                } else {
+                    seen[data] = spans.count
+                    spans.append((span, written.contains(v.id)))
+                }
             }
         }
-        let written = Set(run.map { plan.root[$0.output.id] })
         for (i, a) in spans.enumerated() {
-            for b in spans[(i + 1)...] where a.block == b.block && a.range.overlaps(b.range) {
-                if written.contains(a.root) || written.contains(b.root) { return false }
+            for b in spans[(i + 1)...] where a.span.block == b.span.block && a.span.start < b.span.end && b.span.start < a.span.end {
+                if a.written || b.written { return false }
             }
         }
         return true

@@ -16,8 +16,11 @@ public enum GraphTraffic {
     }
 
     /// Total bytes of every node (`storageBytes`: element size of float values, see `bytes(of:storageBytes:)`).
+    /// Views (`LayoutViews`: reshapes, and with the `layout-views` pass contiguous slices and
+    /// concats made in place) move nothing.
     public static func bytes(_ graph: Graph, storageBytes: Int? = nil) -> Double {
-        graph.nodes.reduce(0) { $0 + bytes(of: $1, storageBytes: storageBytes) }
+        let views = LayoutViews(graph)
+        return graph.nodes.reduce(0) { $0 + (views.isView($1) ? 0 : bytes(of: $1, storageBytes: storageBytes)) }
     }
 
     /// Total bytes of every node with float values stored at `precision`.

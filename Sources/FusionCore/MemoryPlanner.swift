@@ -10,8 +10,12 @@ public struct MemoryPlan: Sendable {
     public let placements: [Int: Placement]
     /// Sizes of the memory blocks the backend allocates.
     public let blockSizes: [Int]
-    /// For every value, the value whose memory it uses (itself unless it is a reshape view).
+    /// For every value, the value whose memory it uses (itself unless it is a view: `LayoutViews`).
     public let root: [Int]
+    /// For every value, its first element's index in its root's memory.
+    public let elementOffset: [Int]
+    /// Nodes that run no kernel (their output is a view, or a concat made in place).
+    public let viewNodes: Set<Int>
     /// Index of the last node reading each root value (`nodes.count` for graph outputs).
     public let lastUse: [Int: Int]
     /// The largest total size of values alive at one time: the lower bound on `arenaBytes`.
@@ -30,22 +34,27 @@ public enum MemoryPlanner {
     ///   - maxBlockBytes: the largest block the backend can allocate; a value larger than
     ///     this is an error.
     ///   - precision: how float values are stored (fp16: 2 bytes per element).
+    ///   - viewAlignment: bytes a view's start must be a multiple of (`LayoutViews`): the
+    ///     device's storage-buffer offset alignment on Vulkan, 1 on the CPU.
     ///   - executedTogether: ranges of node indices a backend runs interleaved (band by band):
     ///     every value their nodes read or write is kept alive across the whole range, so no
     ///     two of them share memory.
     public static func plan(_ graph: Graph, alignment: Int = 256, maxBlockBytes: Int = Int.max,
-                            precision: StoragePrecision = .fp32, executedTogether: [ClosedRange<Int>] = []) throws -> MemoryPlan {
+                            precision: StoragePrecision = .fp32, viewAlignment: Int = 1,
+                            executedTogether: [ClosedRange<Int>] = []) throws -> MemoryPlan {
         let values = graph.values
         func byteCount(_ v: Int) -> Int { values[v].value.count * precision.storageBytes(of: values[v].value.dtype) }
-        var root = Array(values.indices)
-        for node in graph.nodes {
-            if case .reshape = node.op { root[node.output.id] = root[node.inputs[0].id] }
-        }
+        let views = LayoutViews(graph, offsetAlignment: viewAlignment, precision: precision)
+        let root = views.root
+        // A root lives from the first node that writes into it (a concat made in place is
+        // written by its operands' producers) to its last reader.
         var def: [Int: Int] = [:]
         var lastUse: [Int: Int] = [:]
-        for node in graph.nodes where root[node.output.id] == node.output.id {
-            def[node.output.id] = node.index
-            lastUse[node.output.id] = node.index
+        let made = Set(graph.nodes.map(\.output.id))
+        for node in graph.nodes where made.contains(root[node.output.id]) {
+            let r = root[node.output.id]
+            def[r] = min(def[r] ?? node.index, node.index)
+            lastUse[r] = max(lastUse[r] ?? node.index, node.index)
         }
         for node in graph.nodes {
             for v in node.inputs {
@@ -104,6 +113,7 @@ public enum MemoryPlanner {
             let live = roots.filter { def[$0]! <= i && i <= lastUse[$0]! }.reduce(0) { $0 + aligned(byteCount($1)) }
             peak = max(peak, live)
         }
-        return MemoryPlan(placements: placements, blockSizes: blockSizes, root: root, lastUse: lastUse, peakLiveBytes: peak)
+        return MemoryPlan(placements: placements, blockSizes: blockSizes, root: root, elementOffset: views.elementOffset,
+                          viewNodes: views.viewNodes, lastUse: lastUse, peakLiveBytes: peak)
     }
 }

@@ -36,7 +36,7 @@ final class GraphPassTests: XCTestCase {
         XCTAssertEqual(try GraphPasses(parsing: "-fold-norms").enabled, Set(GraphPass.allCases).subtracting([.normFolding]))
         XCTAssertThrowsError(try GraphPasses(parsing: "fuse-everything")) { XCTAssertTrue("\($0)".contains("fuse-epilogues"), "\($0)") }
         XCTAssertThrowsError(try GraphPasses(parsing: "fold-norms,-fuse-epilogues"))
-        XCTAssertEqual(GraphPasses.all.ordered, [.convComposition, .constantFolding, .normFolding, .pointwiseDepthwiseFusion, .epilogueFusion, .deadNodes])
+        XCTAssertEqual(GraphPasses.all.ordered, [.convComposition, .constantFolding, .normFolding, .pointwiseDepthwiseFusion, .epilogueFusion, .deadNodes, .layoutViews])
     }
 
     func testChainOfEveryStepKindBecomesOneConv() throws {

@@ -22,6 +22,11 @@ public enum GraphOptimizer {
                 g = try EpilogueFusion.run(g)
             case .deadNodes:
                 g = try DeadNodeElimination.run(g)
+            case .layoutViews:
+                // Nothing is rewritten: the mark tells `LayoutViews` (memory planner,
+                // executors, traffic) to place slices and concats as views.
+                g = g.copy()
+                g.appliedPasses.insert(.layoutViews)
             }
         }
         return g

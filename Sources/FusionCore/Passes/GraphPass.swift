@@ -19,6 +19,9 @@ public enum GraphPass: String, CaseIterable, Sendable, Comparable {
     case epilogueFusion = "fuse-epilogues"
     /// Nodes no graph output depends on are dropped.
     case deadNodes = "drop-dead-nodes"
+    /// Contiguous slices become views of their input and concats are written in place by
+    /// their operands' producers (`LayoutViews`); the graph's nodes stay, running nothing.
+    case layoutViews = "layout-views"
 
     public static func < (a: GraphPass, b: GraphPass) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
@@ -32,6 +35,7 @@ public enum GraphPass: String, CaseIterable, Sendable, Comparable {
         case .pointwiseDepthwiseFusion: return "fuse [LayerNorm ->] 1x1 conv -> depthwise conv into one node"
         case .epilogueFusion: return "fuse bias/activation/residual/scale-shift/FiLM/PReLU into the producing conv or GEMM"
         case .deadNodes: return "drop nodes no output depends on"
+        case .layoutViews: return "make contiguous slices views and write concats in place"
         }
     }
 }

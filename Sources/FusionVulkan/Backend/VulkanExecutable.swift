@@ -139,7 +139,8 @@ public final class VulkanExecutable: Executable {
         let alignment = max(256, Int(info.minStorageBufferOffsetAlignment))
         let maxBlock = Int(min(info.maxMemoryAllocationSize, UInt64(Int.max)))
         precision = context.options.precision
-        plan = try MemoryPlanner.plan(graph, alignment: alignment, maxBlockBytes: maxBlock, precision: precision)
+        plan = try MemoryPlanner.plan(graph, alignment: alignment, maxBlockBytes: maxBlock, precision: precision,
+                                      viewAlignment: max(4, Int(info.minStorageBufferOffsetAlignment)))
         staged = [StagingSet(), StagingSet()]
 
         // Constants: own buffers, uploaded once. Inputs and outputs: in each staging set.
@@ -210,7 +211,7 @@ public final class VulkanExecutable: Executable {
 
         let encoder = EncodeContext(context: context, sequence: sequence, reusing: scratch)
         for node in graph.nodes {
-            if case .reshape = node.op { continue }
+            if plan.viewNodes.contains(node.index) { continue }
             let work = GraphCost.flops(of: node)
             if flops[sequences.count - 1] > 0, flops[sequences.count - 1] + work > submissionWorkLimit {
                 try sequence.finish()
@@ -266,11 +267,13 @@ public final class VulkanExecutable: Executable {
             tensors[id] = DeviceTensor(buffer: blocks[p.block], offset: p.offset, shape: v.shape, dtype: precision.storageType(of: v.dtype))
         }
         for ((_, v), input) in zip(inputSlots, set.inputs) { tensors[v.id] = input.tensor }
-        // Views (reshape) share their root's memory.
-        for node in graph.nodes {
-            if case .reshape = node.op, let src = tensors[plan.root[node.output.id]] {
-                tensors[node.output.id] = DeviceTensor(buffer: src.buffer, offset: src.offset, shape: node.output.shape,
-                                                       dtype: precision.storageType(of: node.output.dtype))
+        // Views (reshapes, contiguous slices, operands of concats made in place:
+        // `LayoutViews`) are ranges of their root's memory.
+        for info in graph.values where plan.root[info.value.id] != info.value.id {
+            let v = info.value
+            if let src = tensors[plan.root[v.id]] {
+                tensors[v.id] = DeviceTensor(buffer: src.buffer, offset: src.offset + plan.elementOffset[v.id] * precision.storageBytes(of: v.dtype),
+                                             shape: v.shape, dtype: precision.storageType(of: v.dtype))
             }
         }
         return tensors
@@ -321,7 +324,7 @@ public final class VulkanExecutable: Executable {
                     first = false
                 }
                 guard let out = tensors[node.output.id] else { throw FusionError.unknownValue(node.output.id) }
-                if case .reshape = node.op {} else {
+                if !plan.viewNodes.contains(node.index) {
                     let ins = try node.inputs.map { v -> DeviceTensor in
                         guard let t = tensors[v.id] else { throw FusionError.unknownValue(v.id) }
                         return t
