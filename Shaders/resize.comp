@@ -7,6 +7,11 @@
 //   1 bilinear: src = max((dst + 0.5) * in / out - 0.5, 0), two taps, the second clamped
 //   2 bicubic:  src = (dst + 0.5) * in / out - 0.5, cubic convolution a = -0.75, four taps
 //               clamped to the border; interpolates along x per row, then along y
+//   3 bilinear, antialias=True (torchvision Resize): per axis a triangle filter of radius
+//               support = max(scale, 1) around center = scale (dst + 0.5), taps
+//               int(center -+ support + 0.5) clamped to the image, weights normalised to sum
+//               1, all in float32 exactly as ATen's _compute_weights_aa (scale and 1/scale
+//               divided on the host); rows filtered along x, then combined along y
 // Source coordinates are exact: floor and fraction come from the integer fraction
 // ((2 dst + 1) in - out) / (2 out) (the encoder checks it fits 31 bits), so large scale
 // factors lose no precision to a float `dst * scale` (which would be off by ~1e-4 near
@@ -28,8 +33,10 @@ layout(push_constant) uniform Params {
     uint outWidth;
     uint xOff;
     uint yOff;
-    float scaleY;   // nearest: float32 in / out per axis
+    float scaleY;   // nearest, antialiased bilinear: float32 in / out per axis
     float scaleX;
+    float invScaleY; // antialiased bilinear: float32(1 / scale) where scale >= 1, else 1
+    float invScaleX;
 } pc;
 
 float at(uint plane, int yy, int xx) {
@@ -54,6 +61,34 @@ void sourceCoordinate(uint dst, uint inSize, uint outSize, out int index, out fl
     int q = num >= 0 ? num / den : -((den - 1 - num) / den);
     index = q;
     frac = float(num - q * den) / float(den);
+}
+#endif
+
+#if RESIZE_MODE == 3
+// int(v + 0.5) of ATen's double arithmetic for a float v (truncation; callers clamp at 0):
+// floor(v) plus one when the exact fraction v - floor(v) is at least 0.5.
+int roundHalfUp(float v) {
+    precise float f = floor(v);
+    return int(f) + (v - f >= 0.5 ? 1 : 0);
+}
+
+// Taps [first, first + count) of output index dst along an axis of `inSize` samples.
+void antialiasTaps(uint dst, uint inSize, float scale, out int first, out int count, out float center) {
+    precise float support = max(scale, 1.0);
+    precise float c = scale * (float(dst) + 0.5);
+    center = c;
+    precise float lo = c - support;
+    precise float hi = c + support;
+    first = max(roundHalfUp(lo), 0);
+    count = clamp(min(roundHalfUp(hi), int(inSize)) - first, 0, int(ceil(support)) * 2 + 1);
+}
+
+// Unnormalised triangle weight of tap j: ((j - center) + 0.5) * invScale rounded once (the
+// fma is exact where ATen's double product is), then 1 - |x| clamped at 0.
+float antialiasWeight(int j, float center, float invScale) {
+    precise float d = float(j) - center;
+    precise float x = abs(fma(d, invScale, 0.5 * invScale));
+    return x < 1.0 ? 1.0 - x : 0.0;
 }
 #endif
 
@@ -104,8 +139,27 @@ void main() {
                   + at(plane, yy, xs2) * wx.z + at(plane, yy, xs3) * wx.w;
         r += row * wy[k];
     }
+#elif RESIZE_MODE == 3
+    int y0, ny, x0, nx;
+    float cy, cx;
+    antialiasTaps(oy, pc.height, pc.scaleY, y0, ny, cy);
+    antialiasTaps(ox, pc.width, pc.scaleX, x0, nx, cx);
+    precise float totalY = 0.0, totalX = 0.0;
+    for (int k = 0; k < ny; ++k) { totalY += antialiasWeight(y0 + k, cy, pc.invScaleY); }
+    for (int k = 0; k < nx; ++k) { totalX += antialiasWeight(x0 + k, cx, pc.invScaleX); }
+    precise float acc = 0.0;
+    for (int a = 0; a < ny; ++a) {
+        precise float row = 0.0;
+        for (int b = 0; b < nx; ++b) {
+            float wx = totalX != 0.0 ? antialiasWeight(x0 + b, cx, pc.invScaleX) / totalX : 0.0;
+            row += at(plane, y0 + a, x0 + b) * wx;
+        }
+        float wy = totalY != 0.0 ? antialiasWeight(y0 + a, cy, pc.invScaleY) / totalY : 0.0;
+        acc += row * wy;
+    }
+    r = acc;
 #else
-#error "resize.comp: RESIZE_MODE must be 0, 1 or 2"
+#error "resize.comp: RESIZE_MODE must be 0, 1, 2 or 3"
 #endif
     y[pc.yOff + i] = STORE_T(r);
 }

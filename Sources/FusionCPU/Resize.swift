@@ -2,7 +2,7 @@ import FusionCore
 
 // F.interpolate(align_corners=False): nearest (PyTorch's float32 floor(dst * (in / out)),
 // `ResizeMode.nearestIndex`), bilinear, bicubic
-// (a = -0.75, taps clamped at the border).
+// (a = -0.75, taps clamped at the border), bilinear with antialias (ATen's float32 weights).
 
 /// Source taps and weights of every output coordinate along one axis.
 struct ResampleAxis {
@@ -29,6 +29,9 @@ struct ResampleAxis {
                 index += [i0, i1]
                 weight += [Float(1 - l1), Float(l1)]
             }
+        case .bilinearAntialias:
+            let t = Self.antialiasTaps(input: input, output: output)
+            taps = t.0; index = t.1; weight = t.2
         case .bicubic:
             taps = 4
             index = []; weight = []
@@ -47,6 +50,41 @@ struct ResampleAxis {
                 }
             }
         }
+    }
+}
+
+extension ResampleAxis {
+    /// ATen's `_compute_weights_aa` for bilinear with antialias, in its float32 arithmetic
+    /// (the double steps where C++ promotes to double): every output gets the same number
+    /// of taps, the unused ones with weight 0 at a valid index.
+    static func antialiasTaps(input: Int, output: Int) -> (Int, [Int], [Float]) {
+        let scale = Float(input) / Float(output)
+        let support: Float = scale >= 1 ? scale : 1
+        let invScale: Float = scale >= 1 ? Float(1.0 / Double(scale)) : 1
+        let taps = Int(support.rounded(.up)) * 2 + 1
+        var index: [Int] = [], weight: [Float] = []
+        index.reserveCapacity(taps * output); weight.reserveCapacity(taps * output)
+        var w = [Float](repeating: 0, count: taps)
+        for i in 0..<output {
+            let center = Float(Double(scale) * (Double(i) + 0.5))
+            let first = max(Int(Double(center - support) + 0.5), 0)
+            let count = min(max(min(Int(Double(center + support) + 0.5), input) - first, 0), taps)
+            var total: Float = 0
+            for j in 0..<taps {
+                if j < count {
+                    let x = abs(Float((Double(Float(j + first) - center) + 0.5) * Double(invScale)))
+                    w[j] = x < 1 ? 1 - x : 0
+                    total += w[j]
+                } else {
+                    w[j] = 0
+                }
+            }
+            for j in 0..<taps {
+                index.append(min(first + j, input - 1))
+                weight.append(total != 0 && j < count ? w[j] / total : 0)
+            }
+        }
+        return (taps, index, weight)
     }
 }
 

@@ -7,6 +7,14 @@ public enum PaddingMode: String, Sendable, CaseIterable {
 /// (`align_corners=False`; bicubic uses a = -0.75 and clamps taps at the border).
 public enum ResizeMode: String, Sendable, CaseIterable {
     case nearest, bilinear, bicubic
+    /// `F.interpolate(mode='bilinear', antialias=True)` (torchvision `Resize` on tensors):
+    /// separable, width then height; per axis `scale = in / out`, `support = max(scale, 1)`,
+    /// taps `int(center - support + 0.5) ..< int(center + support + 0.5)` (clamped to the
+    /// image) around `center = scale * (i + 0.5)` with triangle weights
+    /// `max(0, 1 - |(j - center + 0.5) / max(scale, 1)|)` normalised to sum 1. Scale, centre
+    /// and weights are computed in float32 exactly as PyTorch does for float32 images.
+    /// Upsampling it is plain bilinear; downsampling a triangle filter of radius `scale`.
+    case bilinearAntialias
 
     /// PyTorch's legacy `nearest` source index (`upsample_nearest2d`, `nearest_idx`):
     /// `min(floor(dst * scale), input - 1)` with `scale = Float(input) / Float(output)` and

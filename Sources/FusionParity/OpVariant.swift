@@ -19,6 +19,7 @@ public enum OpVariant: String, CaseIterable, Sendable {
     case padZero = "pad zero", padReflect = "pad reflect", crop, embedding
     case channelAttention = "channel_attention", attention, windowAttention = "window_attention"
     case resizeNearest = "resize nearest", resizeBilinear = "resize bilinear", resizeBicubic = "resize bicubic"
+    case resizeBilinearAntialias = "resize bilinear antialias"
     case reshape, permute
 
     public init(_ op: Op) {
@@ -75,6 +76,7 @@ public enum OpVariant: String, CaseIterable, Sendable {
             case .nearest: self = .resizeNearest
             case .bilinear: self = .resizeBilinear
             case .bicubic: self = .resizeBicubic
+            case .bilinearAntialias: self = .resizeBilinearAntialias
             }
         case .reshape: self = .reshape
         case .permute: self = .permute
@@ -95,7 +97,7 @@ public enum OpVariant: String, CaseIterable, Sendable {
             return .pointwise
         case .pixelShuffle, .pixelUnshuffle, .concat, .slice, .padZero, .padReflect, .crop, .embedding, .reshape, .permute:
             return .layout
-        case .resizeNearest, .resizeBilinear, .resizeBicubic: return .resampling
+        case .resizeNearest, .resizeBilinear, .resizeBicubic, .resizeBilinearAntialias: return .resampling
         }
     }
 }

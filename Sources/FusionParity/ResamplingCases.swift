@@ -1,6 +1,7 @@
 import FusionCore
 
-/// resize: nearest, bilinear and bicubic, up and down, 1x1 maps, coordinates near 1000.
+/// resize: nearest, bilinear, bicubic and antialiased bilinear, up and down, 1x1 maps,
+/// coordinates near 1000.
 enum ResamplingCases: OpFamilyCases {
     static func addParityCases(to b: inout OpCaseBuilder) throws {
         let x = b.input([1, 3, 9, 13])
@@ -11,6 +12,8 @@ enum ResamplingCases: OpFamilyCases {
         // Sizes where PyTorch's float32 nearest index differs from floor(dst * in / out).
         try resize(&b, b.input([1, 2, 5, 84]), .nearest, 3, 288, note: "float32 index rule")
         try resize(&b, b.input([1, 1, 288, 384]), .nearest, 111, 74, note: "float32 index rule")
+        // RFC's CLIPSeg input: any crop to 352x352, shrinking one axis and growing the other.
+        try resize(&b, b.input([2, 3, 56, 448]), .bilinearAntialias, 352, 352, note: "CLIPSeg input")
     }
 
     static func addTestCases(to b: inout OpCaseBuilder) throws {
@@ -31,6 +34,13 @@ enum ResamplingCases: OpFamilyCases {
         for mode in ResizeMode.allCases {
             for (shape, hw) in sweep { try resize(&b, b.input(shape), mode, hw.0, hw.1, note: "float64 sweep") }
         }
+        // Antialiased bilinear (torchvision Resize to CLIPSeg's 352x352): growing, shrinking
+        // both axes (5 and 7 taps), one axis unchanged (scale exactly 1), a strong shrink
+        // (support 11.4 -> 25 taps) and a 1-pixel output.
+        let antialias: [([Int], (Int, Int))] = [([1, 3, 64, 80], (352, 352)), ([2, 3, 480, 640], (352, 352)),
+                                                ([1, 2, 352, 500], (352, 352)), ([1, 1, 4000, 9], (351, 13)),
+                                                ([1, 2, 9, 7], (1, 1)), ([1, 1, 1, 5], (3, 2))]
+        for (shape, hw) in antialias { try resize(&b, b.input(shape), .bilinearAntialias, hw.0, hw.1, note: "antialias") }
     }
 
     private static func resize(_ b: inout OpCaseBuilder, _ x: CaseInput, _ mode: ResizeMode, _ height: Int, _ width: Int,

@@ -11,6 +11,13 @@ final class Reference64SelfCheckTests: XCTestCase {
     func testResize() {
         // F.interpolate(arange(4), size=8, mode="bilinear", align_corners=False).
         XCTAssertEqual(ResamplingReference64.resize(row, mode: .bilinear, height: 1, width: 8).data, [0, 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 3])
+        // Antialiased bilinear upsampling is plain bilinear; shrinking arange(4) to 2 is a
+        // triangle of radius 2: taps 0...2 weights [.75, .75, .25] / 1.75 and 1...3 [.25, .75, .75] / 1.75
+        // (torch 2.15: 0.7142857313, 2.2857143879).
+        XCTAssertEqual(ResamplingReference64.resize(row, mode: .bilinearAntialias, height: 1, width: 8).data, [0, 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 3])
+        let shrunk = ResamplingReference64.resize(row, mode: .bilinearAntialias, height: 1, width: 2).data
+        XCTAssertEqual(shrunk[0], 1.25 / 1.75, accuracy: 1e-7)
+        XCTAssertEqual(shrunk[1], 4 / 1.75, accuracy: 1e-7)
         // Nearest: floor(dst * 4 / 8).
         XCTAssertEqual(ResamplingReference64.resize(row, mode: .nearest, height: 1, width: 8).data, [0, 0, 1, 1, 2, 2, 3, 3])
         // Bicubic weights sum to one, and the kernel interpolates (t = 0 -> [0, 1, 0, 0]).

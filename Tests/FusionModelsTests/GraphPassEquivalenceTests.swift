@@ -28,6 +28,8 @@ final class GraphPassEquivalenceTests: XCTestCase {
             ("textif", try ModelCatalogue.model(named: "textif").load(ModelSettings(randomSeed: 3)).workload(height: 32, width: 40, batch: 1)),
             ("clip-text", try ModelCatalogue.model(named: "clip-text").load(ModelSettings(randomSeed: 3)).workload(height: 1, width: 1, batch: 2)),
             ("film", try ModelCatalogue.model(named: "film").load(ModelSettings(weights: try TestData.path("golden/film.pth"))).workload(height: 24, width: 40, batch: 1)),
+            // The tiny CLIP tower of the RFC goldens (width 128): the vision workload is 352x352 whatever the size.
+            ("rfc", try ModelCatalogue.model(named: "rfc").load(ModelSettings(weights: try TestData.path("golden/clip_vitb16_tiny.pt"))).workload(height: 1, width: 1, batch: 1)),
         ]
     }
 

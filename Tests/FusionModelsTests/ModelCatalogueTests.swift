@@ -10,16 +10,17 @@ import XCTest
 final class ModelCatalogueTests: XCTestCase {
     func testNamesAndGoldenKindsAreUniqueAndFound() throws {
         let names = ModelCatalogue.names
-        XCTAssertEqual(names, ["textfusion", "textif", "film", "clip-text"])
+        XCTAssertEqual(names, ["textfusion", "textif", "film", "clip-text", "rfc"])
         XCTAssertEqual(Set(names).count, names.count)
         let kinds = ModelCatalogue.goldenKinds
         XCTAssertEqual(Set(kinds).count, kinds.count, "a golden kind belongs to one model")
-        XCTAssertEqual(Set(GoldenRunner.supportedKinds), ["textfusion", "textfusion_rgb", "tokenizer", "clip_text", "textif", "film"])
+        XCTAssertEqual(Set(GoldenRunner.supportedKinds), ["textfusion", "textfusion_rgb", "tokenizer", "clip_text", "textif", "film",
+                                                          "rfc_clip_vision", "rfc_text_split"])
         for kind in kinds { XCTAssertNotNil(ModelCatalogue.model(forGoldenKind: kind)) }
         XCTAssertNil(ModelCatalogue.model(forGoldenKind: "ifilm"))
         XCTAssertEqual(ModelCatalogue.fusionNames, ["textfusion", "textif", "film"])
         XCTAssertThrowsError(try ModelCatalogue.model(named: "resnet")) { error in
-            XCTAssertTrue("\(error)".contains("known: textfusion, textif, film, clip-text"), "\(error)")
+            XCTAssertTrue("\(error)".contains("known: textfusion, textif, film, clip-text, rfc"), "\(error)")
         }
     }
 

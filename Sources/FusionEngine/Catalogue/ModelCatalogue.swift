@@ -9,6 +9,7 @@ public enum ModelCatalogue {
         TextIFEntry.self,
         FILMEntry.self,
         CLIPTextEntry.self,
+        RFCEntry.self,
     ]
 
     /// Every `--model` name, in catalogue order.

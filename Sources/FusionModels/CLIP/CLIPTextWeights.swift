@@ -9,15 +9,8 @@ import FusionIO
 /// come from the tensor shapes; the head count is width / 64, as OpenAI's `build_model`
 /// derives it.
 public struct CLIPTextWeights {
-    public struct Layer {
-        public var ln1Weight: Tensor, ln1Bias: Tensor
-        /// Packed q, k, v rows: [3W, W] and [3W].
-        public var inProjWeight: Tensor, inProjBias: Tensor
-        public var outProjWeight: Tensor, outProjBias: Tensor
-        public var ln2Weight: Tensor, ln2Bias: Tensor
-        public var fcWeight: Tensor, fcBias: Tensor        // [4W, W]
-        public var projWeight: Tensor, projBias: Tensor    // [W, 4W]
-    }
+    /// One residual block (shared with the vision tower).
+    public typealias Layer = CLIPResidualBlockWeights
 
     public enum Layout: String { case openAI = "OpenAI", huggingFace = "Hugging Face" }
 

@@ -3,6 +3,8 @@ import FusionCore
 // Resize (Shaders/resize.comp), F.interpolate(align_corners=False): nearest (PyTorch's
 // float32 floor(dst * (in / out)), the scales divided here), bilinear, bicubic (a = -0.75,
 // clamped taps), with source coordinates computed exactly in integers.
+// Antialiased bilinear: PyTorch's float32 scale, centre and weights (scales and inverse
+// scales divided here).
 // One thread per output element; (n, c) planes are split into ranges that fit a binding.
 
 extension EncodeContext {
@@ -18,6 +20,7 @@ extension EncodeContext {
         case .nearest: modeIndex = 0
         case .bilinear: modeIndex = 1
         case .bicubic: modeIndex = 2
+        case .bilinearAntialias: modeIndex = 3
         }
         // Source coordinates of the linear modes are computed exactly in 32-bit integers:
         // (2 dst + 1) * in over 2 out; nearest takes float32 scales divided on the host.
@@ -34,8 +37,18 @@ extension EncodeContext {
             args.ints([r.count * ho * wo, h, w, ho, wo, xOff, yOff])
             args.float(Float(h) / Float(ho))
             args.float(Float(w) / Float(wo))
+            // Antialiased bilinear: PyTorch's float32 1 / scale for downsampled axes.
+            args.float(Self.antialiasInverseScale(h, ho))
+            args.float(Self.antialiasInverseScale(w, wo))
             try lightDispatch("resize.comp", defines: [("RESIZE_MODE", "\(modeIndex)")], bindings: [xb, yb],
                               arguments: args, items: r.count * ho * wo)
         }
+    }
+
+    /// `float(1.0 / scale)` when the axis shrinks (scale = float32 in / out >= 1), else 1,
+    /// as ATen's `_compute_weights_aa` computes `invscale`.
+    static func antialiasInverseScale(_ input: Int, _ output: Int) -> Float {
+        let scale = Float(input) / Float(output)
+        return scale >= 1 ? Float(1.0 / Double(scale)) : 1
     }
 }
