@@ -32,7 +32,7 @@ import tempfile
 import time
 import zlib
 
-MODELS = ["textfusion", "textif", "film", "clip-text"]
+# The image-fusion models the PyTorch scripts (Tools/<model>_torch.py) and the dataset step cover.
 IMAGE_MODELS = ["textfusion", "textif", "film"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -76,6 +76,13 @@ class Sequence:
             # This binary's `parity --ops` has no fp16 mode: say so rather than fail.
             step.update(status="skipped", why="not supported by this binary: " + err.strip().splitlines()[0])
             return None
+        # Validation-layer messages (FUSIONKIT_VALIDATION=1) fail the step, and go to this log,
+        # where CI looks for them.
+        validation = [line for line in err.splitlines() if "[vulkan validation]" in line]
+        if validation:
+            print("\n".join(validation[:20]), flush=True)
+            if status == "ok":
+                status = f"{len(validation)} validation messages"
         step.update(status=status, seconds=round(time.monotonic() - t0, 2), stderr_tail=err[-2000:])
         if parse is not None and status == "ok":
             try:
@@ -86,9 +93,21 @@ class Sequence:
             step["stdout_tail"] = out[-4000:]
         if status != "ok" or step["status"] != "ok":
             print(f"[gpu-check] {group}/{name}: {step['status']}\n{err[-1500:]}", flush=True)
-            if correctness:
+            # A wrong result always fails the check; in the CI form (--local) so does any step
+            # that breaks (a crash, an error exit), only a slow one does not.
+            if correctness or (self.args.local and not status.startswith("timed out")):
                 self.failed.append(f"{group}/{name}")
         return step.get("result")
+
+
+def catalogue_models(fusion):
+    """The binary's model catalogue, as `fusion bench --help` lists it ("Models: a, b, c (or all).")."""
+    text = subprocess.run([fusion, "bench", "--help"], capture_output=True, text=True).stdout
+    flat = " ".join(text.split())
+    i = flat.find("Models: ")
+    if i < 0:
+        sys.exit(f"gpu_check.py: `{fusion} bench --help` lists no models")
+    return [m.strip(" .") for m in flat[i + len("Models: "):].split("(or all)")[0].split(",") if m.strip(" .")]
 
 
 def last_json(text):
@@ -153,7 +172,9 @@ def main():
     f, data, size, psize = args.fusion, args.data, args.size, args.parity_size
     env = {"FUSIONKIT_TEST_DATA": data}
     seq = Sequence(args)
-    results = {"size": size, "parity_size": psize, "local": args.local, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    models = catalogue_models(f)
+    results["models"] = models
+    results = {"models": None, "size": size, "parity_size": psize, "local": args.local, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
 
     seq.run("devices", "devices", [f, "devices"], 60, env, parse=lambda out: out.strip())
     precisions = ["fp32", "fp16"]
@@ -161,7 +182,7 @@ def main():
         for p in precisions:
             seq.run("parity-ops", f"{kernels}-{p}", [f, "parity", "--ops", "--precision", p], 240 if args.local else 120,
                     {**env, "FUSIONKIT_KERNELS": kernels}, correctness=True, parse=lambda out: out.strip()[-3000:])
-    for m in MODELS:
+    for m in models:
         for p in precisions:
             seq.run("parity-model", f"{m}-{p}", [f, "parity", "--model", m, "--size", psize, "--precision", p,
                                                  "--summary", "--json"], 180 if args.local else 90, env,
@@ -180,7 +201,7 @@ def main():
              "--warmup", str(args.warmup)]
     for p in precisions:
         seq.run("ops", p, [f, "bench", "--op", "all", "--precision", p] + bench, 150, env, parse=last_json)
-    for m in MODELS:
+    for m in models:
         for p in precisions:
             seq.run("models", f"{m}-{p}", [f, "bench", "--model", m, "--precision", p] + bench, 240, env, parse=last_json)
 
@@ -281,7 +302,7 @@ def report(results):
     lines += ["", f"## Models at {size} (ms per pair; pairs/s from the dataset run)", "",
               "| model | precision | FusionKit ms | TFLOP/s | roofline share | GB moved | dataset pairs/s "
               "| PyTorch eager ms | PyTorch compile ms | eager / FusionKit |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for m in MODELS:
+    for m in results["models"]:
         for p in ("fp32", "fp16"):
             bench = step(results, "models", f"{m}-{p}")
             rows = ((bench or {}).get("result") or {}).get("results", [])

@@ -15,6 +15,8 @@ public struct TrafficTable {
     /// Ops by bytes, largest first.
     public let rows: [Row]
     public let nodes: Int
+    /// Nodes that run a kernel (views run none: `LayoutViews`).
+    public let kernelNodes: Int
     public let bytes: Double
 
     public init(_ graph: Graph, precision: StoragePrecision = .fp32) {
@@ -33,6 +35,7 @@ public struct TrafficTable {
         rows = byOp.map { Row(op: $0.key, nodes: $0.value.nodes, bytes: $0.value.bytes, share: total > 0 ? $0.value.bytes / total : 0) }
             .sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.op < $1.op }
         nodes = graph.nodes.count
+        kernelNodes = graph.nodes.count - views.viewNodes.count
         bytes = total
     }
 }

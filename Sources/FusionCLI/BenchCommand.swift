@@ -152,8 +152,9 @@ struct BenchCommand: ParsableCommand {
             let built = try modelOptions.workload(model, height: height, width: width).graph
             let tables = [("as built", TrafficTable(built, precision: precision)), ("as run", TrafficTable(try backend.optimized(built), precision: precision))]
             for (label, table) in tables {
-                print(String(format: "%@ %dx%d %@ (passes %@, %@): %d nodes, %.3f GB", model, height, width, label,
-                             label == "as built" ? "none" : passOptions.passes.description, precision.rawValue, table.nodes, table.bytes / 1e9))
+                print(String(format: "%@ %dx%d %@ (passes %@, %@): %d nodes (%d run a kernel), %.3f GB", model, height, width, label,
+                             label == "as built" ? "none" : passOptions.passes.description, precision.rawValue, table.nodes,
+                             table.kernelNodes, table.bytes / 1e9))
                 printTable(header: ["op", "nodes", "GB", "share"], rows: table.rows.map {
                     [$0.op, "\($0.nodes)", String(format: "%.3f", $0.bytes / 1e9), String(format: "%.1f%%", $0.share * 100)]
                 })
