@@ -40,6 +40,20 @@ public struct ModelSettings {
         self.weights = weights
         self.randomSeed = randomSeed
     }
+
+    /// Where the weights of a model without published defaults come from.
+    public enum WeightsSource: Equatable { case file(String), random(seed: UInt64) }
+
+    /// `--weights` or `--random-weights`, exactly one; `checkpoint` says what file the error
+    /// for neither asks for ("--model M needs --weights FILE (checkpoint) or --random-weights SEED").
+    public func weightsSource(model: String, checkpoint: String) throws -> WeightsSource {
+        switch (weights, randomSeed) {
+        case let (path?, nil): return .file(path)
+        case let (nil, seed?): return .random(seed: seed)
+        case (_?, _?): throw CatalogueError("give either --weights or --random-weights, not both")
+        case (nil, nil): throw CatalogueError("--model \(model) needs --weights FILE (\(checkpoint)) or --random-weights SEED")
+        }
+    }
 }
 
 /// A whole network ready to benchmark or profile: its graph at one size and batch, and the

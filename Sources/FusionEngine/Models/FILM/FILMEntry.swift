@@ -24,14 +24,12 @@ public final class FILMEntry: CatalogueModel {
     }
 
     public static func load(_ settings: ModelSettings) throws -> FILMEntry {
-        if let path = settings.weights {
-            if settings.randomSeed != nil { throw CatalogueError("give either --weights or --random-weights, not both") }
+        switch try settings.weightsSource(model: name, checkpoint: "a released checkpoint such as models/IVF.pth") {
+        case let .file(path):
             return FILMEntry(weights: try FILMWeights(CheckpointReader.read(path: path).archive), path: path, label: path)
+        case let .random(seed):
+            return FILMEntry(weights: FILMWeights(randomSeed: seed), path: nil, label: "random released configuration (seed \(seed))")
         }
-        guard let seed = settings.randomSeed else {
-            throw CatalogueError("--model film needs --weights FILE (a released checkpoint such as models/IVF.pth) or --random-weights SEED")
-        }
-        return FILMEntry(weights: FILMWeights(randomSeed: seed), path: nil, label: "random released configuration (seed \(seed))")
     }
 
     /// The whole network at one size with a 16-token text; a batch runs its samples one

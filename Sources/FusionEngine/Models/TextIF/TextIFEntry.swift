@@ -24,14 +24,12 @@ public final class TextIFEntry: CatalogueModel {
     }
 
     public static func load(_ settings: ModelSettings) throws -> TextIFEntry {
-        if let path = settings.weights {
-            if settings.randomSeed != nil { throw CatalogueError("give either --weights or --random-weights, not both") }
+        switch try settings.weightsSource(model: name, checkpoint: "a released checkpoint") {
+        case let .file(path):
             return TextIFEntry(weights: try TextIFWeights(CheckpointReader.read(path: path).archive), path: path, label: path)
+        case let .random(seed):
+            return TextIFEntry(weights: TextIFWeights(randomDim: 48, seed: seed), path: nil, label: "random released configuration (seed \(seed))")
         }
-        guard let seed = settings.randomSeed else {
-            throw CatalogueError("--model textif needs --weights FILE (a released checkpoint) or --random-weights SEED")
-        }
-        return TextIFEntry(weights: TextIFWeights(randomDim: 48, seed: seed), path: nil, label: "random released configuration (seed \(seed))")
     }
 
     /// Encoders and decoder in one graph. A graph whose plan (intermediates, inputs,
