@@ -8,9 +8,12 @@
 // kernel == stride (RFC's and CLIPSeg's 4x4 stride-4 upsamplers) reads one tap per output.
 // fp32 accumulation; the encoder bounds taps x input channels under llvmpipe's loop limit.
 // Weight [Cin, og, kh, kw]; x is one sample [Cin, H, W]; y the range's planes.
+// With EPILOGUE the node's epilogue is applied at the store (epilogue.glsl; its operands
+// bound from binding 4, `flatBase` the output flat index of this dispatch's element 0).
 // Specialization constant 0: workgroup size.
 #include "common.glsl"
 #include "light_ops.glsl"
+#include "epilogue.glsl"
 
 layout(std430, set = 0, binding = 0) readonly buffer X { STORE_T x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer W { STORE_T wt[]; };
@@ -37,6 +40,8 @@ layout(push_constant) uniform Params {
     uint wOff;
     uint bOff;
     uint yOff;
+    uint flatBase;
+    EPILOGUE_PUSH
 } pc;
 
 void main() {
@@ -85,5 +90,8 @@ void main() {
     if (pc.hasBias != 0u) {
         acc += float(bias[pc.bOff + co]);
     }
+#ifdef EPILOGUE
+    acc = epilogueApply(acc, pc.flatBase + i, pc.epiC, pc.epiBC);
+#endif
     y[pc.yOff + i] = STORE_T(acc);
 }

@@ -47,6 +47,13 @@ enum ConvTransposeCases {
         try b.add(.convTranspose2d, "x\(x.shape) w\(w.shape) s4 +bias -> leaky_relu (epilogue)", inputs: [x]) { g, v in
             try g.leakyReLU(g.convTranspose2d(v[0], weight: g.constant(w), bias: g.constant(bias), .init(stride: 4)), slope: 0.01)
         }
+        // A broadcast operand in the epilogue (per-channel scale, then a full-size residual).
+        let y = b.input([1, 6, 9, 7]), wy = b.tensor([6, 4, 3, 3], range: -0.5...0.5)
+        let scale = b.input([1, 4, 1, 1]), residual = b.input([1, 4, 18, 14])
+        try b.add(.convTranspose2d, "x\(y.shape) w\(wy.shape) s2 p1 op1 -> mul [1, 4, 1, 1] -> add [1, 4, 18, 14] (epilogue operands)",
+                  inputs: [y, scale, residual]) { g, v in
+            try g.add(g.mul(g.convTranspose2d(v[0], weight: g.constant(wy), .init(stride: 2, padding: 1, outputPadding: 1)), v[1]), v[2])
+        }
         // Output over one binding (168 MiB): output channels dispatched in ranges.
         try add(&b, Spec(x: [1, 2, 512, 512], cout: 10, k: (4, 4), attributes: .init(stride: 4), bias: true), note: "over one binding")
     }

@@ -2,7 +2,8 @@ import FusionCore
 
 // ConvTranspose2d (Shaders/conv_transpose2d.comp): one thread per output element, gathering
 // the taps that hit an input pixel. Dispatched per sample over ranges of output channels
-// whose planes fit one binding; a node's epilogue runs as the generic pass afterwards.
+// whose planes fit one binding. A node's epilogue is applied at the store when its operands
+// can be bound (`fusedEpilogue`), else it runs as the generic pass afterwards.
 
 extension EncodeContext {
     func encodeConvTranspose2d(_ node: Node, _ inputs: [DeviceTensor], _ output: DeviceTensor) throws {
@@ -22,6 +23,7 @@ extension EncodeContext {
         }
         let (wb, wOff) = try lightBindWhole(weight, .read)
         let (bb, bOff) = try bias.map { try lightBindWhole($0, .read) } ?? (wb, 0)
+        let epilogue = try fusedEpilogue(output: output)
         let sampleIn = c * h * w, plane = ho * wo
         for b in 0..<n {
             let (xb, xOff) = try lightBind(x, .read, elements: (b * sampleIn)..<((b + 1) * sampleIn))
@@ -30,10 +32,15 @@ extension EncodeContext {
                 let (yb, yOff) = try lightBind(output, .write, elements: first..<(first + r.count * plane))
                 var args = ShaderArguments()
                 args.ints([r.count * plane, r.lowerBound, cg, og, h, w, ho, wo, kh, kw, a.stride.0, a.stride.1,
-                           a.padding.0, a.padding.1, bias == nil ? 0 : 1, xOff, wOff, bOff, yOff])
-                try lightDispatch("conv_transpose2d.comp", defines: [], bindings: [xb, wb, bb, yb],
-                                  arguments: args, items: r.count * plane)
+                           a.padding.0, a.padding.1, bias == nil ? 0 : 1, xOff, wOff, bOff, yOff, first])
+                epilogue?.push(&args)
+                let spec = [UInt32(lightWorkgroupSize)]
+                try dispatch("conv_transpose2d.comp", defines: epilogue?.defines ?? [],
+                             specialization: epilogue?.specialization(spec) ?? spec,
+                             bindings: [xb, wb, bb, yb] + (epilogue?.bindings ?? []), arguments: args,
+                             groups: (groupCount(r.count * plane, lightWorkgroupSize), 1, 1))
             }
         }
+        if epilogue != nil { markEpilogueApplied() }
     }
 }
