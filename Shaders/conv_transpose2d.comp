@@ -8,6 +8,10 @@
 // kernel == stride (RFC's and CLIPSeg's 4x4 stride-4 upsamplers) reads one tap per output.
 // fp32 accumulation; the encoder bounds taps x input channels under llvmpipe's loop limit.
 // Weight [Cin, og, kh, kw]; x is one sample [Cin, H, W]; y the range's planes.
+// With COLS the sums over ci come precomputed from a GEMM (the encoder's usual path):
+// binding 0 is then cols [Cout * kh * kw, H * W] (fp32) of the sample, cols[co * kh * kw +
+// tap, pixel] = sum over the group's ci of w[ci, co % og, tap] * x[ci, pixel], and each
+// output only adds its taps (col2im).
 // With EPILOGUE the node's epilogue is applied at the store (epilogue.glsl; its operands
 // bound from binding 4, `flatBase` the output flat index of this dispatch's element 0).
 // Specialization constant 0: workgroup size.
@@ -15,7 +19,11 @@
 #include "light_ops.glsl"
 #include "epilogue.glsl"
 
+#ifdef COLS
+layout(std430, set = 0, binding = 0) readonly buffer Cols { float cols[]; };
+#else
 layout(std430, set = 0, binding = 0) readonly buffer X { STORE_T x[]; };
+#endif
 layout(std430, set = 0, binding = 1) readonly buffer W { STORE_T wt[]; };
 layout(std430, set = 0, binding = 2) readonly buffer B { STORE_T bias[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer Y { STORE_T y[]; };
@@ -40,6 +48,7 @@ layout(push_constant) uniform Params {
     uint wOff;
     uint bOff;
     uint yOff;
+    uint colStride;   // COLS: H * W
     uint flatBase;
     EPILOGUE_PUSH
 } pc;
@@ -77,6 +86,9 @@ void main() {
             if (ix >= w) {
                 continue;
             }
+#ifdef COLS
+            acc += cols[pc.xOff + (co * taps + uint(ky) * pc.kw + uint(kx)) * pc.colStride + uint(iy) * pc.width + uint(ix)];
+#else
             uint xi = pc.xOff + g * pc.cg * plane + uint(iy) * pc.width + uint(ix);
             uint wi = pc.wOff + (g * pc.cg * pc.og + j) * taps + uint(ky) * pc.kw + uint(kx);
             uint wStep = pc.og * taps;
@@ -85,6 +97,7 @@ void main() {
                 xi += plane;
                 wi += wStep;
             }
+#endif
         }
     }
     if (pc.hasBias != 0u) {

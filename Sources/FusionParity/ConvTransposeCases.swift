@@ -54,18 +54,25 @@ enum ConvTransposeCases {
                   inputs: [y, scale, residual]) { g, v in
             try g.add(g.mul(g.convTranspose2d(v[0], weight: g.constant(wy), .init(stride: 2, padding: 1, outputPadding: 1)), v[1]), v[2])
         }
+        // Vulkan's gather kernel (columns over a binding, as forced by a 1 KiB split limit):
+        // overlapping taps, groups, and kernel == stride.
+        for s in [Spec(x: [2, 4, 7, 5], cout: 6, k: (5, 3), attributes: .init(stride: (3, 2), padding: (2, 1), outputPadding: (1, 0)), bias: true),
+                  Spec(x: [1, 6, 8, 9], cout: 4, k: (4, 4), attributes: .init(stride: 2, padding: 1, groups: 2), bias: true),
+                  Spec(x: [1, 8, 6, 5], cout: 3, k: (4, 4), attributes: .init(stride: 4), bias: false)] {
+            try add(&b, s, note: "gather kernel", splitBytes: 1024)
+        }
         // Output over one binding (168 MiB): output channels dispatched in ranges.
         try add(&b, Spec(x: [1, 2, 512, 512], cout: 10, k: (4, 4), attributes: .init(stride: 4), bias: true), note: "over one binding")
     }
 
-    private static func add(_ b: inout OpCaseBuilder, _ s: Spec, note: String = "") throws {
+    private static func add(_ b: inout OpCaseBuilder, _ s: Spec, note: String = "", splitBytes: Int? = nil) throws {
         let x = b.input(s.x)
         let a = s.attributes
         let w = b.tensor([s.x[1], s.cout / a.groups, s.k.0, s.k.1], range: -0.5...0.5)
         let bias = b.tensor([s.cout])
         let desc = "x\(s.x) w\(w.shape) s\(a.stride) p\(a.padding) op\(a.outputPadding) g\(a.groups)\(s.bias ? " +bias" : "")"
             + (note.isEmpty ? "" : " (\(note))")
-        try b.add(.convTranspose2d, desc, inputs: [x]) { g, v in
+        try b.add(.convTranspose2d, desc, inputs: [x], splitBytes: splitBytes) { g, v in
             try g.convTranspose2d(v[0], weight: g.constant(w, name: "w"), bias: s.bias ? g.constant(bias, name: "b") : nil, a)
         }
     }
