@@ -121,6 +121,25 @@ final class RFCFusionGoldenTests: XCTestCase {
 
     func testCLIPSegTransConvOnVulkan() throws { try checkTransConv(try VulkanTestBackend.open()) }
 
+    /// processmodule: the golden process embedding -> film_w, film_b (1e-5), on the CPU.
+    func testProcessModuleFiLMVectors() throws {
+        let weights = try RFCFusionWeights(CheckpointReader.read(path: TestData.path("golden/rfc_model.pth")).archive)
+        let cpu = try SelectedBackend.open(.cpu)
+        for c in try cases() {
+            let g = Graph()
+            let film = try RFCProcessModule.filmVectors(g, weights, embedding: g.input("e", shape: [1, 512]))
+            g.output("film_w", film.w)
+            g.output("film_b", film.b)
+            let out = try cpu.backend.prepare(g).run(["e": try c.tensor("process_embedding")])
+            for name in ["film_w", "film_b"] {
+                XCTAssertEqual(out[name]!.shape, [3, 1, 64])
+                let e = maxAbs(out[name]!.toFloatArray(), try c.floats(name))
+                XCTAssertLessThanOrEqual(e, 1e-5, "\(c.name) \(name)")
+                print("\(c.name) \(name): max |err| \(e)")
+            }
+        }
+    }
+
     /// A checkpoint without one of the 73 tensors is an error naming the file and the tensor.
     func testMissingTensorIsNamed() throws {
         let path = try TestData.path("golden/rfc_model.pth")
