@@ -112,34 +112,3 @@ public enum RFCFusionGraph {
         return try g.add(g.add(g.add(g.mul(z, scale), shift), z), x)
     }
 }
-
-/// RFC's `processmodule` (PModule): six bias-free `Conv1d(1, 64, 512)`, i.e. linears 512 -> 64,
-/// on the process embedding, stacked as the FiLM vectors of the three ResBlocks.
-public enum RFCProcessModule {
-    /// embedding [1, 512] -> (film_w, film_b), each [3, 1, 64].
-    public static func filmVectors(_ g: Graph, _ w: RFCFusionWeights, embedding: Value) throws -> (w: Value, b: Value) {
-        func stack(_ weights: [Tensor]) throws -> Value {
-            let rows = try weights.map { try g.reshape(g.linear(embedding, weight: g.constant($0)), [1, 1, 64]) }
-            return try g.concat(rows, axis: 0)
-        }
-        return (try stack(w.processW), try stack(w.processB))
-    }
-}
-
-/// CLIPSeg's `trans_conv` head and the step from its logits to RFC's seg maps.
-public enum CLIPSegTransConv {
-    /// features [B, 64, 22, 22] -> logits [B, 1, 352, 352].
-    public static func logits(_ g: Graph, _ w: CLIPSegTransConvWeights, features: Value) throws -> Value {
-        var x = try g.relu(g.conv2d(features, weight: g.constant(w.conv.weight), bias: w.conv.bias.map { g.constant($0) },
-                                    Conv2DAttributes(padding: 1)))
-        x = try g.relu(g.convTranspose2d(x, weight: g.constant(w.up1.weight), bias: w.up1.bias.map { g.constant($0) }, .init(stride: 4)))
-        return try g.convTranspose2d(x, weight: g.constant(w.up2.weight), bias: w.up2.bias.map { g.constant($0) }, .init(stride: 4))
-    }
-
-    /// logits [2, 1, h, w] (IR, visible) -> seg [1, 2, H, W]: sigmoid, then bilinear resize
-    /// (align_corners=False, no antialias, even when shrinking).
-    public static func seg(_ g: Graph, logits: Value, height: Int, width: Int) throws -> Value {
-        let s = try g.resize(g.sigmoid(logits), mode: .bilinear, height: height, width: width)
-        return try g.reshape(s, [1, logits.shape[0], height, width])
-    }
-}

@@ -79,27 +79,3 @@ public struct RFCFusionWeights {
         dconv = try dconvShapes.enumerated().map { i, s in try conv("dconv\(i + 1)", s.0, s.1, 3) }
     }
 }
-
-/// The `trans_conv` head of CLIPSeg's decoder (`rd64-uni-refined`): Conv2d(64,64,3,p=1) ->
-/// ReLU -> ConvTranspose2d(64,32,4,s4) -> ReLU -> ConvTranspose2d(32,1,4,s4).
-public struct CLIPSegTransConvWeights {
-    public var conv: RFCFusionWeights.Conv       // [64, 64, 3, 3]
-    public var up1: RFCFusionWeights.Conv        // [64, 32, 4, 4]
-    public var up2: RFCFusionWeights.Conv        // [32, 1, 4, 4]
-
-    /// Reads `trans_conv.{0,2,4}` (under any prefix) from a CLIPSeg decoder checkpoint.
-    public init(_ archive: TensorArchive) throws {
-        let anchor = "trans_conv.0.weight"
-        guard let key = archive.names.first(where: { $0 == anchor || $0.hasSuffix("." + anchor) }) else {
-            throw FileFormatError(path: archive.path, format: archive.format.rawValue,
-                                  "not a CLIPSeg decoder checkpoint: no tensor named '\(anchor)'")
-        }
-        let p = String(key.dropLast(anchor.count))
-        let r = WeightReader(archive, model: "CLIPSeg")
-        func t(_ name: String, _ shape: [Int]) throws -> Tensor { try r.tensor(p + name, shape: shape) }
-        let d = RFCFusionWeights.featureChannels
-        conv = (try t("trans_conv.0.weight", [d, d, 3, 3]), try t("trans_conv.0.bias", [d]))
-        up1 = (try t("trans_conv.2.weight", [d, d / 2, 4, 4]), try t("trans_conv.2.bias", [d / 2]))
-        up2 = (try t("trans_conv.4.weight", [d / 2, 1, 4, 4]), try t("trans_conv.4.bias", [1]))
-    }
-}
