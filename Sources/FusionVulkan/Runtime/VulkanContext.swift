@@ -19,6 +19,12 @@ public final class VulkanContext {
     /// submission size and timeout its executables use.
     public let options: FusionOptions.Vulkan
     public let shaderCompiler: ShaderCompiler
+    /// The device's GEMM tuning table (`fusion tune`), when the cache holds a valid one.
+    public let gemmTuning: GemmTuningTable?
+    /// Where the tuning table is (or would be) for this device.
+    public let gemmTuningURL: URL
+    /// Why a tuning table in the cache was ignored (corrupt or foreign), for callers to print.
+    public let gemmTuningWarning: String?
 
     let instance: VulkanInstance
     let physicalDevice: VkPhysicalDevice
@@ -131,6 +137,11 @@ public final class VulkanContext {
         self.options = options.vulkan
         self.cacheDirectory = cacheRoot
         self.shaderCompiler = compiler
+        let tuningURL = GemmTuningTable.fileURL(in: cacheRoot, for: info)
+        let tuning = GemmTuningTable.load(from: tuningURL, for: info)
+        self.gemmTuningURL = tuningURL
+        self.gemmTuning = tuning.table
+        self.gemmTuningWarning = tuning.warning
         self.allocator = MemoryAllocator(device: device, physicalDevice: physicalDevice, info: info)
         // Fully initialised from here on: a throw below still runs deinit, which copes with
         // the optional handles that were not created yet.

@@ -1,0 +1,133 @@
+import FusionCore
+
+/// One configuration of the register-tiled GEMM kernels (`gemm_tiled.comp` for strided
+/// GEMMs, `conv2d_gemm.comp` for implicit-GEMM convolutions; both share
+/// `gemm_tiling.glsl`): the block tile BM x BN x BK staged in shared memory and the TM x TN
+/// accumulator tile each thread keeps in registers, all specialization constants, and what
+/// the device needs to run it.
+///
+/// `GemmVariant.all` is the one list of variants: the default choice, the tuner's
+/// candidates, `FUSIONKIT_GEMM_VARIANT` and `fusion parity --ops` all read it.
+public struct GemmVariant: Sendable, Equatable, CustomStringConvertible {
+    public let name: String
+    public let bm: Int, bn: Int, bk: Int
+    public let tm: Int, tn: Int
+    /// The multiply-add of a staged slice runs through cooperative matrices
+    /// (`GEMM_COOPMAT` build of gemm_mma.glsl); needs fp16 storage and the device extension.
+    public let cooperativeMatrix: Bool
+
+    /// Threads of a workgroup: one per TM x TN accumulator tile.
+    public var threads: Int { (bm / tm) * (bn / tn) }
+    /// Shared memory of the two fp32 stages of A and B, rows padded by one element.
+    public var sharedBytes: Int { 2 * bk * ((bm + 1) + (bn + 1)) * 4 }
+    /// Specialization constants 0...5 (WG, BM, BN, BK, TM, TN).
+    var tileConstants: [UInt32] { [threads, bm, bn, bk, tm, tn].map { UInt32($0) } }
+
+    public var description: String {
+        "\(name) (\(bm)x\(bn)x\(bk) block, \(tm)x\(tn) per thread, \(threads) threads, \(sharedBytes) B shared\(cooperativeMatrix ? ", cooperative matrix" : ""))"
+    }
+
+    /// The shader of a kernel family.
+    static func shader(_ kind: GemmKernelKind) -> String {
+        switch kind {
+        case .gemm: return "gemm_tiled.comp"
+        case .conv: return "conv2d_gemm.comp"
+        }
+    }
+
+    /// Why `info` cannot run this variant at `precision`, or nil when it can.
+    public func unsupportedReason(on info: VulkanDeviceInfo, precision: StoragePrecision) -> String? {
+        if threads > Int(info.maxComputeWorkGroupInvocations) || threads > Int(info.maxComputeWorkGroupSize[0]) {
+            return "\(threads) threads per workgroup, over the device's \(info.maxComputeWorkGroupInvocations)"
+        }
+        if sharedBytes > Int(info.maxComputeSharedMemorySize) {
+            return "\(sharedBytes) bytes of shared memory, over the device's \(info.maxComputeSharedMemorySize)"
+        }
+        if cooperativeMatrix {
+            if precision != .fp16 { return "cooperative-matrix variants run with fp16 storage only" }
+            if !info.cooperativeMatrix { return "the device has no cooperative matrices" }
+        }
+        return nil
+    }
+
+    public func isSupported(on info: VulkanDeviceInfo, precision: StoragePrecision) -> Bool {
+        unsupportedReason(on: info, precision: precision) == nil
+    }
+
+    /// Every variant. Shared memory stays within 32 KiB (lavapipe's limit, so each one is
+    /// checked in CI) and BK is a multiple of 4 (vec4 loads).
+    public static let all: [GemmVariant] = [
+        GemmVariant(name: "b32x32k16t4x4", bm: 32, bn: 32, bk: 16, tm: 4, tn: 4, cooperativeMatrix: false),
+        GemmVariant(name: "b64x64k16t8x8", bm: 64, bn: 64, bk: 16, tm: 8, tn: 8, cooperativeMatrix: false),
+        GemmVariant(name: "b64x64k16t4x4", bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, cooperativeMatrix: false),
+        GemmVariant(name: "b128x64k16t8x4", bm: 128, bn: 64, bk: 16, tm: 8, tn: 4, cooperativeMatrix: false),
+        GemmVariant(name: "b64x128k16t4x8", bm: 64, bn: 128, bk: 16, tm: 4, tn: 8, cooperativeMatrix: false),
+        GemmVariant(name: "b128x128k8t8x8", bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, cooperativeMatrix: false),
+    ]
+
+    public static func named(_ name: String) -> GemmVariant? { all.first { $0.name == name } }
+
+    /// The variants `info` can run at `precision`, in table order.
+    public static func supported(on info: VulkanDeviceInfo, precision: StoragePrecision) -> [GemmVariant] {
+        all.filter { $0.isSupported(on: info, precision: precision) }
+    }
+}
+
+/// The two kernel families that share the tiling.
+public enum GemmKernelKind: String, Sendable, Codable, CaseIterable {
+    case gemm
+    case conv
+}
+
+/// A problem's kernel choice: the variant and the number of K splits (1: none).
+public struct GemmChoice: Sendable, Equatable {
+    public var variant: GemmVariant
+    public var splits: Int
+    public init(variant: GemmVariant, splits: Int) {
+        self.variant = variant
+        self.splits = splits
+    }
+}
+
+/// What identifies a GEMM-shaped problem for tuning: the family, the sizes and the
+/// storage precision.
+public struct GemmShapeKey: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var kind: GemmKernelKind
+    public var m: Int, n: Int, k: Int
+    public var batch: Int
+    public var fp16: Bool
+
+    public init(kind: GemmKernelKind, m: Int, n: Int, k: Int, batch: Int, fp16: Bool) {
+        self.kind = kind; self.m = m; self.n = n; self.k = k; self.batch = batch; self.fp16 = fp16
+    }
+
+    public var description: String { "\(kind.rawValue) \(m)x\(n)x\(k)\(batch > 1 ? " x\(batch)" : "")\(fp16 ? " fp16" : "")" }
+}
+
+extension GemmVariant {
+    /// Default choice from the problem and the device: the largest block that still gives
+    /// enough workgroups to fill the device, then K splits when even the smallest block
+    /// leaves it idle and K is long (channel-attention Gram sums, 1x1 convs on small maps).
+    static func defaultChoice(for key: GemmShapeKey, on info: VulkanDeviceInfo, precision: StoragePrecision) -> GemmChoice {
+        let candidates = supported(on: info, precision: precision).filter { !$0.cooperativeMatrix }
+        let fallback = candidates.first ?? all[0]
+        // Workgroups that keep the device busy: many on a GPU, a few on a CPU driver.
+        let busy = info.type.contains("CPU") ? 8 : 256
+        func blocks(_ v: GemmVariant) -> Int { ((key.m + v.bm - 1) / v.bm) * ((key.n + v.bn - 1) / v.bn) * key.batch }
+        let order = ["b128x128k8t8x8", "b128x64k16t8x4", "b64x64k16t4x4", "b32x32k16t4x4"]
+        var variant = fallback
+        for name in order {
+            guard let v = candidates.first(where: { $0.name == name }) else { continue }
+            variant = v
+            if blocks(v) >= busy { break }
+        }
+        return GemmChoice(variant: variant, splits: defaultSplits(k: key.k, blocks: blocks(variant), busy: busy, bk: variant.bk))
+    }
+
+    /// K splits for a problem of `blocks` workgroups: enough to reach `busy`, each split at
+    /// least 256 long, at most 16.
+    static func defaultSplits(k: Int, blocks: Int, busy: Int, bk: Int) -> Int {
+        guard blocks < busy, k >= 1024 else { return 1 }
+        return max(1, min(16, k / 256, (busy + blocks - 1) / max(blocks, 1)))
+    }
+}
