@@ -57,6 +57,8 @@ public struct GemmVariant: Sendable, Equatable, CustomStringConvertible {
     /// Every variant. Shared memory stays within 32 KiB (lavapipe's limit, so each one is
     /// checked in CI) and BK is a multiple of 4 (vec4 loads).
     public static let all: [GemmVariant] = [
+        GemmVariant(name: "b8x256k8t1x8", bm: 8, bn: 256, bk: 8, tm: 1, tn: 8, cooperativeMatrix: false),
+        GemmVariant(name: "b16x128k16t2x8", bm: 16, bn: 128, bk: 16, tm: 2, tn: 8, cooperativeMatrix: false),
         GemmVariant(name: "b32x32k16t4x4", bm: 32, bn: 32, bk: 16, tm: 4, tn: 4, cooperativeMatrix: false),
         GemmVariant(name: "b64x64k16t8x8", bm: 64, bn: 64, bk: 16, tm: 8, tn: 8, cooperativeMatrix: false),
         GemmVariant(name: "b64x64k16t4x4", bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, cooperativeMatrix: false),
@@ -110,16 +112,25 @@ extension GemmVariant {
     /// leaves it idle and K is long (channel-attention Gram sums, 1x1 convs on small maps).
     static func defaultChoice(for key: GemmShapeKey, on info: VulkanDeviceInfo, precision: StoragePrecision) -> GemmChoice {
         let candidates = supported(on: info, precision: precision).filter { !$0.cooperativeMatrix }
-        let fallback = candidates.first ?? all[0]
+        guard !candidates.isEmpty else { return GemmChoice(variant: all[0], splits: 1) }
         // Workgroups that keep the device busy: many on a GPU, a few on a CPU driver.
         let busy = info.type.contains("CPU") ? 8 : 256
         func blocks(_ v: GemmVariant) -> Int { ((key.m + v.bm - 1) / v.bm) * ((key.n + v.bn - 1) / v.bn) * key.batch }
-        let order = ["b128x128k8t8x8", "b128x64k16t8x4", "b64x64k16t4x4", "b32x32k16t4x4"]
-        var variant = fallback
-        for name in order {
-            guard let v = candidates.first(where: { $0.name == name }) else { continue }
-            variant = v
-            if blocks(v) >= busy { break }
+        // Share of the blocks' outputs that lie inside C (skinny problems waste tall blocks).
+        func useful(_ v: GemmVariant) -> Double {
+            Double(key.m * key.n) / Double(((key.m + v.bm - 1) / v.bm) * v.bm * ((key.n + v.bn - 1) / v.bn) * v.bn)
+        }
+        let filling = candidates.filter { blocks($0) >= busy }
+        let variant: GemmVariant
+        if filling.isEmpty {
+            // Too small to fill the device: the most blocks, then the least waste.
+            variant = candidates.max { (blocks($0), useful($0)) < (blocks($1), useful($1)) }!
+        } else {
+            // Least waste (to 10%), then the largest block (most reuse per load).
+            variant = filling.max { a, b in
+                let ua = (useful(a) * 10).rounded(.down), ub = (useful(b) * 10).rounded(.down)
+                return (ua, a.bm * a.bn) < (ub, b.bm * b.bn)
+            }!
         }
         return GemmChoice(variant: variant, splits: defaultSplits(k: key.k, blocks: blocks(variant), busy: busy, bk: variant.bk))
     }
