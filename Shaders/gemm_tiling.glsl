@@ -21,8 +21,11 @@
 // and reads the result from `acc` (acc[i * TN + j] is row ty + i * (BM / TM), column
 // tx + j * (BN / TN) of the block).
 //
-// gemm_mma.glsl holds the multiply-add of one staged slice; it is the one piece that a
-// cooperative-matrix build (GEMM_COOPMAT) replaces.
+// gemm_mma.glsl holds the multiply-add of one staged slice and the accumulator's begin / end;
+// they are the only pieces a cooperative-matrix build (GEMM_COOPMAT, GL_NV_cooperative_matrix)
+// replaces: stages then hold fp16, each subgroup multiplies 16 x 16 fragments of its WM x WN
+// warp tile, and the end stores the fragments through shared memory into `acc`, so the
+// kernels' indexing, epilogue and store are the same in both builds (the plain twin).
 //
 // Specialization constants 0..9 (10..15 are the kernel's own; 16..35 the epilogue's).
 #ifndef FUSIONKIT_GEMM_TILING_GLSL
@@ -43,8 +46,18 @@ layout(constant_id = 9) const bool B_VEC4 = false;
 
 const uint THREADS_N = BN / TN;
 const uint THREADS_M = BM / TM;
-const uint AS_STRIDE = BM + 1u;
-const uint BS_STRIDE = BN + 1u;
+#ifdef GEMM_COOPMAT
+// Cooperative-matrix build (gemm_mma.glsl): stages hold fp16, rows padded by 8 elements so
+// every 16 x 16 fragment starts 16-byte aligned.
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#define SHARED_T float16_t
+const uint ROW_PAD = 8u;
+#else
+#define SHARED_T float
+const uint ROW_PAD = 1u;
+#endif
+const uint AS_STRIDE = BM + ROW_PAD;
+const uint BS_STRIDE = BN + ROW_PAD;
 const uint A_STAGE = BK * AS_STRIDE;
 const uint B_STAGE = BK * BS_STRIDE;
 // Elements (or vec4s) each thread fetches per slice, rounded up; the tail is bounds checked.
@@ -53,8 +66,8 @@ const uint B_LOADS = (BK * BN + WG - 1u) / WG;
 const uint A_LOADS4 = (BM * BK / 4u + WG - 1u) / WG;
 const uint B_LOADS4 = (BK * BN / 4u + WG - 1u) / WG;
 
-shared float As[2u * A_STAGE];
-shared float Bs[2u * B_STAGE];
+shared SHARED_T As[2u * A_STAGE];
+shared SHARED_T Bs[2u * B_STAGE];
 
 float acc[TM * TN];
 float aReg[A_LOADS];
@@ -111,10 +124,10 @@ void gemmStage(uint s, uint tid) {
             const uint e = tid + r * WG;
             const uint kk = (e % (BK / 4u)) * 4u, mm = e / (BK / 4u);
             if (e < BM * BK / 4u) {
-                As[aBase + (kk + 0u) * AS_STRIDE + mm] = aReg4[r].x;
-                As[aBase + (kk + 1u) * AS_STRIDE + mm] = aReg4[r].y;
-                As[aBase + (kk + 2u) * AS_STRIDE + mm] = aReg4[r].z;
-                As[aBase + (kk + 3u) * AS_STRIDE + mm] = aReg4[r].w;
+                As[aBase + (kk + 0u) * AS_STRIDE + mm] = SHARED_T(aReg4[r].x);
+                As[aBase + (kk + 1u) * AS_STRIDE + mm] = SHARED_T(aReg4[r].y);
+                As[aBase + (kk + 2u) * AS_STRIDE + mm] = SHARED_T(aReg4[r].z);
+                As[aBase + (kk + 3u) * AS_STRIDE + mm] = SHARED_T(aReg4[r].w);
             }
         }
     } else {
@@ -123,7 +136,7 @@ void gemmStage(uint s, uint tid) {
             uint mm, kk;
             if (A_KCONTIG) { kk = e % BK; mm = e / BK; } else { mm = e % BM; kk = e / BM; }
             if (e < BM * BK) {
-                As[aBase + kk * AS_STRIDE + mm] = aReg[r];
+                As[aBase + kk * AS_STRIDE + mm] = SHARED_T(aReg[r]);
             }
         }
     }
@@ -133,10 +146,10 @@ void gemmStage(uint s, uint tid) {
             const uint nn = (e % (BN / 4u)) * 4u, kk = e / (BN / 4u);
             if (e < BK * BN / 4u) {
                 const uint o = bBase + kk * BS_STRIDE + nn;
-                Bs[o] = bReg4[r].x;
-                Bs[o + 1u] = bReg4[r].y;
-                Bs[o + 2u] = bReg4[r].z;
-                Bs[o + 3u] = bReg4[r].w;
+                Bs[o] = SHARED_T(bReg4[r].x);
+                Bs[o + 1u] = SHARED_T(bReg4[r].y);
+                Bs[o + 2u] = SHARED_T(bReg4[r].z);
+                Bs[o + 3u] = SHARED_T(bReg4[r].w);
             }
         }
     } else {
@@ -145,7 +158,7 @@ void gemmStage(uint s, uint tid) {
             uint nn, kk;
             if (B_NCONTIG) { nn = e % BN; kk = e / BN; } else { kk = e % BK; nn = e / BK; }
             if (e < BK * BN) {
-                Bs[bBase + kk * BS_STRIDE + nn] = bReg[r];
+                Bs[bBase + kk * BS_STRIDE + nn] = SHARED_T(bReg[r]);
             }
         }
     }
@@ -164,6 +177,7 @@ void gemmMainLoop(int m0, int n0, int kBegin, int kEnd, int M, int N) {
     if (kBegin >= kEnd) {
         return;   // uniform: the same for every thread of the workgroup
     }
+    gemmBeginAccumulation();
     gemmFetch(m0, n0, kBegin, kEnd, M, N, tid);
     gemmStage(0u, tid);
     barrier();
@@ -180,6 +194,7 @@ void gemmMainLoop(int m0, int n0, int kBegin, int kEnd, int M, int N) {
         barrier();
         s ^= 1u;
     }
+    gemmEndAccumulation(tx, ty);
 }
 
 #endif // FUSIONKIT_GEMM_TILING_GLSL

@@ -137,7 +137,7 @@ struct ParityCommand: ParsableCommand {
         print("")
         print("GEMM variants (register-tiled GEMM and implicit-GEMM conv, K splits \(GemmVariantParity.splitCounts.map(String.init).joined(separator: ", "))):")
         for v in GemmVariant.all {
-            let why = v.unsupportedReason(on: info, precision: .fp32)
+            let why = v.unsupportedReason(on: info, precision: v.cooperativeMatrix ? .fp16 : .fp32)
             print("  \(v)\(why.map { ": not checked, \($0)" } ?? "")")
         }
         var rows: [[String]] = []

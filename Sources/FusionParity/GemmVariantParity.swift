@@ -103,7 +103,9 @@ public enum GemmVariantParity {
     public static func run(gpu: VulkanBackend, cpu: CPUBackend, variants: [GemmVariant]? = nil,
                            progress: (Result) -> Void = { _ in }) throws -> [Result] {
         let precision = gpu.precision
-        let chosen = (variants ?? GemmVariant.all).filter { $0.isSupported(on: gpu.context.info, precision: precision) }
+        let chosen = (variants ?? GemmVariant.all).filter {
+            $0.isSupported(on: gpu.context.info, precision: precision) && (!$0.cooperativeMatrix || gpu.context.enabledFeatures.cooperativeMatrixNV)
+        }
         var results: [Result] = []
         for c in try cases() {
             var inputs = c.inputs

@@ -15,13 +15,43 @@ public struct GemmVariant: Sendable, Equatable, CustomStringConvertible {
     /// The multiply-add of a staged slice runs through cooperative matrices
     /// (`GEMM_COOPMAT` build of gemm_mma.glsl); needs fp16 storage and the device extension.
     public let cooperativeMatrix: Bool
+    /// Cooperative-matrix variants: the warp tile each subgroup of 32 multiplies in 16 x 16
+    /// fragments (spec constants 13, 14); 0 for plain variants.
+    public let wm: Int, wn: Int
+
+    init(name: String, bm: Int, bn: Int, bk: Int, tm: Int, tn: Int, cooperativeMatrix: Bool, wm: Int = 0, wn: Int = 0) {
+        self.name = name
+        self.bm = bm; self.bn = bn; self.bk = bk; self.tm = tm; self.tn = tn
+        self.cooperativeMatrix = cooperativeMatrix
+        self.wm = wm; self.wn = wn
+    }
+
+    /// The same tiling with the plain multiply-add (`<name>-plain`): what the CI checks of a
+    /// cooperative-matrix variant on devices without cooperative matrices.
+    public var plainTwin: GemmVariant {
+        cooperativeMatrix ? GemmVariant(name: name + "-plain", bm: bm, bn: bn, bk: bk, tm: tm, tn: tn, cooperativeMatrix: false) : self
+    }
 
     /// Threads of a workgroup: one per TM x TN accumulator tile.
     public var threads: Int { (bm / tm) * (bn / tn) }
     /// Shared memory of the two fp32 stages of A and B, rows padded by one element.
-    public var sharedBytes: Int { 2 * bk * ((bm + 1) + (bn + 1)) * 4 }
+    /// (Cooperative matrices: fp16 stages padded by 8, plus the fp32 BM x BN block the
+    /// fragments are stored through.)
+    public var sharedBytes: Int {
+        cooperativeMatrix ? 2 * bk * ((bm + 8) + (bn + 8)) * 2 + bm * bn * 4 : 2 * bk * ((bm + 1) + (bn + 1)) * 4
+    }
     /// Specialization constants 0...5 (WG, BM, BN, BK, TM, TN).
     var tileConstants: [UInt32] { [threads, bm, bn, bk, tm, tn].map { UInt32($0) } }
+    /// The kernel's constants (from id 0, `kernelConstants` at 10...) with the warp tile at
+    /// 13 and 14 for cooperative matrices.
+    func specialization(_ kernelConstants: [UInt32]) -> [UInt32] {
+        guard cooperativeMatrix else { return kernelConstants }
+        var spec = kernelConstants
+        while spec.count < 13 { spec.append(0) }
+        return spec + [UInt32(wm), UInt32(wn)]
+    }
+    /// Defines of the variant's build.
+    var defines: [(String, String)] { cooperativeMatrix ? [("GEMM_COOPMAT", "1")] : [] }
 
     public var description: String {
         "\(name) (\(bm)x\(bn)x\(bk) block, \(tm)x\(tn) per thread, \(threads) threads, \(sharedBytes) B shared\(cooperativeMatrix ? ", cooperative matrix" : ""))"
@@ -45,7 +75,8 @@ public struct GemmVariant: Sendable, Equatable, CustomStringConvertible {
         }
         if cooperativeMatrix {
             if precision != .fp16 { return "cooperative-matrix variants run with fp16 storage only" }
-            if !info.cooperativeMatrix { return "the device has no cooperative matrices" }
+            if !info.extensions.contains("VK_NV_cooperative_matrix") { return "the device has no VK_NV_cooperative_matrix" }
+            if info.subgroupSize != 32 { return "cooperative-matrix variants need subgroups of 32 (the device has \(info.subgroupSize))" }
         }
         return nil
     }
@@ -54,8 +85,9 @@ public struct GemmVariant: Sendable, Equatable, CustomStringConvertible {
         unsupportedReason(on: info, precision: precision) == nil
     }
 
-    /// Every variant. Shared memory stays within 32 KiB (lavapipe's limit, so each one is
-    /// checked in CI) and BK is a multiple of 4 (vec4 loads).
+    /// Every variant. Plain ones keep shared memory within 32 KiB (lavapipe's limit, so each
+    /// one is checked in CI) and BK a multiple of 4 (vec4 loads); each cooperative-matrix
+    /// variant has its plain twin in the list, which CI checks in its place.
     public static let all: [GemmVariant] = [
         GemmVariant(name: "b8x256k8t1x8", bm: 8, bn: 256, bk: 8, tm: 1, tn: 8, cooperativeMatrix: false),
         GemmVariant(name: "b16x128k16t2x8", bm: 16, bn: 128, bk: 16, tm: 2, tn: 8, cooperativeMatrix: false),
@@ -65,6 +97,13 @@ public struct GemmVariant: Sendable, Equatable, CustomStringConvertible {
         GemmVariant(name: "b128x64k16t8x4", bm: 128, bn: 64, bk: 16, tm: 8, tn: 4, cooperativeMatrix: false),
         GemmVariant(name: "b64x128k16t4x8", bm: 64, bn: 128, bk: 16, tm: 4, tn: 8, cooperativeMatrix: false),
         GemmVariant(name: "b128x128k8t8x8", bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, cooperativeMatrix: false),
+    ] + coopmatVariants + coopmatVariants.map(\.plainTwin)
+
+    /// fp16 cooperative-matrix variants (GL_NV_cooperative_matrix, 16 x 16 x 16 fragments).
+    static let coopmatVariants: [GemmVariant] = [
+        GemmVariant(name: "cm64x64k16w32x32", bm: 64, bn: 64, bk: 16, tm: 4, tn: 8, cooperativeMatrix: true, wm: 32, wn: 32),
+        GemmVariant(name: "cm128x64k16w32x32", bm: 128, bn: 64, bk: 16, tm: 8, tn: 4, cooperativeMatrix: true, wm: 32, wn: 32),
+        GemmVariant(name: "cm64x128k16w32x32", bm: 64, bn: 128, bk: 16, tm: 4, tn: 8, cooperativeMatrix: true, wm: 32, wn: 32),
     ]
 
     public static func named(_ name: String) -> GemmVariant? { all.first { $0.name == name } }
@@ -110,9 +149,13 @@ extension GemmVariant {
     /// Default choice from the problem and the device: the largest block that still gives
     /// enough workgroups to fill the device, then K splits when even the smallest block
     /// leaves it idle and K is long (channel-attention Gram sums, 1x1 convs on small maps).
-    static func defaultChoice(for key: GemmShapeKey, on info: VulkanDeviceInfo, precision: StoragePrecision) -> GemmChoice {
-        let candidates = supported(on: info, precision: precision).filter { !$0.cooperativeMatrix }
-        guard !candidates.isEmpty else { return GemmChoice(variant: all[0], splits: 1) }
+    static func defaultChoice(for key: GemmShapeKey, on info: VulkanDeviceInfo, precision: StoragePrecision,
+                              cooperativeMatrixEnabled: Bool = true) -> GemmChoice {
+        // Cooperative matrices where the device has them (fp16), else the plain variants.
+        let all = supported(on: info, precision: precision).filter { !$0.cooperativeMatrix || cooperativeMatrixEnabled }
+        let coopmat = all.filter(\.cooperativeMatrix)
+        let candidates = coopmat.isEmpty ? all : coopmat
+        guard !candidates.isEmpty else { return GemmChoice(variant: Self.all[0], splits: 1) }
         // Workgroups that keep the device busy: many on a GPU, a few on a CPU driver.
         let busy = info.type.contains("CPU") ? 8 : 256
         func blocks(_ v: GemmVariant) -> Int { ((key.m + v.bm - 1) / v.bm) * ((key.n + v.bn - 1) / v.bn) * key.batch }

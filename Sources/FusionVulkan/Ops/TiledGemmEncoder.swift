@@ -14,8 +14,13 @@ extension EncodeContext {
     /// device's properties. A forced variant the device cannot run is an error naming it.
     func gemmChoice(_ key: GemmShapeKey) throws -> GemmChoice {
         let info = context.info
+        let coopmatOn = context.enabledFeatures.cooperativeMatrixNV
+        func unsupported(_ v: GemmVariant) -> String? {
+            v.unsupportedReason(on: info, precision: precision)
+                ?? (v.cooperativeMatrix && !coopmatOn ? "cooperative matrices are not enabled on this device" : nil)
+        }
         if let resolver = HeavyOpsTuning.gemmChoiceResolver, let forced = resolver(key, node?.index) {
-            if let why = forced.variant.unsupportedReason(on: info, precision: precision) {
+            if let why = unsupported(forced.variant) {
                 throw FusionError.invalidArgument(op: opName, detail: "GEMM variant \(forced.variant.name) cannot run on '\(info.name)': \(why)")
             }
             return forced
@@ -24,10 +29,10 @@ extension EncodeContext {
             guard let v = GemmVariant.named(name) else {
                 throw FusionError.invalidArgument(op: "environment", detail: "FUSIONKIT_GEMM_VARIANT='\(name)' is not a GEMM variant; known: \(GemmVariant.all.map(\.name).joined(separator: ", "))")
             }
-            if let why = v.unsupportedReason(on: info, precision: precision) {
+            if let why = unsupported(v) {
                 throw FusionError.invalidArgument(op: "environment", detail: "FUSIONKIT_GEMM_VARIANT='\(name)' cannot run on '\(info.name)': \(why)")
             }
-            var choice = GemmVariant.defaultChoice(for: key, on: info, precision: precision)
+            var choice = GemmVariant.defaultChoice(for: key, on: info, precision: precision, cooperativeMatrixEnabled: coopmatOn)
             if choice.variant != v {
                 let busy = info.type.contains("CPU") ? 8 : 256
                 let blocks = ((key.m + v.bm - 1) / v.bm) * ((key.n + v.bn - 1) / v.bn) * key.batch
@@ -35,10 +40,10 @@ extension EncodeContext {
             }
             return choice
         }
-        if let tuned = context.gemmTuning?.choice(for: key), tuned.variant.isSupported(on: info, precision: precision) {
+        if let tuned = context.gemmTuning?.choice(for: key), unsupported(tuned.variant) == nil {
             return tuned
         }
-        return GemmVariant.defaultChoice(for: key, on: info, precision: precision)
+        return GemmVariant.defaultChoice(for: key, on: info, precision: precision, cooperativeMatrixEnabled: coopmatOn)
     }
 
     /// K per split for `splits` splits of `k` (a multiple of `bk`, so vec4 loads stay
@@ -77,7 +82,8 @@ extension EncodeContext {
         let vecAligned = offsetAlignment % 16 == 0
         let aVec4 = vecAligned && p.asK == 1 && p.K % 4 == 0 && p.asM % 4 == 0 && aOff % 4 == 0 && dims.allSatisfy { $0.a % 4 == 0 }
         let bVec4 = vecAligned && p.bsN == 1 && p.N % 4 == 0 && p.bsK % 4 == 0 && bOff % 4 == 0 && dims.allSatisfy { $0.b % 4 == 0 }
-        let spec = v.tileConstants + [aKContig ? 1 : 0, bNContig ? 1 : 0, aVec4 ? 1 : 0, bVec4 ? 1 : 0, p.bias != nil ? 1 : 0]
+        let spec = v.specialization(v.tileConstants + [aKContig ? 1 : 0, bNContig ? 1 : 0, aVec4 ? 1 : 0, bVec4 ? 1 : 0, p.bias != nil ? 1 : 0])
+        let kernelDefines = cDefines + v.defines
         let tiles = ((p.M + v.bm - 1) / v.bm) * ((p.N + v.bn - 1) / v.bn)
 
         var args = ShaderArguments()
@@ -92,7 +98,7 @@ extension EncodeContext {
 
         if splits == 1 {
             epilogue?.push(&args)
-            try dispatch(GemmVariant.shader(.gemm), defines: cDefines + (epilogue?.defines ?? []),
+            try dispatch(GemmVariant.shader(.gemm), defines: kernelDefines + (epilogue?.defines ?? []),
                          specialization: epilogue?.specialization(spec) ?? spec,
                          bindings: [aBinding, bBinding, cBinding, biasBinding] + (epilogue?.bindings ?? []),
                          arguments: args, groups: (tiles, 1, p.batchCount))
@@ -101,7 +107,7 @@ extension EncodeContext {
         }
         let part = try scratch(shape: [splits * p.batchCount * p.M * p.N])
         let partBinding = try bind(part, .write)
-        try dispatch(GemmVariant.shader(.gemm), defines: cDefines + [("SPLIT_K", "1")], specialization: spec,
+        try dispatch(GemmVariant.shader(.gemm), defines: kernelDefines + [("SPLIT_K", "1")], specialization: spec,
                      bindings: [aBinding, bBinding, partBinding, biasBinding],
                      arguments: args, groups: (tiles, 1, splits * p.batchCount))
         try dispatchSplitKReduce(part: part, splits: splits, batches: p.batchCount, M: p.M, N: p.N,
@@ -155,7 +161,7 @@ extension EncodeContext {
         let vecAligned = offsetAlignment % 16 == 0
         let aVec4 = vecAligned && K % 4 == 0
         let bVec4 = vecAligned && g.pointwise && g.HW % 4 == 0
-        let spec = v.tileConstants + [1, 1, aVec4 ? 1 : 0, bVec4 ? 1 : 0, bias != nil ? 1 : 0, g.reflect ? 1 : 0, g.pointwise ? 1 : 0]
+        let spec = v.specialization(v.tileConstants + [1, 1, aVec4 ? 1 : 0, bVec4 ? 1 : 0, bias != nil ? 1 : 0, g.reflect ? 1 : 0, g.pointwise ? 1 : 0])
         let tiles = ((g.O + v.bm - 1) / v.bm) * ((g.P + v.bn - 1) / v.bn)
 
         var n0 = 0
@@ -168,13 +174,13 @@ extension EncodeContext {
             args.ints([kChunk, nb])
             if splits == 1 {
                 epilogue?.push(&args)
-                try dispatch(GemmVariant.shader(.conv), defines: epilogue?.defines ?? [],
+                try dispatch(GemmVariant.shader(.conv), defines: v.defines + (epilogue?.defines ?? []),
                              specialization: epilogue?.specialization(spec) ?? spec,
                              bindings: [xb, wBinding, yb, bBinding] + (epilogue?.bindings ?? []),
                              arguments: args, groups: (tiles, 1, nb))
             } else {
                 let part = try scratch(shape: [splits * nb * perBatchOut])
-                try dispatch(GemmVariant.shader(.conv), defines: [("SPLIT_K", "1")], specialization: spec,
+                try dispatch(GemmVariant.shader(.conv), defines: v.defines + [("SPLIT_K", "1")], specialization: spec,
                              bindings: [xb, wBinding, try bind(part, .write), bBinding],
                              arguments: args, groups: (tiles, 1, splits * nb))
                 let dims = [GemmBatchDim(size: nb, a: 0, b: 0, c: perBatchOut), GemmBatchDim(size: 1, a: 0, b: 0, c: 0),
