@@ -33,10 +33,11 @@ public struct GemmTuner {
     /// The candidates of `key` on this device, the default first.
     func candidates(for key: GemmShapeKey) -> [GemmChoice] {
         let info = backend.context.info, precision = backend.precision
-        let first = GemmVariant.defaultChoice(for: key, on: info, precision: precision)
+        let coopmatOn = backend.context.enabledFeatures.cooperativeMatrixNV
+        let first = GemmVariant.defaultChoice(for: key, on: info, precision: precision, cooperativeMatrixEnabled: coopmatOn)
         var out = [first]
         let splitOptions = key.k >= 512 ? [1, max(2, min(16, key.k / 256)) / 2, max(2, min(16, key.k / 256))] : [1]
-        for v in GemmVariant.supported(on: info, precision: precision) {
+        for v in GemmVariant.supported(on: info, precision: precision) where !v.cooperativeMatrix || coopmatOn {
             for s in Set(splitOptions).sorted() {
                 let c = GemmChoice(variant: v, splits: s)
                 if !out.contains(c) { out.append(c) }
@@ -49,9 +50,10 @@ public struct GemmTuner {
     public func tune(graph: Graph, inputs: [String: Tensor], log: (String) -> Void = { _ in }) throws -> [Outcome] {
         // Round 0: which node dispatches which problems; the default's times.
         var keysOfNode: [Int: Set<GemmShapeKey>] = [:]
+        // (The default is given explicitly: a tuning table already loaded must not stand in for it.)
         let defaultTimes = try GemmChoiceOverride.with({ key, node in
             if let node { keysOfNode[node, default: []].insert(key) }
-            return nil
+            return candidates(for: key)[0]
         }) { try timeNodes(graph: graph, inputs: inputs) }
         var nodesOfKey: [GemmShapeKey: [Int]] = [:]
         for (node, keys) in keysOfNode where keys.count == 1 { nodesOfKey[keys.first!, default: []].append(node) }
