@@ -49,6 +49,9 @@ struct ParityCommand: ParsableCommand {
     @Flag(name: .long, help: "Check every op of the op set on randomised shapes.")
     var ops = false
 
+    @Flag(name: .customLong("no-variants"), help: "With --ops: skip the sweep of the register-tiled GEMM/conv variants (the kernel set does not change it).")
+    var noVariants = false
+
     @Option(name: .long, parsing: .unconditional, help: "Vulkan device index (see `fusion devices`); default: FUSIONKIT_DEVICE or the first GPU.")
     var device: Int?
 
@@ -109,7 +112,7 @@ struct ParityCommand: ParsableCommand {
         printTable(header: header, rows: rows)
         print("")
         print("\(cases.count - failed) passed, \(failed) failed")
-        if op.isEmpty || op.contains("conv2d") || op.contains("matmul") || op.contains("linear") {
+        if !noVariants, op.isEmpty || op.contains("conv2d") || op.contains("matmul") || op.contains("linear") {
             failed += try checkGemmVariants(gpu: gpu, reference: reference)
         }
         if cacheStats {

@@ -2,6 +2,7 @@ import Foundation
 import FusionCore
 import FusionCPU
 import FusionParity
+import FusionTestSupport
 @testable import FusionVulkan
 import XCTest
 
@@ -135,6 +136,29 @@ extension GEMMVariantTests {
             XCTAssertTrue(GemmVariant.supported(on: info, precision: .fp16).allSatisfy { !$0.cooperativeMatrix })
             XCTAssertFalse(gpu.context.enabledFeatures.cooperativeMatrixNV)
         }
+    }
+}
+
+extension GEMMVariantTests {
+    /// `fusion parity --ops` sweeps and lists every variant the device runs, fp32 and fp16;
+    /// `fusion devices` shows cooperative-matrix support and the runnable variants.
+    func testParityAndDevicesListTheVariants() throws {
+        let gpu = try VulkanTestSupport.backend()
+        let parity = try FusionCLI.run(["parity", "--ops", "--op", "matmul"])
+        XCTAssertEqual(parity.status, 0, parity.err)
+        XCTAssertFalse(parity.err.contains("[vulkan validation]"), parity.err)
+        let supported = GemmVariant.supported(on: gpu.context.info, precision: .fp32)
+        XCTAssert(parity.out.contains("variants checked: \(supported.count) "), parity.out)
+        for v in supported {
+            XCTAssert(parity.out.contains("\(v.name) "), "\(v.name) missing from:\n\(parity.out)")
+        }
+        let skipped = try FusionCLI.run(["parity", "--ops", "--op", "matmul", "--no-variants"])
+        XCTAssertEqual(skipped.status, 0, skipped.err)
+        XCTAssertFalse(skipped.out.contains("variants checked"), skipped.out)
+        let devices = try FusionCLI.run(["devices"])
+        XCTAssertEqual(devices.status, 0, devices.err)
+        XCTAssert(devices.out.contains("cooperativeMatrix "), devices.out)
+        XCTAssert(devices.out.contains("GEMM/conv variants (fp32): "), devices.out)
     }
 }
 
