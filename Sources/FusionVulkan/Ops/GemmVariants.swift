@@ -154,7 +154,10 @@ extension GemmVariant {
         // Cooperative matrices where the device has them (fp16), else the plain variants.
         let all = supported(on: info, precision: precision).filter { !$0.cooperativeMatrix || cooperativeMatrixEnabled }
         let coopmat = all.filter(\.cooperativeMatrix)
-        let candidates = coopmat.isEmpty ? all : coopmat
+        var candidates = coopmat.isEmpty ? all : coopmat
+        // CPU drivers run a workgroup as a loop with a coroutine switch per barrier: few
+        // threads with large register tiles (what matmul.comp / conv2d.comp use there).
+        if info.type.contains("CPU"), candidates.contains(where: { $0.threads <= 64 }) { candidates = candidates.filter { $0.threads <= 64 } }
         guard !candidates.isEmpty else { return GemmChoice(variant: Self.all[0], splits: 1) }
         // Workgroups that keep the device busy: many on a GPU, a few on a CPU driver.
         let busy = info.type.contains("CPU") ? 8 : 256
