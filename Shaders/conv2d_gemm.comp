@@ -48,6 +48,19 @@ layout(push_constant) uniform Params {
 } p;
 
 int xBase;
+// The B loader's decode of the last pixel it saw: every variant has WG % BN == 0, so a thread
+// gathers one fixed pixel of its block for every slice and decodes it once.
+int memoPix = -1, memoIy0 = 0, memoIx0 = 0;
+float invKhw, invKw;
+
+// a / b for 0 <= a < 2^22 and b >= 1 without an integer division: a float estimate (off by at
+// most one) and one correction step.
+int quotient(int a, int b, float invB) {
+    int q = int(float(a) * invB);
+    q -= (q * b > a) ? 1 : 0;
+    q += ((q + 1) * b <= a) ? 1 : 0;
+    return q;
+}
 
 int reflectIndex(int i, int n) {
     // Single reflection without edge repeat; padding < n is guaranteed by shape inference.
@@ -63,15 +76,19 @@ float loadB(int k, int pix) {
     if (POINTWISE) {
         return float(x[xBase + k * p.H * p.W + pix]);
     }
+    if (pix != memoPix) {
+        memoPix = pix;
+        const int oy = pix / p.Wo;
+        memoIy0 = oy * p.sy - p.pt;
+        memoIx0 = (pix - oy * p.Wo) * p.sx - p.pl;
+    }
     const int khw = p.kh * p.kw;
-    const int c = k / khw;
+    const int c = quotient(k, khw, invKhw);
     const int kr = k - c * khw;
-    const int ky = kr / p.kw;
+    const int ky = quotient(kr, p.kw, invKw);
     const int kx = kr - ky * p.kw;
-    const int oy = pix / p.Wo;
-    const int ox = pix - oy * p.Wo;
-    int iy = oy * p.sy - p.pt + ky * p.dy;
-    int ix = ox * p.sx - p.pl + kx * p.dx;
+    int iy = memoIy0 + ky * p.dy;
+    int ix = memoIx0 + kx * p.dx;
     if (REFLECT) {
         iy = reflectIndex(iy, p.H);
         ix = reflectIndex(ix, p.W);
@@ -97,6 +114,8 @@ void main() {
     const int split = int(gl_WorkGroupID.z) / p.batches;
     const int n = int(gl_WorkGroupID.z) % p.batches;
     xBase = p.xOff + n * p.xsN;
+    invKhw = 1.0 / float(p.kh * p.kw);
+    invKw = 1.0 / float(p.kw);
 
     const int kBegin = split * p.kChunk;
     const int kEnd = min(p.K, kBegin + p.kChunk);
