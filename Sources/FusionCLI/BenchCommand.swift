@@ -92,6 +92,8 @@ struct BenchCommand: ParsableCommand {
             let gpu: VulkanBackend
             do { gpu = try VulkanBackend(deviceIndex: device, options: precisionOptions.options) } catch { throw CLIError("cannot open the vulkan backend: \(error)") }
             passOptions.apply(to: gpu)
+            if let warning = gpu.context.gemmTuningWarning { printError("warning: \(warning)") }
+            log(gpu.context.gemmTuningSummary)
             let peak = noPeak ? nil : try VulkanPeakProbe(context: gpu.context).measure()
             let name = gpu.deviceDescription + (gpu.precision == .fp32 ? "" : ", \(gpu.precision) storage")
             backends.append((gpu, BenchDevice(backend: "vulkan", name: name, peak: peak)))

@@ -3,6 +3,7 @@ import Foundation
 import FusionCore
 import FusionEngine
 import FusionIO
+import FusionVulkan
 
 /// `fusion check-golden CASE...`: reruns golden cases of the original PyTorch code.
 struct CheckGoldenCommand: ParsableCommand {
@@ -59,7 +60,9 @@ extension BackendChoice: ExpressibleByArgument {}
 /// Opens a backend, turning errors into one clear CLI line.
 func openBackend(_ choice: BackendChoice, device: Int?, options: FusionOptions = .current) throws -> SelectedBackend {
     do {
-        return try SelectedBackend.open(choice, deviceIndex: device, options: options)
+        let selected = try SelectedBackend.open(choice, deviceIndex: device, options: options)
+        if let gpu = selected.backend as? VulkanBackend, let warning = gpu.context.gemmTuningWarning { printError("warning: \(warning)") }
+        return selected
     } catch {
         throw CLIError("cannot open the \(choice.rawValue) backend: \(error)")
     }

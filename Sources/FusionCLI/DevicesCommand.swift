@@ -1,4 +1,5 @@
 import ArgumentParser
+import FusionCore
 import FusionVulkan
 
 struct DevicesCommand: ParsableCommand {
@@ -21,6 +22,11 @@ struct DevicesCommand: ParsableCommand {
         for (i, d) in devices.enumerated() {
             if i > 0 { print("") }
             d.summaryLines.forEach { print($0) }
+            for precision in [StoragePrecision.fp32, .fp16] where precision == .fp32 || (d.shaderFloat16 && d.storageBuffer16BitAccess) {
+                let runs = GemmVariant.supported(on: d, precision: precision)
+                print("  GEMM/conv variants (\(precision)): \(runs.map(\.name).joined(separator: ", "))"
+                      + (runs.contains(where: \.cooperativeMatrix) ? "" : "; cooperative-matrix variants: none"))
+            }
         }
     }
 }

@@ -11,7 +11,7 @@ struct FusionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fusion",
         abstract: "Text-guided infrared-visible image fusion on Vulkan GPUs and the CPU.",
-        subcommands: [FuseCommand.self, EncodeTextCommand.self, CheckGoldenCommand.self, InspectCommand.self, DevicesCommand.self, ParityCommand.self, BenchCommand.self, ProfileCommand.self, EvalCommand.self]
+        subcommands: [FuseCommand.self, EncodeTextCommand.self, CheckGoldenCommand.self, InspectCommand.self, DevicesCommand.self, ParityCommand.self, BenchCommand.self, ProfileCommand.self, TuneCommand.self, EvalCommand.self]
     )
 
     /// Parses and runs a subcommand, then ends the process on its own terms: every error is

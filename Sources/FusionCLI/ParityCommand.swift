@@ -49,6 +49,9 @@ struct ParityCommand: ParsableCommand {
     @Flag(name: .long, help: "Check every op of the op set on randomised shapes.")
     var ops = false
 
+    @Flag(name: .customLong("no-variants"), help: "With --ops: skip the sweep of the register-tiled GEMM/conv variants (the kernel set does not change it).")
+    var noVariants = false
+
     @Option(name: .long, parsing: .unconditional, help: "Vulkan device index (see `fusion devices`); default: FUSIONKIT_DEVICE or the first GPU.")
     var device: Int?
 
@@ -109,6 +112,9 @@ struct ParityCommand: ParsableCommand {
         printTable(header: header, rows: rows)
         print("")
         print("\(cases.count - failed) passed, \(failed) failed")
+        if !noVariants, op.isEmpty || op.contains("conv2d") || op.contains("matmul") || op.contains("linear") {
+            failed += try checkGemmVariants(gpu: gpu, reference: reference)
+        }
         if cacheStats {
             gpu.context.flushCaches()
             let s = gpu.context.stats
@@ -119,6 +125,43 @@ struct ParityCommand: ParsableCommand {
             throw ExitCode(1)
         }
         if failed > 0 { throw ExitCode(1) }
+    }
+
+    /// Every register-tiled GEMM / conv variant the device can run (`GemmVariantParity`),
+    /// fp32 and, where the device stores fp16, fp16; returns the number of failed rows.
+    private func checkGemmVariants(gpu: VulkanBackend, reference: CPUBackend) throws -> Int {
+        var backends = [gpu]
+        if StoragePrecision.fp16RequiredFeatures.allSatisfy({ $0.isSupported(by: gpu.context.info) }) {
+            var options = FusionOptions.current
+            options.vulkan.precision = .fp16
+            do { backends.append(try VulkanBackend(deviceIndex: device, options: options)) } catch { throw CLIError("vulkan: \(error)") }
+        }
+        let info = gpu.context.info
+        print("")
+        print("GEMM variants (register-tiled GEMM and implicit-GEMM conv, K splits \(GemmVariantParity.splitCounts.map(String.init).joined(separator: ", "))):")
+        for v in GemmVariant.all {
+            let why = v.unsupportedReason(on: info, precision: v.cooperativeMatrix ? .fp16 : .fp32)
+            print("  \(v)\(why.map { ": not checked, \($0)" } ?? "")")
+        }
+        var rows: [[String]] = []
+        var failed = 0
+        for b in backends {
+            let results = try GemmVariantParity.run(gpu: b, cpu: reference)
+            let groups = Dictionary(grouping: results) { "\($0.variant) \($0.splits)" }
+            for v in GemmVariant.all {
+                for splits in GemmVariantParity.splitCounts {
+                    guard let rs = groups["\(v.name) \(splits)"] else { continue }
+                    let worst = rs.map { $0.maxAbsError / $0.scale }.max() ?? 0
+                    let bad = rs.filter { !$0.passed }
+                    failed += bad.isEmpty ? 0 : 1
+                    rows.append([v.name, b.precision.rawValue, String(splits), String(rs.count), format(worst),
+                                 bad.isEmpty ? "PASS" : "FAIL: " + bad.map(\.caseName).joined(separator: "; ")])
+                }
+            }
+        }
+        printTable(header: ["variant", "precision", "K splits", "cases", "max |err| / scale", "result"], rows: rows)
+        print("variants checked: \(Set(rows.map { $0[0] }).count) (\(rows.count) variant x precision x split rows), \(failed) failed")
+        return failed
     }
 
     func format(_ v: Float) -> String {

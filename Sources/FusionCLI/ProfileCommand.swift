@@ -3,6 +3,7 @@ import Foundation
 import FusionBench
 import FusionCore
 import FusionEngine
+import FusionVulkan
 
 /// `fusion profile`: one model run with per-node times from the backend (GPU timestamps on
 /// a Vulkan device, wall time on the CPU), the top ops, and device time against wall time
@@ -64,6 +65,7 @@ struct ProfileCommand: ParsableCommand {
         let p = table.profile
 
         print("model: \(c.name) at \(c.size) on \(selected.name) — \(selected.device)")
+        if let gpu = selected.backend as? VulkanBackend { print(gpu.context.gemmTuningSummary) }
         print(String(format: "passes: %@; %d nodes as built, %d as run; %.3f GB moved as built, %.3f as run", selected.backend.passes.description,
                      c.graph.nodes.count, graph.nodes.count, c.bytes / 1e9, GraphTraffic.bytes(graph) / 1e9))
         print(String(format: "prepare: %.1f ms; %d dispatches in %d submission(s), %d barriers; %.1f GFLOP; %.1f MiB held", prepareMs, p.dispatches,

@@ -24,6 +24,9 @@ public struct FusionOptions: Sendable {
         /// on the device (`--precision` of the CLI sets it). fp16 needs shaderFloat16 and
         /// storageBuffer16BitAccess. Default fp32.
         public var precision: StoragePrecision = .fp32
+        /// FUSIONKIT_GEMM_VARIANT: force one register-tiled GEMM / conv variant by name
+        /// (tests, A/B runs); nil lets the tuning table or the device decide.
+        public var gemmVariant: String?
 
         public init() {}
     }
@@ -72,6 +75,7 @@ public struct FusionOptions: Sendable {
         vulkan.deviceIndex = value("FUSIONKIT_DEVICE").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }.flatMap { $0 >= 0 ? $0 : nil }
         vulkan.validation = flag("FUSIONKIT_VALIDATION")
         vulkan.kernels = value("FUSIONKIT_KERNELS")
+        vulkan.gemmVariant = value("FUSIONKIT_GEMM_VARIANT")
         vulkan.submissionGFLOP = positive("FUSIONKIT_SUBMISSION_GFLOP")
         vulkan.timeoutSeconds = positive("FUSIONKIT_GPU_TIMEOUT")
         vulkan.shaderFolder = value("FUSIONKIT_SHADER_DIR")

@@ -109,6 +109,12 @@ extension EncodeContext {
         // K = Cg * kh * kw per dispatch stays within `maxConvK` (see maxReductionPerDispatch).
         let maxConvK = maxReductionPerDispatch
         let planeIn = g.HW, planeOut = g.P
+        if heavyFits(elements: x.count), heavyFits(elements: out.count), g.Cg * g.khw <= maxConvK,
+           g.groups == 1, !useDirectKernels, !useLegacyTiledKernels {
+            // GPUs (and FUSIONKIT_KERNELS=tiled): the register-tiled implicit GEMM.
+            try encodeImplicitGemmConv(g, x, w, bias, out)
+            return
+        }
         if heavyFits(elements: x.count), heavyFits(elements: out.count), g.Cg * g.khw <= maxConvK {
             // Everything in one binding: one dispatch (per maxZ batches), which applies the
             // node's epilogue at its store (the store index is the output's flat index).

@@ -296,6 +296,11 @@ extension EncodeContext {
             if epilogue != nil { markEpilogueApplied() }
             return
         }
+        if !useLegacyTiledKernels {
+            // GPUs (and FUSIONKIT_KERNELS=tiled): the register-tiled variants.
+            try dispatchTiledGemm(p, epilogue: epilogue, cDefines: cDefines)
+            return
+        }
         let tiles = ((p.M + tm - 1) / tm) * ((p.N + tn - 1) / tn)
         let spec: [UInt32] = [UInt32(wgX), UInt32(wgY), UInt32(rm), UInt32(rn), UInt32(tk),
                               aKContig ? 1 : 0, bNContig ? 1 : 0, p.bias != nil ? 1 : 0]

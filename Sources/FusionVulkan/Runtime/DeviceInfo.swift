@@ -55,6 +55,11 @@ public struct VulkanDeviceInfo {
     public var subgroupStagesIncludeCompute: Bool
     /// VK_KHR_cooperative_matrix or VK_NV_cooperative_matrix is exposed.
     public var cooperativeMatrix: Bool
+    /// The cooperative-matrix extensions the device exposes (VK_KHR_cooperative_matrix,
+    /// VK_NV_cooperative_matrix), for `fusion devices`.
+    public var cooperativeMatrixExtensions: [String] {
+        extensions.filter { $0 == "VK_KHR_cooperative_matrix" || $0 == "VK_NV_cooperative_matrix" }
+    }
     public var memoryHeaps: [(size: UInt64, deviceLocal: Bool)]
     /// Bytes of the largest device-local heap (of the largest heap when none is device-local):
     /// what one process can count on for device buffers.
@@ -83,7 +88,7 @@ public struct VulkanDeviceInfo {
         lines.append("    shaderFloat16 \(shaderFloat16), shaderInt8 \(shaderInt8), shaderInt16 \(shaderInt16), shaderInt64 \(shaderInt64)")
         lines.append("    storageBuffer16BitAccess \(storageBuffer16BitAccess), storageBuffer8BitAccess \(storageBuffer8BitAccess), hostQueryReset \(hostQueryReset)")
         lines.append("    subgroupSize \(subgroupSize), compute \(subgroupStagesIncludeCompute), operations [\(subgroupSupportedOperations.joined(separator: ", "))]")
-        lines.append("    cooperativeMatrix \(cooperativeMatrix), pipelineCreationFeedback \(pipelineCreationFeedback)")
+        lines.append("    cooperativeMatrix \(cooperativeMatrixExtensions.isEmpty ? "none" : cooperativeMatrixExtensions.joined(separator: " + ")), pipelineCreationFeedback \(pipelineCreationFeedback)")
         lines.append("  memory heaps:")
         for (i, heap) in memoryHeaps.enumerated() {
             lines.append("    [\(i)] \(Self.formatBytes(heap.size))\(heap.deviceLocal ? " device-local" : "")")

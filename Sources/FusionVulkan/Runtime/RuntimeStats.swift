@@ -33,6 +33,8 @@ public struct VulkanEnabledFeatures: Equatable {
     public var storageBuffer8BitAccess = false
     public var hostQueryReset = false
     public var pipelineCreationFeedback = false
+    /// VK_NV_cooperative_matrix's `cooperativeMatrix` feature (the coopmat GEMM variants).
+    public var cooperativeMatrixNV = false
     /// The compute queue supports timestamps (`timestampValidBits > 0`).
     public var timestamps = false
 

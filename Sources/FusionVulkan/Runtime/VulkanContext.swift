@@ -19,6 +19,12 @@ public final class VulkanContext {
     /// submission size and timeout its executables use.
     public let options: FusionOptions.Vulkan
     public let shaderCompiler: ShaderCompiler
+    /// The device's GEMM tuning table (`fusion tune`), when the cache holds a valid one.
+    public let gemmTuning: GemmTuningTable?
+    /// Where the tuning table is (or would be) for this device.
+    public let gemmTuningURL: URL
+    /// Why a tuning table in the cache was ignored (corrupt or foreign), for callers to print.
+    public let gemmTuningWarning: String?
 
     let instance: VulkanInstance
     let physicalDevice: VkPhysicalDevice
@@ -131,6 +137,11 @@ public final class VulkanContext {
         self.options = options.vulkan
         self.cacheDirectory = cacheRoot
         self.shaderCompiler = compiler
+        let tuningURL = GemmTuningTable.fileURL(in: cacheRoot, for: info)
+        let tuning = GemmTuningTable.load(from: tuningURL, for: info)
+        self.gemmTuningURL = tuningURL
+        self.gemmTuning = tuning.table
+        self.gemmTuningWarning = tuning.warning
         self.allocator = MemoryAllocator(device: device, physicalDevice: physicalDevice, info: info)
         // Fully initialised from here on: a throw below still runs deinit, which copes with
         // the optional handles that were not created yet.
@@ -278,6 +289,22 @@ public final class VulkanContext {
                 link(queryReset) { queryReset.pointer.pointee.pNext = $0 }
             }
         }
+        // Cooperative matrices (the GEMM variants' GEMM_COOPMAT builds use the NV extension,
+        // the one the system glslang compiles), when the device reports the feature.
+        let coopmat = HeapBox(VkPhysicalDeviceCooperativeMatrixFeaturesNV())
+        coopmat.pointer.pointee.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV
+        if available.contains("VK_NV_cooperative_matrix"), info.shaderFloat16, info.storageBuffer16BitAccess {
+            var query = VkPhysicalDeviceFeatures2()
+            query.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
+            query.pNext = coopmat.raw
+            vkGetPhysicalDeviceFeatures2(physicalDevice, &query)
+            if coopmat.pointer.pointee.cooperativeMatrix != 0 {
+                coopmat.pointer.pointee.cooperativeMatrixRobustBufferAccess = 0
+                extensions.append("VK_NV_cooperative_matrix")
+                enabled.cooperativeMatrixNV = true
+                link(coopmat) { coopmat.pointer.pointee.pNext = $0 }
+            }
+        }
         features2.pointer.pointee.pNext = tail
 
         if v13 {
@@ -309,7 +336,7 @@ public final class VulkanContext {
 
         var device: VkDevice?
         let result = vkCreateDevice(physicalDevice, &createInfo, nil, &device)
-        withExtendedLifetime((features2, vk11, vk12, storage16, storage8, float16, queryReset, priority, queueBox, extensionNames)) {}
+        withExtendedLifetime((features2, vk11, vk12, storage16, storage8, float16, queryReset, coopmat, priority, queueBox, extensionNames)) {}
         try vkCheck(result, "vkCreateDevice", "device '\(info.name)', extensions \(extensions)")
         guard let created = device else { throw VulkanError.noDevice("vkCreateDevice returned no device") }
         return (created, enabled)
