@@ -192,6 +192,9 @@ public final class CPUExecutable: Executable {
             if isConstant[ins[1].id] { convCtx.winogradCache = winogradCache }
             conv2d(a, x: cf(ins[0]), xShape: ins[0].shape, weight: cf(ins[1]), wShape: ins[1].shape,
                    bias: ins.count > 2 ? cf(ins[2]) : nil, out: f(out), outShape: out.shape, ctx: convCtx)
+        case let .convTranspose2d(a):
+            convTranspose2d(a, x: cf(ins[0]), xShape: ins[0].shape, weight: cf(ins[1]), wShape: ins[1].shape,
+                            bias: ins.count > 2 ? cf(ins[2]) : nil, out: f(out), outShape: out.shape, ctx: ctx)
         case let .pointwiseDepthwise(normEps, a):
             let problem = PointwiseDepthwiseProblem(x: ins[0].shape, depthwise: ins[ins.count - 1].shape, out: out.shape, padding: a.padding)
             pointwiseDepthwise(norm: normEps.map { ($0, cf(ins[1]), cf(ins[2])) }, x: cf(ins[0]), pointwise: cf(ins[ins.count - 2]),
@@ -216,6 +219,10 @@ public final class CPUExecutable: Executable {
                        out: f(out), ctx: ctx)
         case let .globalStats(eps):
             globalStats(eps: eps, x: cf(ins[0]), shape: ins[0].shape, out: f(out), ctx: ctx)
+        case let .globalPool(kind):
+            globalPool(kind, x: cf(ins[0]), shape: ins[0].shape, out: f(out), ctx: ctx)
+        case let .channelReduce(kind):
+            channelReduce(kind, x: cf(ins[0]), shape: ins[0].shape, out: f(out), ctx: ctx)
         case .softmax:
             softmax(x: cf(ins[0]), shape: ins[0].shape, out: f(out), ctx: ctx)
         case let .unary(kind):

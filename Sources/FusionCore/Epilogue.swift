@@ -49,7 +49,7 @@ public struct Epilogue: Equatable, Sendable, CustomStringConvertible {
     /// The ops that can carry an epilogue.
     public static func accepts(_ op: Op) -> Bool {
         switch op {
-        case .conv2d, .linear, .matmul: return true
+        case .conv2d, .convTranspose2d, .linear, .matmul: return true
         default: return false
         }
     }

@@ -4,6 +4,22 @@ extension Graph {
         try add(.conv2d(attributes), [x, weight] + (bias.map { [$0] } ?? []), name: name)
     }
 
+    /// PyTorch `ConvTranspose2d`: weight [Cin, Cout/groups, kh, kw], optional bias [Cout].
+    public func convTranspose2d(_ x: Value, weight: Value, bias: Value? = nil, _ attributes: ConvTranspose2DAttributes,
+                                name: String? = nil) throws -> Value {
+        try add(.convTranspose2d(attributes), [x, weight] + (bias.map { [$0] } ?? []), name: name)
+    }
+
+    /// Global max or average pooling per channel: [N,C,H,W] -> [N,C,1,1].
+    public func globalPool(_ kind: PoolKind, _ x: Value, name: String? = nil) throws -> Value {
+        try add(.globalPool(kind), [x], name: name)
+    }
+
+    /// Max or mean over the channels of each pixel: [N,C,H,W] -> [N,1,H,W].
+    public func channelReduce(_ kind: PoolKind, _ x: Value, name: String? = nil) throws -> Value {
+        try add(.channelReduce(kind), [x], name: name)
+    }
+
     /// `conv2d(conv2d(layerNormChannels(x), pointwise), depthwise)` as one node (`norm` nil:
     /// no LayerNorm); see `Op.pointwiseDepthwise`.
     public func pointwiseDepthwise(_ x: Value, norm: (weight: Value, bias: Value, eps: Float)? = nil, pointwise: Value,

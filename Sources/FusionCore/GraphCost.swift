@@ -20,6 +20,12 @@ public enum GraphCost {
             let w = shapes[1]
             let perOutput = Double(w[1] * w[2] * w[3])
             return out * (2 * perOutput + (hasBias ? 1 : 0))
+        case .convTranspose2d:
+            // Every input pixel times every weight of its group (the taps that land on the
+            // padding included: both backends compute them), plus the bias per output.
+            let x = shapes[0], w = shapes[1]
+            let macs = Double(x[0] * x[2] * x[3]) * Double(w[0] * w[1] * w[2] * w[3])
+            return 2 * macs + (hasBias ? out : 0)
         case .pointwiseDepthwise:
             // What the unfused chain counts: the norm (5 per input element), the 1x1 over
             // every input pixel, then the depthwise taps.
@@ -55,6 +61,8 @@ public enum GraphCost {
             return 5 * out
         case .globalStats:
             return 3 * Double(shapes[0].reduce(1, *))
+        case .globalPool, .channelReduce:
+            return Double(shapes[0].reduce(1, *))
         case .unary, .binary, .film, .prelu, .resize:
             return out
         case .pixelShuffle, .pixelUnshuffle, .concat, .slice, .pad, .crop, .embedding, .reshape, .permute:

@@ -85,10 +85,44 @@ public struct Conv2DAttributes: Equatable, Sendable {
     }
 }
 
+/// `ConvTranspose2d` settings (PyTorch semantics): output size per axis is
+/// `(in - 1) * stride - 2 * padding + kernel + outputPadding`.
+public struct ConvTranspose2DAttributes: Equatable, Sendable {
+    public var stride: (Int, Int)
+    /// Padding (height, width) removed from each side of the full result.
+    public var padding: (Int, Int)
+    /// Extra rows / columns at the bottom / right (PyTorch `output_padding`, < stride).
+    public var outputPadding: (Int, Int)
+    public var groups: Int
+
+    public init(stride: (Int, Int), padding: (Int, Int) = (0, 0), outputPadding: (Int, Int) = (0, 0), groups: Int = 1) {
+        self.stride = stride
+        self.padding = padding
+        self.outputPadding = outputPadding
+        self.groups = groups
+    }
+
+    public init(stride: Int = 1, padding: Int = 0, outputPadding: Int = 0, groups: Int = 1) {
+        self.init(stride: (stride, stride), padding: (padding, padding), outputPadding: (outputPadding, outputPadding), groups: groups)
+    }
+
+    public static func == (a: ConvTranspose2DAttributes, b: ConvTranspose2DAttributes) -> Bool {
+        a.stride == b.stride && a.padding == b.padding && a.outputPadding == b.outputPadding && a.groups == b.groups
+    }
+}
+
+/// The reduction of `globalPool` and `channelReduce`.
+public enum PoolKind: String, Sendable, CaseIterable {
+    case max, mean
+}
+
 /// One operation of the graph. Inputs are listed per case; every op has one output.
 public enum Op: Sendable {
     /// x [N,C,H,W], weight [O, C/groups, kh, kw], optional bias [O] -> [N,O,Ho,Wo].
     case conv2d(Conv2DAttributes)
+    /// x [N,Cin,H,W], weight [Cin, Cout/groups, kh, kw], optional bias [Cout] -> [N,Cout,Ho,Wo]
+    /// (PyTorch `ConvTranspose2d`).
+    case convTranspose2d(ConvTranspose2DAttributes)
     /// `conv2d(conv2d(norm(x), pointwise), depthwise)` in one pass (made by the
     /// `fuse-pointwise-depthwise` pass, so Restormer blocks never store the LayerNorm output
     /// nor the 1x1 output): x [N,C,H,W], then, when `normEps` is set, the LayerNorm-over-
@@ -112,6 +146,10 @@ public enum Op: Sendable {
     case globalNorm(eps: Float)
     /// x [N, ...] -> [N, 2] holding (mean, std) over everything but N, std as in `globalNorm`.
     case globalStats(eps: Float)
+    /// x [N,C,H,W] -> [N,C,1,1]: max or mean of each channel's plane (global max / average pooling).
+    case globalPool(PoolKind)
+    /// x [N,C,H,W] -> [N,1,H,W]: max or mean over the channels of each pixel.
+    case channelReduce(PoolKind)
     /// Over the last dimension.
     case softmax
     case unary(UnaryKind)
@@ -151,6 +189,7 @@ public enum Op: Sendable {
     public var name: String {
         switch self {
         case .conv2d: return "conv2d"
+        case .convTranspose2d: return "conv_transpose2d"
         case .pointwiseDepthwise: return "pointwise_depthwise"
         case .matmul: return "matmul"
         case .linear: return "linear"
@@ -159,6 +198,8 @@ public enum Op: Sendable {
         case .groupNorm: return "group_norm"
         case .globalNorm: return "global_norm"
         case .globalStats: return "global_stats"
+        case .globalPool: return "global_pool"
+        case .channelReduce: return "channel_reduce"
         case .softmax: return "softmax"
         case let .unary(k): return k.name
         case let .binary(k): return k.rawValue

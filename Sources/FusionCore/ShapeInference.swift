@@ -58,6 +58,31 @@ public enum ShapeInference {
             }
             return ([x[0], w[0], (ph - eh) / a.stride.0 + 1, (pw - ew) / a.stride.1 + 1], .f32)
 
+        case let .convTranspose2d(a):
+            try arity(2...3); try rank(0, 4); try rank(1, 4)
+            let w = inputs[1].shape
+            guard a.groups >= 1, a.stride.0 >= 1, a.stride.1 >= 1 else {
+                throw bad("stride and groups must be >= 1 (stride \(a.stride), groups \(a.groups))")
+            }
+            guard a.padding.0 >= 0, a.padding.1 >= 0, a.outputPadding.0 >= 0, a.outputPadding.1 >= 0 else {
+                throw bad("negative padding \(a.padding) or output padding \(a.outputPadding)")
+            }
+            guard a.outputPadding.0 < a.stride.0, a.outputPadding.1 < a.stride.1 else {
+                throw bad("output padding \(a.outputPadding) must be smaller than the stride \(a.stride)")
+            }
+            guard w[0] == x[1] else { throw fail("weight \(w) expects \(w[0]) input channels, input \(x) has \(x[1])") }
+            guard x[1] % a.groups == 0 else { throw fail("\(x[1]) input channels do not divide by groups \(a.groups)") }
+            guard w[2] >= 1, w[3] >= 1 else { throw fail("empty kernel \(w)") }
+            let o = w[1] * a.groups
+            if inputs.count == 3 { try vector(2, o, "bias") }
+            guard x[2] >= 1, x[3] >= 1 else { throw fail("empty input \(x)") }
+            let ho = (x[2] - 1) * a.stride.0 - 2 * a.padding.0 + w[2] + a.outputPadding.0
+            let wo = (x[3] - 1) * a.stride.1 - 2 * a.padding.1 + w[3] + a.outputPadding.1
+            guard ho >= 1, wo >= 1 else {
+                throw fail("padding \(a.padding) leaves no output for input \(x) and kernel \(w[2])x\(w[3])")
+            }
+            return ([x[0], o, ho, wo], .f32)
+
         case let .pointwiseDepthwise(normEps, a):
             let normed = normEps != nil
             try arity(normed ? 5...5 : 3...3); try rank(0, 4)
@@ -132,6 +157,12 @@ public enum ShapeInference {
             guard x.count >= 1 else { throw fail("input must have rank >= 1") }
             guard eps >= 0 else { throw bad("eps must be >= 0") }
             return ([x[0], 2], .f32)
+
+        case .globalPool, .channelReduce:
+            try arity(1...1); try rank(0, 4)
+            guard x[2] >= 1, x[3] >= 1, x[1] >= 1 else { throw fail("empty input \(x): nothing to reduce") }
+            if case .globalPool = op { return ([x[0], x[1], 1, 1], .f32) }
+            return ([x[0], 1, x[2], x[3]], .f32)
 
         case .softmax:
             try arity(1...1)

@@ -58,11 +58,13 @@ enum ConvolutionCases: OpFamilyCases {
         }
         try EpilogueCases.addConvolutionCases(to: &b, large: false)
         try PointwiseDepthwiseCases.addParityCases(to: &b)
+        try ConvTransposeCases.addParityCases(to: &b)
     }
 
     static func addTestCases(to b: inout OpCaseBuilder) throws {
         try EpilogueCases.addConvolutionCases(to: &b, large: true)
         try PointwiseDepthwiseCases.addTestCases(to: &b)
+        try ConvTransposeCases.addTestCases(to: &b)
         // GEMM path: odd sizes, strides, dilation, groups, 1x1 maps, large K.
         try conv(&b, "3x3 pad1 bias", [[1, 3, 17, 19], [8, 3, 3, 3], [8]], .init(padding: 1))
         try conv(&b, "stride2 dil2 reflect asym", [[2, 5, 13, 11], [7, 5, 3, 3]],
@@ -195,7 +197,7 @@ enum ConvolutionCases: OpFamilyCases {
         }
     }
 
-    static let benchFamilies = ["conv3x3", "dwconv3x3", "conv1x1", "textfusion-dwconv5x5"]
+    static let benchFamilies = ["conv3x3", "dwconv3x3", "conv1x1", "textfusion-dwconv5x5"] + ConvTransposeCases.benchFamilies
 
     /// Text-IF's levels (48, 96, 192, 384 channels at 1/1, 1/2, 1/4, 1/8 of the image) and
     /// TextFusion's 24-channel depthwise 5x5.
@@ -217,5 +219,6 @@ enum ConvolutionCases: OpFamilyCases {
             try g.conv2d(g.input("x", shape: x), weight: g.constant(b.weight([24, 1, 5, 5])), bias: g.constant(b.weight([24])),
                          Conv2DAttributes(padding: 2, groups: 24, paddingMode: .reflect))
         }
+        try ConvTransposeCases.addBenchCases(to: &b)
     }
 }

@@ -52,6 +52,8 @@ public enum GraphReference64 {
     static func evaluate(_ op: Op, _ x: [Float64Tensor]) -> Float64Tensor {
         switch op {
         case let .conv2d(a): return ConvolutionReference64.conv2d(x[0], weight: x[1], bias: x.count > 2 ? x[2] : nil, a)
+        case let .convTranspose2d(a):
+            return ConvolutionReference64.convTranspose2d(x[0], weight: x[1], bias: x.count > 2 ? x[2] : nil, a)
         case let .pointwiseDepthwise(normEps, a):
             let norm = normEps.map { (weight: x[1], bias: x[2], eps: Double($0)) }
             return ConvolutionReference64.pointwiseDepthwise(x[0], norm: norm, pointwise: x[x.count - 2], depthwise: x[x.count - 1], a)
@@ -65,6 +67,8 @@ public enum GraphReference64 {
             return ReductionReference64.groupNorm(x[0], groups: groups, weight: x[1], bias: x[2], eps: Double(eps))
         case let .globalNorm(eps): return ReductionReference64.globalNorm(x[0], weight: x[1], bias: x[2], eps: Double(eps))
         case let .globalStats(eps): return ReductionReference64.globalStats(x[0], eps: Double(eps))
+        case let .globalPool(kind): return ReductionReference64.globalPool(kind, x[0])
+        case let .channelReduce(kind): return ReductionReference64.channelReduce(kind, x[0])
         case .softmax: return ReductionReference64.softmax(x[0])
         case let .unary(kind): return PointwiseReference64.unary(kind, x[0])
         case let .binary(kind): return PointwiseReference64.binary(kind, x[0], x[1])

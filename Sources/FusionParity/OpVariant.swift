@@ -8,10 +8,13 @@ import FusionCore
 /// has a variant here, and then `OpCatalogueTests` fails until the catalogue has its cases.
 public enum OpVariant: String, CaseIterable, Sendable {
     case conv2dZero = "conv2d zero", conv2dReflect = "conv2d reflect"
+    case convTranspose2d = "conv_transpose2d"
     case pointwiseDepthwise = "pointwise_depthwise"
     case matmul, linear
     case layerNormChannels = "layer_norm_channels", layerNorm = "layer_norm", groupNorm = "group_norm"
     case globalNorm = "global_norm", globalStats = "global_stats", softmax
+    case globalPoolMax = "global_pool max", globalPoolMean = "global_pool mean"
+    case channelReduceMax = "channel_reduce max", channelReduceMean = "channel_reduce mean"
     case relu, leakyReLU = "leaky_relu", gelu, quickGELU = "quick_gelu", tanh, sigmoid, affine = "scale"
     case add, sub, mul, div
     case film, prelu
@@ -29,6 +32,7 @@ public enum OpVariant: String, CaseIterable, Sendable {
             case .zero: self = .conv2dZero
             case .reflect: self = .conv2dReflect
             }
+        case .convTranspose2d: self = .convTranspose2d
         case .pointwiseDepthwise: self = .pointwiseDepthwise
         case .matmul: self = .matmul
         case .linear: self = .linear
@@ -37,6 +41,16 @@ public enum OpVariant: String, CaseIterable, Sendable {
         case .groupNorm: self = .groupNorm
         case .globalNorm: self = .globalNorm
         case .globalStats: self = .globalStats
+        case let .globalPool(kind):
+            switch kind {
+            case .max: self = .globalPoolMax
+            case .mean: self = .globalPoolMean
+            }
+        case let .channelReduce(kind):
+            switch kind {
+            case .max: self = .channelReduceMax
+            case .mean: self = .channelReduceMean
+            }
         case .softmax: self = .softmax
         case let .unary(kind):
             switch kind {
@@ -83,16 +97,20 @@ public enum OpVariant: String, CaseIterable, Sendable {
         }
     }
 
+    /// The global pooling and channel reduction variants (their own XCTest methods).
+    public static let pooling: Set<OpVariant> = [.globalPoolMax, .globalPoolMean, .channelReduceMax, .channelReduceMean]
+
     /// The op's name (`Op.name`): what `fusion parity --op` filters on.
     public var opName: String { String(rawValue.prefix { $0 != " " }) }
 
     /// The family the variant is tested, toleranced and benchmarked with.
     public var family: OpFamily {
         switch self {
-        case .conv2dZero, .conv2dReflect, .pointwiseDepthwise: return .convolution
+        case .conv2dZero, .conv2dReflect, .convTranspose2d, .pointwiseDepthwise: return .convolution
         case .matmul, .linear: return .matrixProduct
         case .channelAttention, .attention, .windowAttention: return .attention
-        case .layerNormChannels, .layerNorm, .groupNorm, .globalNorm, .globalStats, .softmax: return .reduction
+        case .layerNormChannels, .layerNorm, .groupNorm, .globalNorm, .globalStats, .softmax,
+             .globalPoolMax, .globalPoolMean, .channelReduceMax, .channelReduceMean: return .reduction
         case .relu, .leakyReLU, .gelu, .quickGELU, .tanh, .sigmoid, .affine, .add, .sub, .mul, .div, .film, .prelu:
             return .pointwise
         case .pixelShuffle, .pixelUnshuffle, .concat, .slice, .padZero, .padReflect, .crop, .embedding, .reshape, .permute:

@@ -20,6 +20,7 @@ enum ReductionCases: OpFamilyCases {
         for shape in [[7, 13], [2, 5003], [3, 1], [2, 2, 9, 64]] {
             try softmax(&b, shape, range: -8...8)
         }
+        try PoolingCases.addParityCases(to: &b)
     }
 
     static func addTestCases(to b: inout OpCaseBuilder) throws {
@@ -61,6 +62,7 @@ enum ReductionCases: OpFamilyCases {
         try softmax(&b, [1, 34, 1024, 1024], range: -4...4, note: "rows over one binding")
         try layerNorm(&b, [1, 34, 1024, 1024], range: -4...4, note: "rows over one binding")
         try addReferenceSweep(to: &b)
+        try PoolingCases.addTestCases(to: &b)
     }
 
     /// Eps values, C = 1, 1x1 maps, 2-D and 3-D group norms, long rows and shapes past the
@@ -146,12 +148,13 @@ enum ReductionCases: OpFamilyCases {
         }
     }
 
-    static let benchFamilies = ["layernorm"]
+    static let benchFamilies = ["layernorm"] + PoolingCases.benchFamilies
 
     static func addBenchCases(to b: inout OpBenchBuilder) throws {
         let x = [1, 48, b.height, b.width]
         try b.add("layernorm", "LayerNorm over channels 48 ch", size: x) { b, g in
             try g.layerNormChannels(g.input("x", shape: x), weight: g.constant(b.weight([48])), bias: g.constant(b.weight([48])))
         }
+        try PoolingCases.addBenchCases(to: &b)
     }
 }

@@ -8,9 +8,10 @@ import FusionParity
 /// hold the GPU to the same references). One method per op family; the tolerances and
 /// their reasons are `OpFamily.reference64Tolerance` / `reference64ToleranceReason`.
 final class CPUReference64Tests: XCTestCase {
-    private func check(_ family: OpFamily, file: StaticString = #filePath, line: UInt = #line) throws {
+    private func check(_ family: OpFamily, variants: (OpVariant) -> Bool = { _ in true },
+                       file: StaticString = #filePath, line: UInt = #line) throws {
         let runner = Reference64Runner(backend: CPUBackend())
-        let cases = try OpCatalogue.testCases(family).filter { $0.reference64 != nil }
+        let cases = try OpCatalogue.testCases(family).filter { $0.reference64 != nil && variants($0.variant) }
         print("[float64] \(family.rawValue): \(cases.count) cases, tolerance \(family.reference64Tolerance) (\(family.reference64ToleranceReason))")
         XCTAssertFalse(cases.isEmpty, "\(family.rawValue) has no case with a float64 reference", file: file, line: line)
         let runLarge = FusionOptions.current.largeTests
@@ -27,13 +28,17 @@ final class CPUReference64Tests: XCTestCase {
         }
     }
 
-    func testConvolutionAgainstFloat64() throws { try check(.convolution) }
+    func testConvolutionAgainstFloat64() throws { try check(.convolution) { $0 != .convTranspose2d } }
+
+    func testConvTransposeAgainstFloat64() throws { try check(.convolution) { $0 == .convTranspose2d } }
 
     func testMatrixProductAgainstFloat64() throws { try check(.matrixProduct) }
 
     func testAttentionAgainstFloat64() throws { try check(.attention) }
 
-    func testReductionAgainstFloat64() throws { try check(.reduction) }
+    func testReductionAgainstFloat64() throws { try check(.reduction) { !OpVariant.pooling.contains($0) } }
+
+    func testPoolingAgainstFloat64() throws { try check(.reduction) { OpVariant.pooling.contains($0) } }
 
     func testPointwiseAgainstFloat64() throws { try check(.pointwise) }
 

@@ -17,11 +17,13 @@ enum CatalogueParity {
         return b
     }()
 
-    static func check(_ family: OpFamily, file: StaticString = #filePath, line: UInt = #line) throws {
+    /// `variants`: which of the family's cases to run (default: all).
+    static func check(_ family: OpFamily, variants: (OpVariant) -> Bool = { _ in true },
+                      file: StaticString = #filePath, line: UInt = #line) throws {
         let gpu = try VulkanTestSupport.backend()
         print("[parity] \(family.rawValue) on \(gpu.deviceDescription), validation \(gpu.context.validationEnabled), tolerance \(family.tolerance)")
         let runner = ParityRunner(reference: cpu, candidate: gpu)
-        let cases = try OpCatalogue.testCases(family)
+        let cases = try OpCatalogue.testCases(family).filter { variants($0.variant) }
         XCTAssertFalse(cases.isEmpty, "\(family.rawValue) has no test cases", file: file, line: line)
         // The full-size cases take minutes on lavapipe (conv 96 -> 96 on 1024 x 1024: about
         // 150 s on 2 cores); they run when FUSIONKIT_LARGE_TESTS=1.

@@ -246,6 +246,19 @@ final class EpilogueTests: XCTestCase {
     /// A conv with a 3-step epilogue (residual add, gelu, per-channel scale) is one dispatch
     /// on the fused paths; with bindings limited to 1 KiB the conv splits into accumulating
     /// channel chunks and the epilogue runs as one pass after the last.
+    /// conv_transpose2d takes every step kind at its store (one dispatch per output range).
+    func testConvTranspose() throws {
+        let base: Base = { g, x in
+            let w = g.constant(Tensor.random(shape: [6, 5, 4, 4], seed: 61, in: -0.3...0.3))
+            return (.convTranspose2d(.init(stride: 2, padding: 1)), [x, w, g.constant(Tensor.random(shape: [5], seed: 62))])
+        }
+        let cases = Self.convCases(n: 2, c: 5, h: 10, w: 14, fullBinary: true)
+        for (k, e) in try check("conv_transpose2d", x: [2, 6, 5, 7], base: base, cases: cases) {
+            // Two dispatches per node (one per sample); the separate pass would add a third.
+            XCTAssertLessThan(e.dispatchCount, 3 * cases.count, "conv_transpose2d [\(k)]: epilogues fused at the store")
+        }
+    }
+
     func testDispatchCountsAndChunkedPath() throws {
         let cases = [Case(name: "add+gelu+mul", steps: [(.binary(.add, operandFirst: false), [Self.t([1, 16, 8, 8])]), (.unary(.gelu), []),
                                                         (.binary(.mul, operandFirst: false), [Self.t([1, 16, 1, 1])])])]

@@ -6,7 +6,9 @@ import XCTest
 /// split paths and model-sized steady-state runs. CI runs this class again with the other
 /// kernel set (`FUSIONKIT_KERNELS=tiled`).
 final class HeavyOpsParityTests: XCTestCase {
-    func testConvolutionCases() throws { try CatalogueParity.check(.convolution) }
+    func testConvolutionCases() throws { try CatalogueParity.check(.convolution) { $0 != .convTranspose2d } }
+
+    func testConvTransposeCases() throws { try CatalogueParity.check(.convolution) { $0 == .convTranspose2d } }
 
     func testMatrixProductCases() throws { try CatalogueParity.check(.matrixProduct) }
 

@@ -7,7 +7,9 @@ import XCTest
 /// binding. Run with FUSIONKIT_VALIDATION=1 to have every case assert zero validation-layer
 /// messages.
 final class LightOpsParityTests: XCTestCase {
-    func testReductionCases() throws { try CatalogueParity.check(.reduction) }
+    func testReductionCases() throws { try CatalogueParity.check(.reduction) { !OpVariant.pooling.contains($0) } }
+
+    func testPoolingCases() throws { try CatalogueParity.check(.reduction) { OpVariant.pooling.contains($0) } }
 
     func testPointwiseCases() throws { try CatalogueParity.check(.pointwise) }
 

@@ -62,7 +62,8 @@ final class OpCatalogueTests: XCTestCase {
         let names = OpCatalogue.benchFamilies
         XCTAssertEqual(names.count, Set(names).count, "\(names)")
         XCTAssertEqual(Set(names), ["conv3x3", "dwconv3x3", "conv1x1", "textfusion-dwconv5x5", "channel-attention",
-                                    "spatial-attention", "window-attention", "film", "layernorm", "gemm"],
+                                    "spatial-attention", "window-attention", "film", "layernorm", "gemm",
+                                    "convtranspose4x4", "pooling"],
                        "the names fusion bench --op accepts")
         let shapes = try OpCatalogue.benchCases(height: 16, width: 24)
         XCTAssertEqual(Set(shapes.map(\.family)), Set(names))

@@ -23,6 +23,7 @@ extension EncodeContext {
     private func encodeOp(_ node: Node, _ inputs: [DeviceTensor], _ output: DeviceTensor) throws {
         switch node.op {
         case .conv2d: try encodeConv2d(node, inputs, output)
+        case .convTranspose2d: try encodeConvTranspose2d(node, inputs, output)
         case .pointwiseDepthwise: try encodePointwiseDepthwise(node, inputs, output)
         case .matmul: try encodeMatmul(node, inputs, output)
         case .linear: try encodeLinear(node, inputs, output)
@@ -34,6 +35,8 @@ extension EncodeContext {
         case .groupNorm: try encodeGroupNorm(node, inputs, output)
         case .globalNorm: try encodeGlobalNorm(node, inputs, output)
         case .globalStats: try encodeGlobalStats(node, inputs, output)
+        case .globalPool: try encodeGlobalPool(node, inputs, output)
+        case .channelReduce: try encodeChannelReduce(node, inputs, output)
         case .softmax: try encodeSoftmax(node, inputs, output)
         case .unary: try encodeUnary(node, inputs, output)
         case .binary: try encodeBinary(node, inputs, output)
