@@ -119,3 +119,28 @@ final class FuseRFCCommandTests: XCTestCase {
         XCTAssertTrue(r.err.contains("--clipseg applies to --model rfc"), r.err)
     }
 }
+
+extension FuseRFCCommandTests {
+    /// Dataset mode with one prompt file per pair: the pair whose instruction splits is
+    /// fused (the golden image), the one whose does not fails alone, named in the run log.
+    func testDatasetWithPerPairInstructions() throws {
+        let dir = try makeTemporaryDirectory()
+        let fm = FileManager.default
+        for sub in ["ir", "vi", "text"] { try fm.createDirectory(at: dir.appendingPathComponent(sub), withIntermediateDirectories: true) }
+        let p = try pair(in: dir)
+        for stem in ["a", "b"] {
+            try fm.copyItem(atPath: p.ir, toPath: dir.appendingPathComponent("ir/\(stem).png").path)
+            try fm.copyItem(atPath: p.vis, toPath: dir.appendingPathComponent("vi/\(stem).png").path)
+        }
+        try "enhance the light of the car\n".write(to: dir.appendingPathComponent("text/a.txt"), atomically: true, encoding: .utf8)
+        try "brighten the road\n".write(to: dir.appendingPathComponent("text/b.txt"), atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("out").path
+        let r = try FusionCLI.runTimed(["fuse", "--model", "rfc"] + weights() + ["--backend", "cpu", "--ir", dir.appendingPathComponent("ir").path,
+                                        "--vis", dir.appendingPathComponent("vi").path, "--text-dir", dir.appendingPathComponent("text").path, "-o", out])
+        XCTAssertEqual(r.status, 1, r.err)
+        try assertMatchesGolden(out + "/a.png")
+        XCTAssertFalse(fm.fileExists(atPath: out + "/b.png"))
+        let log = try String(contentsOfFile: out + "/fusion-run.jsonl", encoding: .utf8)
+        XCTAssertTrue(log.contains("brighten the road") && log.contains("--target"), log)
+    }
+}
