@@ -100,6 +100,8 @@ struct FuseCommand: ParsableCommand {
 
     @OptionGroup var precisionOptions: PrecisionOptions
 
+    @OptionGroup var rfcOptions: RFCFuseOptions
+
     @Flag(help: "Grey mode: visible read as grey, grey output.")
     var grey = false
 
@@ -166,7 +168,7 @@ struct FuseCommand: ParsableCommand {
     /// The output path(s) may not be any input, and must be writable: checked before any work.
     func checkOutputs(_ outputs: [String]) throws {
         let inputs: [(String, String?)] = [("--ir", ir), ("--vis", vis), ("--weights", weights), ("--text-features", textFeatures),
-                                           ("--clip", clip), ("--vocab", vocab)]
+                                           ("--clip", clip), ("--vocab", vocab), ("--clipseg", rfcOptions.clipseg)]
         for path in outputs { try OutputChecks.check(path, distinctFrom: inputs) }
     }
 
@@ -180,6 +182,9 @@ struct FuseCommand: ParsableCommand {
         if !task.isEmpty { given.append(.task) }
         if randomWeights != nil { given.append(.randomWeights) }
         if color { given.append(.color) }
+        if rfcOptions.clipseg != nil { given.append(.clipseg) }
+        if rfcOptions.target != nil { given.append(.target) }
+        if rfcOptions.process != nil { given.append(.process) }
         return given
     }
 
@@ -197,6 +202,10 @@ struct FuseCommand: ParsableCommand {
             try validateTextIF()
             return
         }
+        if model == RFCEntry.name {
+            try validateRFC()
+            return
+        }
         if model == FILMEntry.name, text != nil || textDir != nil {
             throw ValidationError("--model film takes BLIP-2 text features, not prompt text: give --text-features FILE (.npy [1, L, 768] or [L, 768], or safetensors), or --text-features-dir DIR for a dataset")
         }
@@ -211,12 +220,15 @@ struct FuseCommand: ParsableCommand {
         do {
             if isDatasetRun { return try fuseDataset() }
             if model == TextIFEntry.name { return try fuseTextIF() }
+            if model == RFCEntry.name { return try fuseRFC() }
             try fuse()
         } catch let error as FileFormatError {
             throw CLIError(error.description)
         } catch let error as FusionError {
             throw CLIError(error.description)
         } catch let error as CatalogueError {
+            throw CLIError(error.description)
+        } catch let error as InstructionSplitError {
             throw CLIError(error.description)
         }
     }
@@ -232,6 +244,9 @@ struct FuseCommand: ParsableCommand {
         settings.clip = clip
         settings.vocabulary = vocab
         settings.clipHeads = clipHeads
+        settings.clipseg = rfcOptions.clipseg
+        settings.target = rfcOptions.target
+        settings.process = rfcOptions.process
         settings.log = { printError($0) }
         return settings
     }

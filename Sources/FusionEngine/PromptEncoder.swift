@@ -8,7 +8,7 @@ import FusionModels
 /// supported checkpoint, and a feature cache on disk keyed by the weights' SHA-256 and the
 /// prompt, so a prompt already encoded with the same weights costs neither the tower nor
 /// the checkpoint load.
-public final class PromptEncoder {
+public class PromptEncoder {
     public let clipPath: String
     /// The tower's attention head count; nil derives it as OpenAI does (width / 64).
     public let heads: Int?

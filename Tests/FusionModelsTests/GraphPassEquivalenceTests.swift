@@ -23,13 +23,16 @@ final class GraphPassEquivalenceTests: XCTestCase {
     private func workloads() throws -> [(String, ModelWorkload)] {
         var textfusion = ModelSettings(weights: try TestData.path("weights/textfusion_llvip.model"))
         textfusion.log = { _ in }
+        var rfcSettings = ModelSettings(weights: try TestData.path("golden/rfc_model.pth"))
+        rfcSettings.clip = try TestData.path("golden/clip_vitb16_tiny.pt")
+        rfcSettings.clipseg = try TestData.path("golden/clipseg_rd64_tiny.pth")
         return [
             ("textfusion", try ModelCatalogue.model(named: "textfusion").load(textfusion).workload(height: 61, width: 83, batch: 2)),
             ("textif", try ModelCatalogue.model(named: "textif").load(ModelSettings(randomSeed: 3)).workload(height: 32, width: 40, batch: 1)),
             ("clip-text", try ModelCatalogue.model(named: "clip-text").load(ModelSettings(randomSeed: 3)).workload(height: 1, width: 1, batch: 2)),
             ("film", try ModelCatalogue.model(named: "film").load(ModelSettings(weights: try TestData.path("golden/film.pth"))).workload(height: 24, width: 40, batch: 1)),
-            // The tiny CLIP tower of the RFC goldens (width 128): the vision workload is 352x352 whatever the size.
-            ("rfc", try ModelCatalogue.model(named: "rfc").load(ModelSettings(weights: try TestData.path("golden/clip_vitb16_tiny.pt"))).workload(height: 1, width: 1, batch: 1)),
+            // The golden tiny weights of RFC (CLIP vision width 128): CLIPSeg at 352x352 and the fusion network at 24x40.
+            ("rfc", try ModelCatalogue.model(named: "rfc").load(rfcSettings).workload(height: 24, width: 40, batch: 1)),
         ]
     }
 

@@ -15,10 +15,10 @@ final class ModelCatalogueTests: XCTestCase {
         let kinds = ModelCatalogue.goldenKinds
         XCTAssertEqual(Set(kinds).count, kinds.count, "a golden kind belongs to one model")
         XCTAssertEqual(Set(GoldenRunner.supportedKinds), ["textfusion", "textfusion_rgb", "tokenizer", "clip_text", "textif", "film",
-                                                          "rfc_clip_vision", "rfc_text_split"])
+                                                          "rfc", "rfc_clip_vision", "rfc_text_split"])
         for kind in kinds { XCTAssertNotNil(ModelCatalogue.model(forGoldenKind: kind)) }
         XCTAssertNil(ModelCatalogue.model(forGoldenKind: "ifilm"))
-        XCTAssertEqual(ModelCatalogue.fusionNames, ["textfusion", "textif", "film"])
+        XCTAssertEqual(ModelCatalogue.fusionNames, ["textfusion", "textif", "film", "rfc"])
         XCTAssertThrowsError(try ModelCatalogue.model(named: "resnet")) { error in
             XCTAssertTrue("\(error)".contains("known: textfusion, textif, film, clip-text, rfc"), "\(error)")
         }
@@ -32,6 +32,12 @@ final class ModelCatalogueTests: XCTestCase {
             if entry == TextFusionEntry.self { settings = ModelSettings(weights: try TestData.path("weights/textfusion_llvip.model")) } else { settings = ModelSettings(randomSeed: 3) }
             let loaded = try entry.load(settings)
             let one = try loaded.workload(height: 32, width: 48, batch: 1)
+            if entry == RFCEntry.self {
+                // One pair per graph (CLIPSeg's tower alone is ViT-B/16 at 352x352 twice).
+                XCTAssertThrowsError(try loaded.workload(height: 32, width: 48, batch: 2)) { XCTAssertTrue("\($0)".contains("--batch 2"), "\($0)") }
+                XCTAssertEqual(one.graph.inputs.map { $0.0 }.sorted(), ["condition", "film_b", "film_w", "ir", "vis"])
+                continue
+            }
             let two = try loaded.workload(height: 32, width: 48, batch: 2)
             for (name, value) in one.graph.inputs {
                 let batched = try XCTUnwrap(two.graph.inputs.first { $0.0 == name }?.1, "\(entry.name): input \(name)")

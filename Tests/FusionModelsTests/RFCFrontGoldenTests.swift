@@ -115,11 +115,11 @@ final class RFCFrontGoldenTests: XCTestCase {
     func testFrontIntermediatesOnCPU() throws { try checkCases(try SelectedBackend.open(.cpu)) }
     func testFrontIntermediatesOnVulkan() throws { try checkCases(try VulkanTestBackend.open()) }
 
-    /// The transposed-conv head is a marked seam until ConvTranspose2d exists: it throws.
-    func testLogitsSeamIsNotDone() throws {
+    /// The transposed-conv head (once a seam that threw) gives logits [N, 1, 352, 352].
+    func testLogitsHead() throws {
         let clipseg = try CLIPSegDecoderWeights(CheckpointReader.read(path: TestData.path("golden/clipseg_rd64_tiny.pth")).archive)
         let g = Graph()
         let features = g.input("features", shape: [2, 64, 22, 22])
-        XCTAssertThrowsError(try CLIPSegDecoder.logits(g, features: features, clipseg)) { XCTAssertTrue("\($0)".contains("not implemented yet"), "\($0)") }
+        XCTAssertEqual(try CLIPSegDecoder.logits(g, features: features, clipseg).shape, [2, 1, 352, 352])
     }
 }

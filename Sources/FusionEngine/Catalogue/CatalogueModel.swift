@@ -12,6 +12,9 @@ public enum FuseOption: String, CaseIterable, Sendable {
     case task = "--task"
     case randomWeights = "--random-weights"
     case color = "--color"
+    case clipseg = "--clipseg"
+    case target = "--target"
+    case process = "--process"
 }
 
 /// What a command says about a model's weights and how its outputs are made.
@@ -33,6 +36,9 @@ public struct ModelSettings {
     /// vocabulary (nil: the standard places), and the tower's head count (nil: width / 64,
     /// as OpenAI's towers have it).
     public var clip: String?, vocabulary: String?, clipHeads: Int?
+    /// RFC: CLIPSeg's decoder checkpoint (`rd64-uni-refined.pth`), and an explicit
+    /// instruction split (`--target`, `--process`) instead of the splitter's.
+    public var clipseg: String?, target: String?, process: String?
     /// Notes for the user (a download, a cache hit), e.g. to stderr.
     public var log: (String) -> Void = { _ in }
 

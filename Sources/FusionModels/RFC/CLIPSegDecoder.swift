@@ -56,12 +56,20 @@ public enum CLIPSegDecoder {
         return y
     }
 
-    /// SEAM (issue 19, not implemented yet): `trans_conv` turns the features [N, R, 22, 22]
-    /// into logits [N, 1, 352, 352]: Conv2d(R, R, 3, p=1) -> ReLU -> ConvTranspose2d(R, R/2,
-    /// k4, s4) -> ReLU -> ConvTranspose2d(R/2, 1, k4, s4). It needs the ConvTranspose2d op,
-    /// which the RFC fusion work adds; until then this throws, so nothing can mistake the
-    /// text path's masks for done.
+    /// `trans_conv` turns the features [N, R, 22, 22] into logits [N, 1, 352, 352]:
+    /// Conv2d(R, R, 3, p=1) -> ReLU -> ConvTranspose2d(R, R/2, k4, s4) -> ReLU ->
+    /// ConvTranspose2d(R/2, 1, k4, s4) (`CLIPSegTransConv`).
     public static func logits(_ g: Graph, features: Value, _ w: CLIPSegDecoderWeights) throws -> Value {
-        throw FusionError.unsupportedOp(op: "CLIPSeg trans_conv (ConvTranspose2d, issue 19: not implemented yet)", backend: "any")
+        try CLIPSegTransConv.logits(g, CLIPSegTransConvWeights(w), features: features)
+    }
+}
+
+extension CLIPSegTransConvWeights {
+    /// The head as the decoder's loader read it (`trans_conv.{0,2,4}` of rd64-uni-refined).
+    public init(_ decoder: CLIPSegDecoderWeights) {
+        let t = decoder.transConv
+        conv = (t[0].weight, t[0].bias)
+        up1 = (t[1].weight, t[1].bias)
+        up2 = (t[2].weight, t[2].bias)
     }
 }

@@ -17,18 +17,28 @@ public final class RFCFront {
     /// - Parameters: `clip` an OpenAI CLIP state dict with both towers (ViT-B/16), `clipseg`
     ///   the rd64-uni-refined decoder, `rfc` RFC's `model.pth`; `visionHeads` / `textHeads`
     ///   override OpenAI's width / 64.
-    public init(clip: TensorArchive, clipseg: TensorArchive, rfc: TensorArchive, tokenizer: CLIPTokenizer, backend: Backend,
-                visionHeads: Int? = nil, textHeads: Int? = nil) throws {
-        text = CLIPTextEncoder(weights: try CLIPTextWeights(clip, heads: textHeads), backend: backend)
-        vision = try CLIPVisionWeights(clip, heads: visionHeads)
-        decoder = try CLIPSegDecoderWeights(clipseg)
-        processModule = try RFCProcessModule(rfc)
+    public convenience init(clip: TensorArchive, clipseg: TensorArchive, rfc: TensorArchive, tokenizer: CLIPTokenizer, backend: Backend,
+                            visionHeads: Int? = nil, textHeads: Int? = nil) throws {
+        let text = try CLIPTextWeights(clip, heads: textHeads)
+        let processModule = try RFCProcessModule(rfc)
+        let decoder = try CLIPSegDecoderWeights(clipseg)
+        guard text.embedDimension == processModule.embedDimension, text.embedDimension == decoder.conditionDimension else {
+            throw FileFormatError(path: clip.path, format: clip.format.rawValue,
+                                  "CLIP embeds to \(text.embedDimension), RFC's PModule reads \(processModule.embedDimension) (\(rfc.path)) and CLIPSeg's FiLM \(decoder.conditionDimension) (\(clipseg.path))")
+        }
+        try self.init(text: text, vision: CLIPVisionWeights(clip, heads: visionHeads), decoder: decoder, processModule: processModule,
+                      tokenizer: tokenizer, backend: backend)
+    }
+
+    /// From weights already read (their sizes must agree: checked by the archive initialiser).
+    public init(text: CLIPTextWeights, vision: CLIPVisionWeights, decoder: CLIPSegDecoderWeights, processModule: RFCProcessModule,
+                tokenizer: CLIPTokenizer, backend: Backend) {
+        self.text = CLIPTextEncoder(weights: text, backend: backend)
+        self.vision = vision
+        self.decoder = decoder
+        self.processModule = processModule
         self.tokenizer = tokenizer
         self.backend = backend
-        guard text.weights.embedDimension == processModule.embedDimension, text.weights.embedDimension == decoder.conditionDimension else {
-            throw FileFormatError(path: clip.path, format: clip.format.rawValue,
-                                  "CLIP embeds to \(text.weights.embedDimension), RFC's PModule reads \(processModule.embedDimension) (\(rfc.path)) and CLIPSeg's FiLM \(decoder.conditionDimension) (\(clipseg.path))")
-        }
     }
 
     /// What the instruction contributes: the process phrase's tokens and embedding, the

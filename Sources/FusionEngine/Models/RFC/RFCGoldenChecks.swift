@@ -3,7 +3,7 @@ import FusionCore
 import FusionIO
 import FusionModels
 
-/// The RFC golden kinds checked so far (`../shared/golden/README.md`).
+/// The RFC golden kinds (`rfc` itself in `RFCFusionGoldenCheck.swift`) (`../shared/golden/README.md`).
 enum RFCGoldenChecks {
     /// A weights file named in the case's `"weights"` object (`clip`, `clipseg`, `rfc`).
     static func weightsPath(_ golden: GoldenCase, _ key: String) throws -> String {
