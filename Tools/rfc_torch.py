@@ -234,6 +234,8 @@ def main():
                     help="time random weights in the released shapes (ViT-B/16) instead of the files' (after --check)")
     tb.add_run_options(ap, size="480x640", repeat=3)
     args = ap.parse_args()
+    if args.dtype != "fp32":
+        sys.exit("rfc_torch.py: --dtype fp16 is not supported (the original runs RFC in fp32)")
     device = tb.setup(args)
     clip, cs, m = (tb.moved(load(p), device) for p in (args.clip, args.clipseg, args.weights))
     with torch.no_grad():
