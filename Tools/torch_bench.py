@@ -85,6 +85,13 @@ def read_safetensors(path):
     return out
 
 
+def safetensors_metadata(path):
+    """A safetensors file's `__metadata__` (string to string)."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return json.loads(f.read(n)).get("__metadata__", {})
+
+
 def check_close(name, got, want, tolerance=1e-4):
     """Exit unless max |got - want| <= tolerance: the script must be the published network."""
     err = float(np.abs(np.asarray(got, dtype=np.float64) - np.asarray(want, dtype=np.float64)).max())
