@@ -46,6 +46,36 @@ struct GemmProblem {
     }
 }
 
+extension GemmProblem {
+    /// Whether A's K axis (B's N axis) is the one to read along: unit stride, or the
+    /// smaller stride of the two.
+    var aKContiguous: Bool { asK == 1 || (asM != 1 && asK < asM) }
+    var bNContiguous: Bool { bsN == 1 || (bsK != 1 && bsN < bsK) }
+}
+
+/// A GEMM's operands bound for one of the GEMM kernels (`matmul*.comp`, `gemm_tiled.comp`),
+/// which share the head of their push constants.
+struct BoundGemm {
+    let a: BufferBinding, aOff: Int
+    let b: BufferBinding, bOff: Int
+    let c: BufferBinding, cOff: Int
+    /// A's binding when there is no bias (the kernel reads none then).
+    let bias: BufferBinding, biasOff: Int
+    /// Exactly three batch dims, outermost first (missing ones of size 1).
+    let dims: [GemmBatchDim]
+
+    /// Sizes, element offsets, strides, batch dims, alpha and the accumulate flag.
+    func pushHead(_ p: GemmProblem, into args: inout ShaderArguments) {
+        args.ints([p.M, p.N, p.K, aOff, bOff, cOff, biasOff, p.asM, p.asK, p.bsK, p.bsN, p.ldc])
+        args.ints([dims[1].size, dims[2].size])
+        args.ints([dims[0].a, dims[1].a, dims[2].a])
+        args.ints([dims[0].b, dims[1].b, dims[2].b])
+        args.ints([dims[0].c, dims[1].c, dims[2].c])
+        args.float(p.alpha)
+        args.int(p.accumulate ? 1 : 0)
+    }
+}
+
 extension EncodeContext {
     /// The largest binding the heavy encoders plan for (the device limit, or the test override).
     var heavySplitBytes: Int {
@@ -68,6 +98,18 @@ extension EncodeContext {
         let size = t.dtype.byteSize
         let r = try bind(t, access, byteRange: (start * size)..<((start + count) * size))
         return (r.binding, r.elementOffset)
+    }
+
+    /// Binds a GEMM's operands (with K = 0 neither A nor B is read: one element each).
+    func bindGemm(_ p: GemmProblem) throws -> BoundGemm {
+        let (a, aOff) = try bindElements(p.a, .read, start: p.aOffset, elements: p.K == 0 ? 1 : p.aSpan)
+        let (b, bOff) = try bindElements(p.b, .read, start: p.bOffset, elements: p.K == 0 ? 1 : p.bSpan)
+        let (c, cOff) = try bindElements(p.c, p.accumulate ? .readWrite : .write, start: p.cOffset, elements: p.cSpan)
+        var bias = a, biasOff = 0
+        if let t = p.bias { (bias, biasOff) = try bindElements(t, .read, start: p.biasOffset, elements: p.N) }
+        var dims = p.batch
+        while dims.count < 3 { dims.insert(GemmBatchDim(size: 1, a: 0, b: 0, c: 0), at: 0) }
+        return BoundGemm(a: a, aOff: aOff, b: b, bOff: bOff, c: c, cOff: cOff, bias: bias, biasOff: biasOff, dims: dims)
     }
 
     // MARK: - matmul
@@ -257,29 +299,12 @@ extension EncodeContext {
             if tiles < 32 { rm = 4; rn = 4 }
         }
         let tm = wgY * rm, tn = wgX * rn
-        let aKContig = p.asK == 1 || (p.asM != 1 && p.asK < p.asM)
-        let bNContig = p.bsN == 1 || (p.bsK != 1 && p.bsN < p.bsK)
-
-        // With K = 0 neither operand is read.
-        let (aBinding, aOff) = try bindElements(p.a, .read, start: p.aOffset, elements: p.K == 0 ? 1 : p.aSpan)
-        let (bBinding, bOff) = try bindElements(p.b, .read, start: p.bOffset, elements: p.K == 0 ? 1 : p.bSpan)
-        let (cBinding, cOff) = try bindElements(p.c, p.accumulate ? .readWrite : .write, start: p.cOffset, elements: p.cSpan)
-        var biasBinding = aBinding, biasOff = 0
-        if let bias = p.bias {
-            (biasBinding, biasOff) = try bindElements(bias, .read, start: p.biasOffset, elements: p.N)
-        }
-
-        var dims = p.batch
-        while dims.count < 3 { dims.insert(GemmBatchDim(size: 1, a: 0, b: 0, c: 0), at: 0) }
+        let g = try bindGemm(p)
+        let (aBinding, bBinding, cBinding, biasBinding) = (g.a, g.b, g.c, g.bias)
+        let (aKContig, bNContig) = (p.aKContiguous, p.bNContiguous)
         var args = ShaderArguments()
-        args.ints([p.M, p.N, p.K, aOff, bOff, cOff, biasOff, p.asM, p.asK, p.bsK, p.bsN, p.ldc])
-        args.ints([dims[1].size, dims[2].size])
-        args.ints([dims[0].a, dims[1].a, dims[2].a])
-        args.ints([dims[0].b, dims[1].b, dims[2].b])
-        args.ints([dims[0].c, dims[1].c, dims[2].c])
-        args.float(p.alpha)
-        args.int(p.accumulate ? 1 : 0)
-        let epilogue = p.cOffset == 0 && cOff == 0 && !p.accumulate ? fused : nil
+        g.pushHead(p, into: &args)
+        let epilogue = p.cOffset == 0 && g.cOff == 0 && !p.accumulate ? fused : nil
         epilogue?.push(&args)
 
         // fp16 storage with an f32 result (a scratch of partial sums): C stays fp32.

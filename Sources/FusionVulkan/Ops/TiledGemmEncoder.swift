@@ -67,18 +67,10 @@ extension EncodeContext {
         while choice.splits > 1, !heavyFits(elements: choice.splits * p.batchCount * p.M * p.N) { choice.splits /= 2 }
         let (kChunk, splits) = splitK(p.K, splits: choice.splits, bk: v.bk)
 
-        let (aBinding, aOff) = try bindElements(p.a, .read, start: p.aOffset, elements: p.K == 0 ? 1 : p.aSpan)
-        let (bBinding, bOff) = try bindElements(p.b, .read, start: p.bOffset, elements: p.K == 0 ? 1 : p.bSpan)
-        let (cBinding, cOff) = try bindElements(p.c, p.accumulate ? .readWrite : .write, start: p.cOffset, elements: p.cSpan)
-        var biasBinding = aBinding, biasOff = 0
-        if let bias = p.bias {
-            (biasBinding, biasOff) = try bindElements(bias, .read, start: p.biasOffset, elements: p.N)
-        }
-        var dims = p.batch
-        while dims.count < 3 { dims.insert(GemmBatchDim(size: 1, a: 0, b: 0, c: 0), at: 0) }
-
-        let aKContig = p.asK == 1 || (p.asM != 1 && p.asK < p.asM)
-        let bNContig = p.bsN == 1 || (p.bsK != 1 && p.bsN < p.bsK)
+        let g = try bindGemm(p)
+        let (aBinding, bBinding, cBinding, biasBinding) = (g.a, g.b, g.c, g.bias)
+        let (aOff, bOff, cOff, biasOff, dims) = (g.aOff, g.bOff, g.cOff, g.biasOff, g.dims)
+        let (aKContig, bNContig) = (p.aKContiguous, p.bNContiguous)
         let vecAligned = offsetAlignment % 16 == 0
         let aVec4 = vecAligned && p.asK == 1 && p.K % 4 == 0 && p.asM % 4 == 0 && aOff % 4 == 0 && dims.allSatisfy { $0.a % 4 == 0 }
         let bVec4 = vecAligned && p.bsN == 1 && p.N % 4 == 0 && p.bsK % 4 == 0 && bOff % 4 == 0 && dims.allSatisfy { $0.b % 4 == 0 }
@@ -87,13 +79,7 @@ extension EncodeContext {
         let tiles = ((p.M + v.bm - 1) / v.bm) * ((p.N + v.bn - 1) / v.bn)
 
         var args = ShaderArguments()
-        args.ints([p.M, p.N, p.K, aOff, bOff, cOff, biasOff, p.asM, p.asK, p.bsK, p.bsN, p.ldc])
-        args.ints([dims[1].size, dims[2].size])
-        args.ints([dims[0].a, dims[1].a, dims[2].a])
-        args.ints([dims[0].b, dims[1].b, dims[2].b])
-        args.ints([dims[0].c, dims[1].c, dims[2].c])
-        args.float(p.alpha)
-        args.int(p.accumulate ? 1 : 0)
+        g.pushHead(p, into: &args)
         args.ints([kChunk, p.batchCount])
 
         if splits == 1 {
