@@ -185,6 +185,7 @@ struct FuseCommand: ParsableCommand {
         if rfcOptions.clipseg != nil { given.append(.clipseg) }
         if rfcOptions.target != nil { given.append(.target) }
         if rfcOptions.process != nil { given.append(.process) }
+        if !rfcOptions.also.isEmpty { given.append(.also) }
         return given
     }
 

@@ -7,7 +7,8 @@ import FusionModels
 import FusionVulkan
 
 /// `fusion fuse --model rfc`: one pair under one instruction (`--text`, split by the
-/// template rule, or `--target` / `--process`).
+/// template rule, or `--target` / `--process`), and more with `--also`, which share the
+/// pair's CLIPSeg work (`RFCModel`).
 extension FuseCommand {
     func validateRFC() throws {
         let missing = [("--weights", weights, "RFC's model.pth"), ("--clipseg", rfcOptions.clipseg, "CLIPSeg's rd64-uni-refined.pth"),
@@ -24,11 +25,14 @@ extension FuseCommand {
         let explicit = rfcOptions.process != nil
         if explicit, text != nil { throw ValidationError("give either --text (split by the template rule) or --target / --process, not both") }
         if explicit, isDatasetRun { throw ValidationError("--target / --process apply to one pair; a dataset takes per-pair instructions (--text, --text-dir or a manifest's prompt column)") }
+        if !rfcOptions.also.isEmpty, isDatasetRun { throw ValidationError("--also applies to one pair; a dataset takes one instruction per pair (a manifest may list a pair once per instruction)") }
         if !isDatasetRun, !explicit, text == nil { throw ValidationError("give the instruction with --text \"...\" (e.g. \"enhance the light of the car\"), or --target and --process") }
     }
 
     func fuseRFC() throws {
-        try checkOutputs([output])
+        let count = 1 + rfcOptions.also.count
+        let outputs = (1...count).map { outputPath(String($0), count: count) }
+        try checkOutputs(outputs)
         let ir = self.ir!, vis = self.vis!
         let infrared = try readImage(ir), visible = try readImage(vis)
         if infrared.width != visible.width || infrared.height != visible.height {
@@ -39,28 +43,31 @@ extension FuseCommand {
         let loadStart = Date()
         let loaded = try RFCEntry.load(modelSettings)
         let model = try loaded.model(on: selected, settings: modelSettings)
-        let instruction: RFCInstruction
+        let instructions: [RFCInstruction]
         do {
-            instruction = try RFCEntry.explicitInstruction(modelSettings) ?? InstructionSplitter.split(text!)
+            let first = try RFCEntry.explicitInstruction(modelSettings) ?? InstructionSplitter.split(text!)
+            instructions = try [first] + rfcOptions.also.map { try InstructionSplitter.split($0) }
         } catch let error as InstructionSplitError {
             throw CLIError(error.description)
         }
-        let condition = try model.condition(instruction).condition
+        let conditions = try instructions.map { try model.condition($0).condition }
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let pair = RFCPairModel(model: model)
         let inputs = try pair.prepare(infrared: infrared, visible: visible)
         var times: [Double] = []
-        var fused: Tensor?
+        var fused: [Tensor] = []
         for _ in 0..<repeatCount {
             let start = Date()
-            fused = try model.fuse(ir: inputs.tensors["ir"]!, vis: inputs.tensors["vis"]!, conditions: [condition])[0].output
+            fused = try model.fuse(ir: inputs.tensors["ir"]!, vis: inputs.tensors["vis"]!, conditions: conditions).map(\.output)
             times.append(Date().timeIntervalSince(start))
         }
-        try pair.image(fused!, for: inputs).write(to: output)
+        for (image, path) in zip(fused, outputs) { try pair.image(image, for: inputs).write(to: path) }
         let median = times.sorted()[times.count / 2]
         print("model: rfc (\(loaded.weightsLabel))")
         print("backend: \(selected.name) — \(selected.device)")
-        print("instruction: target \(instruction.target == .none ? "none" : "'\(instruction.target)'"), process '\(instruction.process)'")
+        for instruction in instructions {
+            print("instruction: target \(instruction.target == .none ? "none" : "'\(instruction.target)'"), process '\(instruction.process)'")
+        }
         print("size: \(visible.width)x\(visible.height) colour")
         print(String(format: "load: %.3f s (weights, instruction embeddings)", loadSeconds))
         print(String(format: "time: %.3f s%@, first run including preparation %.3f s", median,
@@ -70,6 +77,6 @@ extension FuseCommand {
             let stats = vulkan.context.stats
             print("device memory: peak \(stats.peakBytesAllocated >> 20) MiB in live buffers, \(stats.deviceMemoryBytes >> 20) MiB held by the pools")
         }
-        print("output: \(output)")
+        for path in outputs { print("output: \(path)") }
     }
 }

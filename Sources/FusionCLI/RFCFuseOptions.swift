@@ -11,4 +11,7 @@ struct RFCFuseOptions: ParsableArguments {
 
     @Option(help: "RFC: what to do, with the target replaced by 'photo' (e.g. \"enhance the light of the photo\"). With --target, or alone for the \"none\" target.")
     var process: String?
+
+    @Option(name: .customLong("also"), help: "RFC, one pair: another instruction for the same pair (repeatable). Each instruction writes OUT_<n>.png (1 for the first); the vision tower runs once and CLIPSeg's decoder once per distinct target.")
+    var also: [String] = []
 }

@@ -40,6 +40,36 @@ final class FuseRFCCommandTests: XCTestCase {
         XCTAssertLessThanOrEqual(diffs.filter { $0 > 0 }.count, 80 * 64 * 3 / 200, file: file, line: line)
     }
 
+    /// Several instructions for one pair (`--also`): one image each, equal to its own run,
+    /// with the vision tower run once and the decoder once per distinct target (car, image).
+    func testSeveralInstructionsShareTheCLIPSegWork() throws {
+        let dir = try makeTemporaryDirectory()
+        let p = try pair(in: dir)
+        let out = dir.appendingPathComponent("fused.png").path
+        let r = try FusionCLI.runTimed(["fuse", "--model", "rfc"] + weights() + ["--backend", "cpu", "--ir", p.ir, "--vis", p.vis,
+                                        "--text", "enhance the light of the car", "--also", "reduce the noise of the car",
+                                        "--also", "reduce the noise of the image", "-o", out])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("stages: vision tower 1 run(s), CLIPSeg decoder 2, fusion network 3"), r.out)
+        let paths = (1...3).map { dir.appendingPathComponent("fused_\($0).png").path }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        try assertMatchesGolden(paths[0])
+        let alone = dir.appendingPathComponent("alone.png").path
+        let a = try FusionCLI.runTimed(["fuse", "--model", "rfc"] + weights() + ["--backend", "cpu", "--ir", p.ir, "--vis", p.vis,
+                                        "--text", "reduce the noise of the image", "-o", alone])
+        XCTAssertEqual(a.status, 0, a.err)
+        XCTAssertEqual(try Image.read(path: paths[2]), try Image.read(path: alone))
+        XCTAssertNotEqual(try Image.read(path: paths[1]), try Image.read(path: paths[0]))
+        // An instruction the rules cannot split is named; --also belongs to RFC.
+        let bad = try FusionCLI.runTimed(["fuse", "--model", "rfc"] + weights() + ["--backend", "cpu", "--ir", p.ir, "--vis", p.vis,
+                                          "--text", "enhance the light of the car", "--also", "brighten the road", "-o", out])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.contains("brighten the road"), bad.err)
+        let other = try FusionCLI.runTimed(["fuse", "--ir", p.ir, "--vis", p.vis, "--also", "x", "-o", out])
+        XCTAssertNotEqual(other.status, 0)
+        XCTAssertTrue(other.err.contains("--also"), other.err)
+    }
+
     func testOnePairWithTextAndWithExplicitSplit() throws {
         let dir = try makeTemporaryDirectory()
         let p = try pair(in: dir)

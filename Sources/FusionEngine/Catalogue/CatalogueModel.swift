@@ -15,6 +15,7 @@ public enum FuseOption: String, CaseIterable, Sendable {
     case clipseg = "--clipseg"
     case target = "--target"
     case process = "--process"
+    case also = "--also"
 }
 
 /// What a command says about a model's weights and how its outputs are made.

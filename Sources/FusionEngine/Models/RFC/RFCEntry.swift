@@ -10,7 +10,7 @@ import FusionModels
 public final class RFCEntry: CatalogueModel {
     public static let name = "rfc"
     public static let summary = "RFC: instruction-controlled fusion (CLIP ViT-B/16 + CLIPSeg rd64-uni-refined + the RFC network), RGB out"
-    public static let fuseOptions: Set<FuseOption> = [.clipseg, .target, .process]
+    public static let fuseOptions: Set<FuseOption> = [.clipseg, .target, .process, .also]
     public static let fusesImages = true
     public static let goldenKinds = ["rfc", "rfc_clip_vision", "rfc_text_split"]
 
