@@ -22,7 +22,7 @@ public struct TrafficTable {
     public init(_ graph: Graph, precision: StoragePrecision = .fp32) {
         let storage = precision.storageBytes(of: .f32)
         var byOp: [String: (nodes: Int, bytes: Double)] = [:]
-        let views = LayoutViews(graph)
+        let views = LayoutViews.chosen(graph)
         for node in graph.nodes {
             // Slices and concats the layout-views pass made views move nothing: a row of their own.
             let view = views.isView(node)

@@ -17,9 +17,9 @@ public enum GraphTraffic {
 
     /// Total bytes of every node (`storageBytes`: element size of float values, see `bytes(of:storageBytes:)`).
     /// Views (`LayoutViews`: reshapes, and with the `layout-views` pass contiguous slices and
-    /// concats made in place) move nothing.
+    /// concats made in place, where the memory planner takes them) move nothing.
     public static func bytes(_ graph: Graph, storageBytes: Int? = nil) -> Double {
-        let views = LayoutViews(graph)
+        let views = LayoutViews.chosen(graph)
         return graph.nodes.reduce(0) { $0 + (views.isView($1) ? 0 : bytes(of: $1, storageBytes: storageBytes)) }
     }
 

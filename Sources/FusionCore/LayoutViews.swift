@@ -26,8 +26,9 @@ public struct LayoutViews: Sendable {
     /// - Parameters:
     ///   - offsetAlignment: bytes a view's start must be a multiple of (1 on the CPU).
     ///   - precision: how float values are stored (the byte offset of a view).
-    public init(_ graph: Graph, offsetAlignment: Int = 1, precision: StoragePrecision = .fp32) {
-        let inPlace = graph.appliedPasses.contains(.layoutViews)
+    ///   - enabled: false gives the views of a graph without the pass (reshapes only).
+    public init(_ graph: Graph, offsetAlignment: Int = 1, precision: StoragePrecision = .fp32, enabled: Bool = true) {
+        let inPlace = enabled && graph.appliedPasses.contains(.layoutViews)
         func aligned(_ elements: Int, _ v: Value) -> Bool {
             elements * precision.storageBytes(of: v.dtype) % max(offsetAlignment, 1) == 0
         }
@@ -89,6 +90,16 @@ public struct LayoutViews: Sendable {
         self.root = root
         self.elementOffset = offset
         self.viewNodes = views
+    }
+
+    /// The views the memory planner takes for `graph` (`MemoryPlanner.plan`): those of the
+    /// pass unless they would make the planned intermediates larger (a view keeps its root
+    /// alive while it is read; a concat made in place is alive from its first operand's
+    /// producer), in which case reshapes only.
+    public static func chosen(_ graph: Graph, precision: StoragePrecision = .fp32) -> LayoutViews {
+        let views = LayoutViews(graph, precision: precision)
+        guard let plan = try? MemoryPlanner.plan(graph, precision: precision), plan.viewNodes != views.viewNodes else { return views }
+        return LayoutViews(graph, precision: precision, enabled: false)
     }
 
     /// Whether `node` runs no kernel.

@@ -39,12 +39,29 @@ public enum MemoryPlanner {
     ///   - executedTogether: ranges of node indices a backend runs interleaved (band by band):
     ///     every value their nodes read or write is kept alive across the whole range, so no
     ///     two of them share memory.
+    ///
+    /// With the `layout-views` pass the graph is planned with its views and without them, and
+    /// the smaller plan is taken: a view saves a copy but keeps its root alive while it is
+    /// read, and a concat made in place is alive from its first operand's producer, which
+    /// can make a band-tiled graph's intermediates larger.
     public static func plan(_ graph: Graph, alignment: Int = 256, maxBlockBytes: Int = Int.max,
                             precision: StoragePrecision = .fp32, viewAlignment: Int = 1,
                             executedTogether: [ClosedRange<Int>] = []) throws -> MemoryPlan {
+        let views = LayoutViews(graph, offsetAlignment: viewAlignment, precision: precision)
+        let plain = LayoutViews(graph, precision: precision, enabled: false)
+        if views.viewNodes == plain.viewNodes {
+            return try plan(graph, views: views, alignment: alignment, maxBlockBytes: maxBlockBytes, precision: precision, executedTogether: executedTogether)
+        }
+        let withViews = try? plan(graph, views: views, alignment: alignment, maxBlockBytes: maxBlockBytes, precision: precision, executedTogether: executedTogether)
+        let without = try plan(graph, views: plain, alignment: alignment, maxBlockBytes: maxBlockBytes, precision: precision, executedTogether: executedTogether)
+        if let withViews, withViews.arenaBytes <= without.arenaBytes { return withViews }
+        return without
+    }
+
+    private static func plan(_ graph: Graph, views: LayoutViews, alignment: Int, maxBlockBytes: Int,
+                             precision: StoragePrecision, executedTogether: [ClosedRange<Int>]) throws -> MemoryPlan {
         let values = graph.values
         func byteCount(_ v: Int) -> Int { values[v].value.count * precision.storageBytes(of: values[v].value.dtype) }
-        let views = LayoutViews(graph, offsetAlignment: viewAlignment, precision: precision)
         let root = views.root
         // A root lives from the first node that writes into it (a concat made in place is
         // written by its operands' producers) to its last reader.
