@@ -253,6 +253,16 @@ struct FuseCommand: ParsableCommand {
     }
 
     /// Reads an input image within the --max-pixels limit.
+    /// `--ir` and `--vis` read for a model that needs a registered pair of one size.
+    func readRegisteredPair(for model: String) throws -> (infrared: Image, visible: Image) {
+        let ir = self.ir!, vis = self.vis!
+        let infrared = try readImage(ir), visible = try readImage(vis)
+        if infrared.width != visible.width || infrared.height != visible.height {
+            throw CLIError("\(ir) is \(infrared.width)x\(infrared.height) but \(vis) is \(visible.width)x\(visible.height); \(model) needs a registered pair of one size")
+        }
+        return (infrared, visible)
+    }
+
     func readImage(_ path: String) throws -> Image {
         try Image.read(path: path, pixelLimit: maxPixels ?? Image.defaultPixelLimit)
     }

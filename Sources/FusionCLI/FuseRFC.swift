@@ -33,11 +33,7 @@ extension FuseCommand {
         let count = 1 + rfcOptions.also.count
         let outputs = (1...count).map { outputPath(String($0), count: count) }
         try checkOutputs(outputs)
-        let ir = self.ir!, vis = self.vis!
-        let infrared = try readImage(ir), visible = try readImage(vis)
-        if infrared.width != visible.width || infrared.height != visible.height {
-            throw CLIError("\(ir) is \(infrared.width)x\(infrared.height) but \(vis) is \(visible.width)x\(visible.height); RFC needs a registered pair of one size")
-        }
+        let (infrared, visible) = try readRegisteredPair(for: "RFC")
         let selected = try openBackend(backend, device: device, options: precisionOptions.options)
         passOptions.apply(to: selected.backend)
         let loadStart = Date()

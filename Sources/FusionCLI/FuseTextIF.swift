@@ -41,11 +41,7 @@ extension FuseCommand {
         let promptCount = textFeatures != nil ? 1 : task.count + (text == nil ? 0 : 1)
         let labels = textFeatures != nil ? ["features"] : task + (text == nil ? [] : ["text"])
         try checkOutputs(labels.map { outputPath($0, count: promptCount) })
-        let ir = self.ir!, vis = self.vis!
-        let infrared = try readImage(ir), visible = try readImage(vis)
-        if infrared.width != visible.width || infrared.height != visible.height {
-            throw CLIError("\(ir) is \(infrared.width)x\(infrared.height) but \(vis) is \(visible.width)x\(visible.height); Text-IF needs a registered pair of one size")
-        }
+        let (infrared, visible) = try readRegisteredPair(for: "Text-IF")
         let selected = try openBackend(backend, device: device, options: precisionOptions.options)
         passOptions.apply(to: selected.backend)
         let loadStart = Date()

@@ -29,11 +29,10 @@ public struct CLIPVisionWeights {
     ///   `build_model` does (width / 64).
     public init(_ archive: TensorArchive, heads headCount: Int? = nil) throws {
         let key = "visual.conv1.weight"
-        guard let found = archive.names.first(where: { $0 == key || $0.hasSuffix("." + key) }) else {
+        guard let p = archive.keyPrefix(anchoredAt: key) else {
             throw FileFormatError(path: archive.path, format: archive.format.rawValue,
                                   "no CLIP vision tower: no tensor named '\(key)' (an OpenAI CLIP state dict with its visual part is needed)")
         }
-        let p = String(found.dropLast(key.count))
         prefix = p
         let r = WeightReader(archive, model: "CLIP vision")
         func fail(_ message: String) -> FileFormatError {

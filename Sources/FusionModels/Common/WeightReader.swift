@@ -41,3 +41,11 @@ public struct WeightReader {
         try tensor(name, shape: shape).toFloatArray()
     }
 }
+
+extension TensorArchive {
+    /// The prefix under which `anchor` is stored ("" when at the top level, e.g.
+    /// "model_state_dict." in a training checkpoint), or nil when no tensor ends with it.
+    public func keyPrefix(anchoredAt anchor: String) -> String? {
+        names.first { $0 == anchor || $0.hasSuffix("." + anchor) }.map { String($0.dropLast(anchor.count)) }
+    }
+}

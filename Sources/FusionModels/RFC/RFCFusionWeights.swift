@@ -42,11 +42,10 @@ public struct RFCFusionWeights {
     /// prefix); a missing or misshaped tensor is an error naming the file and the tensor.
     public init(_ archive: TensorArchive) throws {
         let anchor = "irconv.weight"
-        guard let key = archive.names.first(where: { $0 == anchor || $0.hasSuffix("." + anchor) }) else {
+        guard let p = archive.keyPrefix(anchoredAt: anchor) else {
             throw FileFormatError(path: archive.path, format: archive.format.rawValue,
                                   "not an RFC checkpoint: no tensor named '\(anchor)' (under any prefix, e.g. 'model_state_dict.'); it holds \(archive.names.count) tensors such as \(archive.names.prefix(3).map { "'\($0)'" }.joined(separator: ", "))")
         }
-        let p = String(key.dropLast(anchor.count))
         let r = WeightReader(archive, model: "RFC")
         func t(_ name: String, _ shape: [Int]) throws -> Tensor { try r.tensor(p + name, shape: shape) }
         func conv(_ name: String, _ o: Int, _ i: Int, _ k: Int) throws -> Conv {

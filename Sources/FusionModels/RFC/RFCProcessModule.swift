@@ -14,11 +14,10 @@ public struct RFCProcessModule {
 
     public init(_ archive: TensorArchive) throws {
         let key = "processmodule.wconv1.weight"
-        guard let found = archive.names.first(where: { $0 == key || $0.hasSuffix("." + key) }) else {
+        guard let p = archive.keyPrefix(anchoredAt: key) else {
             throw FileFormatError(path: archive.path, format: archive.format.rawValue,
                                   "RFC weights: tensor '\(key)' (or 'model_state_dict.\(key)') is missing: not an RFC model.pth")
         }
-        let p = String(found.dropLast(key.count))
         let r = WeightReader(archive, model: "RFC")
         let first = try r.tensor(p + key)
         guard first.shape.count == 3, first.shape[1] == 1, first.shape[0] > 0, first.shape[2] > 0 else {

@@ -11,11 +11,10 @@ public struct CLIPSegTransConvWeights {
     /// Reads `trans_conv.{0,2,4}` (under any prefix) from a CLIPSeg decoder checkpoint.
     public init(_ archive: TensorArchive) throws {
         let anchor = "trans_conv.0.weight"
-        guard let key = archive.names.first(where: { $0 == anchor || $0.hasSuffix("." + anchor) }) else {
+        guard let p = archive.keyPrefix(anchoredAt: anchor) else {
             throw FileFormatError(path: archive.path, format: archive.format.rawValue,
                                   "not a CLIPSeg decoder checkpoint: no tensor named '\(anchor)'")
         }
-        let p = String(key.dropLast(anchor.count))
         let r = WeightReader(archive, model: "CLIPSeg")
         func t(_ name: String, _ shape: [Int]) throws -> Tensor { try r.tensor(p + name, shape: shape) }
         let d = RFCFusionWeights.featureChannels
