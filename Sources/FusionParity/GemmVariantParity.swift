@@ -30,10 +30,6 @@ public enum GemmVariantParity {
     /// K splits each variant is checked with: none, and an odd count (uneven last split).
     public static let splitCounts = [1, 3]
 
-    /// fp16 storage: the reference gets the fp16-rounded inputs and weights, so this bounds
-    /// the kernel's own error (fp32 arithmetic, fp16 output rounding: 2^-11 of the scale).
-    public static let fp16Tolerance: Float = 4e-3
-
     /// The graphs of the sweep (seeded, small enough for lavapipe).
     public static func cases() throws -> [Case] {
         var out: [Case] = []
@@ -111,8 +107,8 @@ public enum GemmVariantParity {
             var inputs = c.inputs
             if precision == .fp16 {
                 // The reference reads what the device stores: fp16-rounded inputs and weights.
-                inputs = inputs.mapValues { roundedToHalf($0) }
-                for info in c.graph.values { if case let .constant(t) = info.kind, t.dtype == .f32 { roundInPlace(t) } }
+                inputs = inputs.mapValues(HalfRounding.rounded)
+                HalfRounding.roundConstants(of: c.graph)
             }
             let expected = try cpu.run(c.graph, inputs: inputs)
             for v in chosen {
@@ -130,24 +126,12 @@ public enum GemmVariantParity {
                         }
                     }
                     let r = Result(variant: v.name, splits: splits, precision: precision, caseName: c.name, maxAbsError: worst, scale: scale,
-                                   tolerance: precision == .fp16 ? fp16Tolerance : OpFamily.matrixProduct.tolerance)
+                                   tolerance: OpFamily.matrixProduct.tolerance(at: precision))
                     progress(r)
                     results.append(r)
                 }
             }
         }
         return results
-    }
-
-    private static func roundedToHalf(_ t: Tensor) -> Tensor {
-        guard t.dtype == .f32 else { return t }
-        let copy = Tensor(shape: t.shape, floats: Array(t.floats))
-        roundInPlace(copy)
-        return copy
-    }
-
-    private static func roundInPlace(_ t: Tensor) {
-        let f = t.floats
-        for i in 0..<f.count { f[i] = Float(Float16(f[i])) }
     }
 }

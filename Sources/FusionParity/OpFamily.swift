@@ -1,3 +1,5 @@
+import FusionCore
+
 /// The op families of the catalogue: ops that share a kind of arithmetic share a tolerance,
 /// an XCTest method and a file of cases.
 public enum OpFamily: String, CaseIterable, Sendable {
@@ -12,6 +14,26 @@ public enum OpFamily: String, CaseIterable, Sendable {
         case .pointwise: return 2e-6
         case .layout: return 0
         }
+    }
+
+    /// Allowed max |candidate - reference| as a fraction of the output's scale when the
+    /// candidate stores fp16 (`fusion parity --ops --precision fp16`) and the fp32 reference
+    /// reads the same fp16-rounded inputs and weights (`HalfRounding`): what is left is the
+    /// kernel's own error. An fp16 rounding is at most 2^-11 = 4.9e-4 of the value: sums
+    /// and resampling round their output and stored intermediates (split partials, scores),
+    /// about 8 roundings; pointwise ops 4; moving rounded values is exact, and only fill
+    /// values (pad constants) are rounded, once.
+    public var fp16Tolerance: Float {
+        switch self {
+        case .convolution, .matrixProduct, .attention, .reduction, .resampling: return 4e-3
+        case .pointwise: return 2e-3
+        case .layout: return 4.9e-4
+        }
+    }
+
+    /// The tolerance at a storage precision.
+    public func tolerance(at precision: StoragePrecision) -> Float {
+        precision == .fp16 ? fp16Tolerance : tolerance
     }
 
     /// Why the tolerance is what it is (printed by the docs and kept beside the number).

@@ -26,20 +26,36 @@ public struct ParityRunner {
     public let candidate: Backend
     /// Replaces every case's own tolerance when set (`fusion parity --tolerance`).
     public let toleranceOverride: Float?
+    /// How the candidate stores floats. fp16: the reference reads the fp16-rounded inputs
+    /// and weights (`HalfRounding`), the family's fp16 tolerance applies, and the float64
+    /// reference is not consulted (the fp32 run checks both backends against it; here the
+    /// fp32 reference on the same rounded values bounds the fp16 kernel's own error).
+    public let candidatePrecision: StoragePrecision
 
-    public init(reference: Backend, candidate: Backend, tolerance: Float? = nil) {
+    public init(reference: Backend, candidate: Backend, tolerance: Float? = nil, candidatePrecision: StoragePrecision = .fp32) {
         self.reference = reference
         self.candidate = candidate
         self.toleranceOverride = tolerance
+        self.candidatePrecision = candidatePrecision
+    }
+
+    /// The tolerance `c` is compared under.
+    public func tolerance(of c: OpCase) -> Float {
+        toleranceOverride ?? (candidatePrecision == .fp16 ? max(c.tolerance, c.family.fp16Tolerance) : c.tolerance)
     }
 
     public func run(_ c: OpCase) -> ParityResult {
-        let tolerance = toleranceOverride ?? c.tolerance
+        let tolerance = tolerance(of: c)
+        let fp16 = candidatePrecision == .fp16
         func failed(_ why: String) -> ParityResult {
             ParityResult(op: c.op, shapes: c.shapes, maxAbsError: .infinity, relativeError: .infinity, scale: 1,
                          tolerance: tolerance, reference64Errors: nil, passed: false, failure: why)
         }
-        let inputs = c.makeInputs()
+        var inputs = c.makeInputs()
+        if fp16 {
+            inputs = inputs.mapValues(HalfRounding.rounded)
+            HalfRounding.roundConstants(of: c.graph)
+        }
         do {
             let expected = try reference.run(c.graph, inputs: inputs)
             let actual = try c.outputs(on: candidate, inputs: inputs)
@@ -64,7 +80,7 @@ public struct ParityRunner {
             var passed = maxErr <= tolerance * scale
             var failure: String?
             var errors64: (reference: Double, candidate: Double)?
-            if let r64 = c.reference64, let e = expected["y"], let a = actual["y"] {
+            if !fp16, let r64 = c.reference64, let e = expected["y"], let a = actual["y"] {
                 let want = r64.expected(inputs)
                 let onReference = r64.compare(e, with: want, inputs: inputs), onCandidate = r64.compare(a, with: want, inputs: inputs)
                 errors64 = (onReference.scaled, onCandidate.scaled)

@@ -175,3 +175,26 @@ final class Float16StorageTests: XCTestCase {
         XCTAssertTrue(unknown.err.contains("precision"), unknown.err)
     }
 }
+
+extension Float16StorageTests {
+    /// `fusion parity --ops --precision fp16`: every case of the chosen ops on an fp16-storing
+    /// candidate against the fp32 reference on the same rounded values, under the families'
+    /// fp16 tolerances; a kernel off by 0.1 (`--break-op`) fails.
+    func testOpParityFP16ReportsAndCatchesABrokenKernel() throws {
+        _ = try backend()
+        let ops = ["--op", "relu", "--op", "conv2d", "--op", "softmax", "--op", "attention", "--no-variants"]
+        let r = try FusionCLI.run(["parity", "--ops", "--precision", "fp16"] + ops)
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        XCTAssertFalse(r.err.contains("[vulkan validation]"), r.err)
+        XCTAssert(r.out.contains("fp16 storage"), r.out)
+        XCTAssert(r.out.contains("pointwise \(OpFamily.pointwise.fp16Tolerance)"), r.out)
+        XCTAssertFalse(r.out.contains("FAIL"), r.out)
+        let passed = try XCTUnwrap(r.out.split(separator: "\n").last { $0.hasSuffix("failed") })
+        XCTAssert(passed.hasSuffix(" 0 failed") && !passed.hasPrefix("0 passed"), String(passed))
+
+        let broken = try FusionCLI.run(["parity", "--ops", "--precision", "fp16", "--op", "relu", "--break-op", "relu"])
+        XCTAssertNotEqual(broken.status, 0, broken.out)
+        XCTAssert(broken.out.contains("FAIL"), broken.out)
+        XCTAssert(broken.out.contains("'relu' broken"), broken.out)
+    }
+}

@@ -74,7 +74,7 @@ public struct GemmVariant: Sendable, Equatable, CustomStringConvertible {
             return "\(sharedBytes) bytes of shared memory, over the device's \(info.maxComputeSharedMemorySize)"
         }
         if cooperativeMatrix {
-            if precision != .fp16 { return "cooperative-matrix variants run with fp16 storage only" }
+            if precision != .fp16 { return "cooperative-matrix variants run with fp16 storage only (--precision fp16)" }
             if !info.extensions.contains("VK_NV_cooperative_matrix") { return "the device has no VK_NV_cooperative_matrix" }
             if info.subgroupSize != 32 { return "cooperative-matrix variants need subgroups of 32 (the device has \(info.subgroupSize))" }
         }
