@@ -8,25 +8,11 @@ import XCTest
 final class GraphPassTests: XCTestCase {
     private func random(_ shape: [Int], _ seed: UInt64) -> Tensor { Tensor.random(shape: shape, seed: seed, in: -1...1) }
 
-    /// Runs `graph` on the CPU as built and with `passes`; checks the outputs agree within
-    /// `tolerance` x scale and against the float64 reference of the graph as built.
+    /// `assertOptimisedMatchesAsBuilt` (PassEquivalence.swift) with this file's defaults.
     @discardableResult
     private func assertSameOutputs(_ graph: Graph, _ inputs: [String: Tensor], passes: GraphPasses = .all,
                                    tolerance: Float = 1e-6, file: StaticString = #filePath, line: UInt = #line) throws -> Graph {
-        let plain = try CPUBackend(threads: 2, passes: .none).prepare(graph).run(inputs)
-        let backend = CPUBackend(threads: 2, passes: passes)
-        let optimised = try backend.optimized(graph)
-        let fused = try backend.prepare(graph).run(inputs)
-        let reference = GraphReference64.evaluate(graph, inputs: inputs)
-        for (name, e) in plain {
-            let ef = e.toFloatArray(), gf = fused[name]!.toFloatArray(), rf = reference[name]!.data
-            let scale = max(ef.reduce(Float(0)) { max($0, abs($1)) }, 1e-3)
-            let err = zip(ef, gf).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
-            let err64 = zip(rf, gf).reduce(0.0) { max($0, abs($1.0 - Double($1.1))) }
-            XCTAssertLessThanOrEqual(err, tolerance * scale, "\(name): optimised vs as built", file: file, line: line)
-            XCTAssertLessThanOrEqual(err64, 1e-5 * Double(scale), "\(name): optimised vs float64", file: file, line: line)
-        }
-        return optimised
+        try assertOptimisedMatchesAsBuilt(graph, inputs, passes: passes, tolerance: tolerance, file: file, line: line)
     }
 
     func testParsingPassLists() throws {

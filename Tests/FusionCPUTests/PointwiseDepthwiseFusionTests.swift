@@ -11,26 +11,11 @@ final class PointwiseDepthwiseFusionTests: XCTestCase {
         Tensor.random(shape: shape, seed: seed, in: range)
     }
 
-    /// Runs `graph` on the CPU as built and with every pass; checks the outputs agree within
-    /// 1e-6 x scale and against the float64 reference; returns the optimised graph.
+    /// `assertOptimisedMatchesAsBuilt` (PassEquivalence.swift) with every pass.
     @discardableResult
     private func assertSameOutputs(_ graph: Graph, _ inputs: [String: Tensor], threads: Int = 2,
                                    file: StaticString = #filePath, line: UInt = #line) throws -> Graph {
-        let plain = try CPUBackend(threads: threads, passes: .none).prepare(graph).run(inputs)
-        let backend = CPUBackend(threads: threads, passes: .all)
-        let optimised = try backend.optimized(graph)
-        let fused = try backend.prepare(graph).run(inputs)
-        let reference = GraphReference64.evaluate(graph, inputs: inputs)
-        for (name, e) in plain {
-            let ef = e.toFloatArray(), gf = fused[name]!.toFloatArray(), rf = reference[name]!.data
-            let scale = max(ef.reduce(Float(0)) { max($0, abs($1)) }, 1e-3)
-            let err = zip(ef, gf).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
-            let err64 = zip(rf, gf).reduce(0.0) { max($0, abs($1.0 - Double($1.1))) }
-            print("[fuse-pointwise-depthwise] \(name): fused vs as built \(err / scale), vs float64 \(err64 / Double(scale))")
-            XCTAssertLessThanOrEqual(err, 1e-6 * scale, "\(name): fused vs as built", file: file, line: line)
-            XCTAssertLessThanOrEqual(err64, 1e-5 * Double(scale), "\(name): fused vs float64", file: file, line: line)
-        }
-        return optimised
+        try assertOptimisedMatchesAsBuilt(graph, inputs, threads: threads, label: "fuse-pointwise-depthwise", file: file, line: line)
     }
 
     private func ops(_ g: Graph) -> [String] { g.nodes.map(\.opDescription) }

@@ -72,6 +72,14 @@ extension PairFusionModel {
         return PendingPairRun { outputs }
     }
 
+    /// Throws unless the two images have one size: models that fuse pixel by pixel and
+    /// resize neither image need a registered pair. `title` is the model's published name.
+    public func requireRegisteredPair(infrared: Image, visible: Image, title: String) throws {
+        guard infrared.width == visible.width, infrared.height == visible.height else {
+            throw FusionError.invalidArgument(op: name, detail: "the infrared image is \(infrared.width)x\(infrared.height) but the visible image is \(visible.width)x\(visible.height); \(title) needs a registered pair of one size")
+        }
+    }
+
     /// What `submit` queues, run now: `run` for one pair, `runBatch` for several.
     public func runSynchronously(_ inputs: [PairInputs], features: [[[Float]]]) throws -> [[Tensor]] {
         guard inputs.count == features.count else {

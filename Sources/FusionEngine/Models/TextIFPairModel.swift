@@ -19,9 +19,7 @@ public final class TextIFPairModel: PairFusionModel {
     }
 
     public func prepare(infrared: Image, visible: Image) throws -> PairInputs {
-        guard infrared.width == visible.width, infrared.height == visible.height else {
-            throw FusionError.invalidArgument(op: "textif", detail: "the infrared image is \(infrared.width)x\(infrared.height) but the visible image is \(visible.width)x\(visible.height); Text-IF needs a registered pair of one size")
-        }
+        try requireRegisteredPair(infrared: infrared, visible: visible, title: "Text-IF")
         let t = try TextIFImages.inputs(infrared: infrared, visible: visible, fit: fit)
         return PairInputs(tensors: ["vis": t.visible, "ir": t.infrared], visible: visible, outputWidth: t.width, outputHeight: t.height)
     }

@@ -20,9 +20,7 @@ public final class FILMPairModel: PairFusionModel {
     }
 
     public func prepare(infrared: Image, visible: Image) throws -> PairInputs {
-        guard infrared.width == visible.width, infrared.height == visible.height else {
-            throw FusionError.invalidArgument(op: "film", detail: "the infrared image is \(infrared.width)x\(infrared.height) but the visible image is \(visible.width)x\(visible.height); IF-FILM needs a registered pair of one size")
-        }
+        try requireRegisteredPair(infrared: infrared, visible: visible, title: "IF-FILM")
         return PairInputs(tensors: ["ir": FILMImages.grey(infrared), "vis": FILMImages.grey(visible, luma: color)],
                           visible: visible, outputWidth: visible.width, outputHeight: visible.height)
     }

@@ -16,9 +16,7 @@ public final class RFCPairModel: PairFusionModel {
     }
 
     public func prepare(infrared: Image, visible: Image) throws -> PairInputs {
-        guard infrared.width == visible.width, infrared.height == visible.height else {
-            throw FusionError.invalidArgument(op: "rfc", detail: "the infrared image is \(infrared.width)x\(infrared.height) but the visible image is \(visible.width)x\(visible.height); RFC needs a registered pair of one size")
-        }
+        try requireRegisteredPair(infrared: infrared, visible: visible, title: "RFC")
         return PairInputs(tensors: ["ir": RFCImages.infrared(infrared), "vis": RFCImages.visible(visible)],
                           visible: visible, outputWidth: visible.width, outputHeight: visible.height)
     }
