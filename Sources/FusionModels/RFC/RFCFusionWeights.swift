@@ -4,8 +4,8 @@ import FusionIO
 /// RFC's trainable network (`model/model.pth`: `{'model_state_dict': ...}`, the 73 tensors
 /// `train.py` saves): the mask branch (`upsampling`, `mask_feature`, `maskconv`,
 /// `ResBlock{1,2,3}`, `imagemoudle`), the fusion network (`irconv`, `viconv`, `CBA{1..4}`,
-/// `dconv1..7`) and `processmodule` (the FiLM vectors from the process embedding). See
-/// `../shared/models/rfc.md`, sections 3, 5 and 6.
+/// `dconv1..7`). `processmodule` (the FiLM vectors from the process embedding) is
+/// `RFCProcessModule`'s. See `../shared/models/rfc.md`, sections 3, 5 and 6.
 public struct RFCFusionWeights {
     public typealias Conv = (weight: Tensor, bias: Tensor?)
 
@@ -29,8 +29,6 @@ public struct RFCFusionWeights {
     public var resBlocks: [ResBlock]          // 3
     /// `imagemoudle.wconv{1..4}` and `bconv{1..4}`: conv3 64->128, no bias.
     public var imageW: [Tensor], imageB: [Tensor]
-    /// `processmodule.{w,b}conv{1,2,3}` as bias-free linears [64, 512].
-    public var processW: [Tensor], processB: [Tensor]
     public var irConv: Conv, viConv: Conv     // conv3 1->64, 3->64
     public var cbam: [CBAM]                   // 4
     public var dconv: [Conv]                  // dconv1..7
@@ -54,7 +52,6 @@ public struct RFCFusionWeights {
         func convT(_ name: String, _ i: Int, _ o: Int, _ k: Int) throws -> Conv {
             (try t(name + ".weight", [i, o, k, k]), try t(name + ".bias", [o]))
         }
-        func linear(_ name: String) throws -> Tensor { try t(name + ".weight", [64, 1, 512]).reshaped([64, 512]) }
         upsampling0 = try conv("upsampling.0", 64, 64, 3)
         upsampling2 = try convT("upsampling.2", 64, 64, 4)
         upsampling4 = try convT("upsampling.4", 64, 64, 4)
@@ -66,8 +63,6 @@ public struct RFCFusionWeights {
         }
         imageW = try (1...4).map { try t("imagemoudle.wconv\($0).weight", [128, 64, 3, 3]) }
         imageB = try (1...4).map { try t("imagemoudle.bconv\($0).weight", [128, 64, 3, 3]) }
-        processW = try (1...3).map { try linear("processmodule.wconv\($0)") }
-        processB = try (1...3).map { try linear("processmodule.bconv\($0)") }
         irConv = try conv("irconv", 64, 1, 3)
         viConv = try conv("viconv", 64, 3, 3)
         cbam = try (1...4).map { j in
