@@ -49,7 +49,7 @@ struct ParityCommand: ParsableCommand {
     @Flag(name: .long, help: "Check every op of the op set on randomised shapes.")
     var ops = false
 
-    @Flag(name: .customLong("no-variants"), help: "With --ops: skip the sweep of the register-tiled GEMM/conv variants (the kernel set does not change it).")
+    @Flag(name: .customLong("no-variants"), help: "With --ops: skip the sweeps of the GEMM/conv and attention kernel variants (the kernel set does not change them).")
     var noVariants = false
 
     @Option(name: .long, parsing: .unconditional, help: "Vulkan device index (see `fusion devices`); default: FUSIONKIT_DEVICE or the first GPU.")
@@ -115,6 +115,9 @@ struct ParityCommand: ParsableCommand {
         if !noVariants, op.isEmpty || op.contains("conv2d") || op.contains("matmul") || op.contains("linear") {
             failed += try checkGemmVariants(gpu: gpu, reference: reference)
         }
+        if !noVariants, op.isEmpty || op.contains("attention") {
+            failed += try checkAttentionVariants(gpu: gpu, reference: reference)
+        }
         if cacheStats {
             gpu.context.flushCaches()
             let s = gpu.context.stats
@@ -130,12 +133,7 @@ struct ParityCommand: ParsableCommand {
     /// Every register-tiled GEMM / conv variant the device can run (`GemmVariantParity`),
     /// fp32 and, where the device stores fp16, fp16; returns the number of failed rows.
     private func checkGemmVariants(gpu: VulkanBackend, reference: CPUBackend) throws -> Int {
-        var backends = [gpu]
-        if StoragePrecision.fp16RequiredFeatures.allSatisfy({ $0.isSupported(by: gpu.context.info) }) {
-            var options = FusionOptions.current
-            options.vulkan.precision = .fp16
-            do { backends.append(try VulkanBackend(deviceIndex: device, options: options)) } catch { throw CLIError("vulkan: \(error)") }
-        }
+        let backends = try variantBackends(gpu)
         let info = gpu.context.info
         print("")
         print("GEMM variants (register-tiled GEMM and implicit-GEMM conv, K splits \(GemmVariantParity.splitCounts.map(String.init).joined(separator: ", "))):")
@@ -162,6 +160,47 @@ struct ParityCommand: ParsableCommand {
         printTable(header: ["variant", "precision", "K splits", "cases", "max |err| / scale", "result"], rows: rows)
         print("variants checked: \(Set(rows.map { $0[0] }).count) (\(rows.count) variant x precision x split rows), \(failed) failed")
         return failed
+    }
+
+    /// Every attention variant the device can run (`AttentionVariantParity`), fp32 and,
+    /// where the device stores fp16, fp16; returns the number of failed rows.
+    private func checkAttentionVariants(gpu: VulkanBackend, reference: CPUBackend) throws -> Int {
+        let backends = try variantBackends(gpu)
+        let info = gpu.context.info
+        print("")
+        print("attention variants (flash kernels with key splits where the keys are long, and the GEMM path):")
+        for v in AttentionVariant.all {
+            let why = v.unsupportedReason(on: info, precision: v.cooperativeMatrix ? .fp16 : .fp32)
+                ?? (v.cooperativeMatrix && !gpu.context.enabledFeatures.cooperativeMatrixNV ? "cooperative matrices are not enabled" : nil)
+            print("  \(v)\(why.map { ": not checked, \($0)" } ?? "")")
+        }
+        var rows: [[String]] = []
+        var failed = 0
+        for b in backends {
+            let groups = Dictionary(grouping: try AttentionVariantParity.run(gpu: b, cpu: reference), by: \.variant)
+            for v in AttentionVariant.all {
+                guard let rs = groups[v.name] else { continue }
+                let worst = rs.map { $0.maxAbsError / $0.scale }.max() ?? 0
+                let bad = rs.filter { !$0.passed }
+                failed += bad.isEmpty ? 0 : 1
+                rows.append([v.name, b.precision.rawValue, String(rs.count), format(worst),
+                             bad.isEmpty ? "PASS" : "FAIL: " + bad.map(\.caseName).joined(separator: "; ")])
+            }
+        }
+        printTable(header: ["variant", "precision", "cases", "max |err| / scale", "result"], rows: rows)
+        print("attention variants checked: \(Set(rows.map { $0[0] }).count) (\(rows.count) variant x precision rows), \(failed) failed")
+        return failed
+    }
+
+    /// The backends a variant sweep runs on: `gpu`, and an fp16 one where the device stores fp16.
+    private func variantBackends(_ gpu: VulkanBackend) throws -> [VulkanBackend] {
+        var backends = [gpu]
+        if StoragePrecision.fp16RequiredFeatures.allSatisfy({ $0.isSupported(by: gpu.context.info) }) {
+            var options = FusionOptions.current
+            options.vulkan.precision = .fp16
+            do { backends.append(try VulkanBackend(deviceIndex: device, options: options)) } catch { throw CLIError("vulkan: \(error)") }
+        }
+        return backends
     }
 
     func format(_ v: Float) -> String {

@@ -9,11 +9,7 @@ import FusionVulkan
 /// `GEMMVariantTests`.
 public enum GemmVariantParity {
     /// One graph of the sweep.
-    public struct Case {
-        public let name: String
-        public let graph: Graph
-        public let inputs: [String: Tensor]
-    }
+    public typealias Case = VariantParityCase
 
     /// One (variant, splits, case) on one backend.
     public struct Result {
@@ -38,9 +34,7 @@ public enum GemmVariantParity {
     public static func cases() throws -> [Case] {
         var out: [Case] = []
         func add(_ name: String, _ build: (Graph) throws -> [String: Tensor]) throws {
-            let g = Graph()
-            let inputs = try build(g)
-            out.append(Case(name: name, graph: g, inputs: inputs))
+            try VariantParitySupport.add(name, to: &out, build)
         }
         try add("matmul [3,37,29]x[29,45] (odd, batch folded)") { g in
             let a = g.input("a", shape: [3, 37, 29])
@@ -108,27 +102,14 @@ public enum GemmVariantParity {
         }
         var results: [Result] = []
         for c in try cases() {
-            var inputs = c.inputs
-            if precision == .fp16 {
-                // The reference reads what the device stores: fp16-rounded inputs and weights.
-                inputs = inputs.mapValues { roundedToHalf($0) }
-                for info in c.graph.values { if case let .constant(t) = info.kind, t.dtype == .f32 { roundInPlace(t) } }
-            }
+            let inputs = VariantParitySupport.referenceInputs(c, precision: precision)
             let expected = try cpu.run(c.graph, inputs: inputs)
             for v in chosen {
                 for splits in splitCounts {
                     let got = try GemmChoiceOverride.with(GemmChoice(variant: v, splits: splits)) {
                         try gpu.prepare(c.graph).run(inputs)
                     }
-                    var worst: Float = 0, scale: Float = 1
-                    for (name, e) in expected {
-                        guard let y = got[name] else { continue }
-                        let ef = e.floats, yf = y.floats
-                        for i in 0..<e.count {
-                            worst = max(worst, abs(ef[i] - yf[i]).isNaN ? .infinity : abs(ef[i] - yf[i]))
-                            scale = max(scale, abs(ef[i]))
-                        }
-                    }
+                    let (worst, scale) = VariantParitySupport.maxError(expected: expected, got: got)
                     let r = Result(variant: v.name, splits: splits, precision: precision, caseName: c.name, maxAbsError: worst, scale: scale,
                                    tolerance: precision == .fp16 ? fp16Tolerance : OpFamily.matrixProduct.tolerance)
                     progress(r)
@@ -137,17 +118,5 @@ public enum GemmVariantParity {
             }
         }
         return results
-    }
-
-    private static func roundedToHalf(_ t: Tensor) -> Tensor {
-        guard t.dtype == .f32 else { return t }
-        let copy = Tensor(shape: t.shape, floats: Array(t.floats))
-        roundInPlace(copy)
-        return copy
-    }
-
-    private static func roundInPlace(_ t: Tensor) {
-        let f = t.floats
-        for i in 0..<f.count { f[i] = Float(Float16(f[i])) }
     }
 }
