@@ -113,6 +113,29 @@ final class AttentionVariantTests: XCTestCase {
         }
     }
 
+    /// The tuner times the attention variants per attention problem (the default first, so
+    /// the winner is never slower), and the table stores, reloads and returns the winner.
+    func testTunerTimesTheAttentionVariants() throws {
+        let gpu = try backend(.fp32)
+        let c = try XCTUnwrap(try AttentionVariantParity.cases().first)
+        var tuner = GemmTuner(backend: gpu)
+        tuner.repeats = 1
+        tuner.maxCandidates = 3
+        let outcomes = try tuner.tuneAttention(graph: try gpu.optimized(c.graph), inputs: c.inputs)
+        XCTAssertEqual(outcomes.count, 1, "one attention problem")
+        let o = try XCTUnwrap(outcomes.first)
+        XCTAssertEqual(o.key, AttentionShapeKey(batch: 2, nq: 37, nk: 53, d: 24, dv: 20, bias: true, causal: false, fp16: false))
+        XCTAssertEqual(o.candidates, 3)
+        XCTAssertEqual(o.defaultChoice, AttentionVariant.defaultChoice(directKernels: gpu.context.usesDirectKernels))
+        XCTAssertLessThanOrEqual(o.bestMicroseconds, o.defaultMicroseconds)
+        let table = tuner.table([], attention: outcomes, merging: nil)
+        XCTAssertEqual(table.attentionVariant(for: o.key), o.best)
+        let url = try makeTemporaryDirectory("attention-tuning").appendingPathComponent("table.json")
+        try table.write(to: url)
+        XCTAssertEqual(GemmTuningTable.load(from: url, for: gpu.context.info).table, table)
+        VulkanTestSupport.assertNoValidationMessages(gpu)
+    }
+
     /// `fusion parity --ops --op attention` sweeps and lists every attention variant the
     /// device runs.
     func testParityListsTheVariants() throws {
