@@ -26,6 +26,8 @@ struct DevicesCommand: ParsableCommand {
                 let runs = GemmVariant.supported(on: d, precision: precision)
                 print("  GEMM/conv variants (\(precision)): \(runs.map(\.name).joined(separator: ", "))"
                       + (runs.contains(where: \.cooperativeMatrix) ? "" : "; cooperative-matrix variants: none"))
+                let attention = AttentionVariant.supported(on: d, precision: precision)
+                print("  attention variants (\(precision)): \(attention.map(\.name).joined(separator: ", "))")
             }
         }
     }

@@ -49,7 +49,7 @@ struct ParityCommand: ParsableCommand {
     @Flag(name: .long, help: "Check every op of the op set on randomised shapes.")
     var ops = false
 
-    @Flag(name: .customLong("no-variants"), help: "With --ops: skip the sweep of the register-tiled GEMM/conv variants (the kernel set does not change it).")
+    @Flag(name: .customLong("no-variants"), help: "With --ops: skip the sweeps of the GEMM/conv and attention kernel variants (the kernel set does not change them).")
     var noVariants = false
 
     @Option(name: .long, parsing: .unconditional, help: "Vulkan device index (see `fusion devices`); default: FUSIONKIT_DEVICE or the first GPU.")
@@ -123,6 +123,9 @@ struct ParityCommand: ParsableCommand {
         if !noVariants, op.isEmpty || op.contains("conv2d") || op.contains("matmul") || op.contains("linear") {
             failed += try checkGemmVariants(gpu: gpu, reference: reference)
         }
+        if !noVariants, op.isEmpty || op.contains("attention") {
+            failed += try checkAttentionVariants(gpu: gpu, reference: reference)
+        }
         if cacheStats {
             gpu.context.flushCaches()
             let s = gpu.context.stats
@@ -161,6 +164,33 @@ struct ParityCommand: ParsableCommand {
         }
         printTable(header: ["variant", "precision", "K splits", "cases", "max |err| / scale", "result"], rows: rows)
         print("variants checked: \(Set(rows.map { $0[0] }).count) (\(rows.count) variant x split rows, \(gpu.precision.rawValue)), \(failed) failed")
+        return failed
+    }
+
+    /// Every attention variant the device can run (`AttentionVariantParity`) at the run's
+    /// precision; returns the number of failed rows.
+    private func checkAttentionVariants(gpu: VulkanBackend, reference: CPUBackend) throws -> Int {
+        let info = gpu.context.info
+        print("")
+        print("attention variants (flash kernels with key splits where the keys are long, and the GEMM path):")
+        for v in AttentionVariant.all {
+            let why = v.unsupportedReason(on: info, precision: gpu.precision)
+                ?? (v.cooperativeMatrix && !gpu.context.enabledFeatures.cooperativeMatrixNV ? "cooperative matrices are not enabled" : nil)
+            print("  \(v)\(why.map { ": not checked, \($0)" } ?? "")")
+        }
+        var rows: [[String]] = []
+        var failed = 0
+        let groups = Dictionary(grouping: try AttentionVariantParity.run(gpu: gpu, cpu: reference), by: \.variant)
+        for v in AttentionVariant.all {
+            guard let rs = groups[v.name] else { continue }
+            let worst = rs.map { $0.maxAbsError / $0.scale }.max() ?? 0
+            let bad = rs.filter { !$0.passed }
+            failed += bad.isEmpty ? 0 : 1
+            rows.append([v.name, gpu.precision.rawValue, String(rs.count), format(worst),
+                         bad.isEmpty ? "PASS" : "FAIL: " + bad.map(\.caseName).joined(separator: "; ")])
+        }
+        printTable(header: ["variant", "precision", "cases", "max |err| / scale", "result"], rows: rows)
+        print("attention variants checked: \(rows.count) (\(gpu.precision.rawValue)), \(failed) failed")
         return failed
     }
 

@@ -36,6 +36,9 @@ public enum FusionEnvironment {
         Knob(name: "FUSIONKIT_GEMM_VARIANT", meaning: "force one tiled GEMM/conv variant by name (`fusion parity --ops` lists them)") { value in
             value.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" } ? nil : "not a variant name"
         },
+        Knob(name: "FUSIONKIT_ATTENTION_VARIANT", meaning: "force one attention kernel variant by name (`fusion parity --ops` lists them)") { value in
+            value.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" } ? nil : "not a variant name"
+        },
         Knob(name: "FUSIONKIT_PRECISION", meaning: "Vulkan storage precision of activations and weights: fp32 or fp16") { StoragePrecision(rawValue: $0.lowercased()) == nil ? "expected fp32 or fp16" : nil },
         Knob(name: "FUSIONKIT_CPU_WINOGRAD", meaning: "CPU 3x3 convs: 0 = no Winograd, f2 / f4 = that variant wherever supported, auto") {
             ["0", "f2", "f4", "auto"].contains($0) ? nil : "expected 0, f2, f4 or auto"

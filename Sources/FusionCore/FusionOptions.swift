@@ -27,6 +27,9 @@ public struct FusionOptions: Sendable {
         /// FUSIONKIT_GEMM_VARIANT: force one register-tiled GEMM / conv variant by name
         /// (tests, A/B runs); nil lets the tuning table or the device decide.
         public var gemmVariant: String?
+        /// FUSIONKIT_ATTENTION_VARIANT: force one attention kernel variant by name (tests,
+        /// A/B runs); nil lets the tuning table or the device decide.
+        public var attentionVariant: String?
 
         public init() {}
     }
@@ -76,6 +79,7 @@ public struct FusionOptions: Sendable {
         vulkan.validation = flag("FUSIONKIT_VALIDATION")
         vulkan.kernels = value("FUSIONKIT_KERNELS")
         vulkan.gemmVariant = value("FUSIONKIT_GEMM_VARIANT")
+        vulkan.attentionVariant = value("FUSIONKIT_ATTENTION_VARIANT")
         vulkan.submissionGFLOP = positive("FUSIONKIT_SUBMISSION_GFLOP")
         vulkan.timeoutSeconds = positive("FUSIONKIT_GPU_TIMEOUT")
         vulkan.shaderFolder = value("FUSIONKIT_SHADER_DIR")

@@ -9,11 +9,7 @@ import FusionVulkan
 /// `GEMMVariantTests`.
 public enum GemmVariantParity {
     /// One graph of the sweep.
-    public struct Case {
-        public let name: String
-        public let graph: Graph
-        public let inputs: [String: Tensor]
-    }
+    public typealias Case = VariantParityCase
 
     /// One (variant, splits, case) on one backend.
     public struct Result {
@@ -34,9 +30,7 @@ public enum GemmVariantParity {
     public static func cases() throws -> [Case] {
         var out: [Case] = []
         func add(_ name: String, _ build: (Graph) throws -> [String: Tensor]) throws {
-            let g = Graph()
-            let inputs = try build(g)
-            out.append(Case(name: name, graph: g, inputs: inputs))
+            try VariantParitySupport.add(name, to: &out, build)
         }
         try add("matmul [3,37,29]x[29,45] (odd, batch folded)") { g in
             let a = g.input("a", shape: [3, 37, 29])
@@ -104,27 +98,14 @@ public enum GemmVariantParity {
         }
         var results: [Result] = []
         for c in try cases() {
-            var inputs = c.inputs
-            if precision == .fp16 {
-                // The reference reads what the device stores: fp16-rounded inputs and weights.
-                inputs = inputs.mapValues(HalfRounding.rounded)
-                HalfRounding.roundConstants(of: c.graph)
-            }
+            let inputs = VariantParitySupport.referenceInputs(c, precision: precision)
             let expected = try cpu.run(c.graph, inputs: inputs)
             for v in chosen {
                 for splits in splitCounts {
                     let got = try GemmChoiceOverride.with(GemmChoice(variant: v, splits: splits)) {
                         try gpu.prepare(c.graph).run(inputs)
                     }
-                    var worst: Float = 0, scale: Float = 1
-                    for (name, e) in expected {
-                        guard let y = got[name] else { continue }
-                        let ef = e.floats, yf = y.floats
-                        for i in 0..<e.count {
-                            worst = max(worst, abs(ef[i] - yf[i]).isNaN ? .infinity : abs(ef[i] - yf[i]))
-                            scale = max(scale, abs(ef[i]))
-                        }
-                    }
+                    let (worst, scale) = VariantParitySupport.maxError(expected: expected, got: got)
                     let r = Result(variant: v.name, splits: splits, precision: precision, caseName: c.name, maxAbsError: worst, scale: scale,
                                    tolerance: OpFamily.matrixProduct.tolerance(at: precision))
                     progress(r)

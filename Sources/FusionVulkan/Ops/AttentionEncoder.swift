@@ -1,26 +1,34 @@
 import FusionCore
 
 extension EncodeContext {
-    /// Scaled dot-product attention with attention.comp (flash style: online softmax, no
-    /// Nq x Nk buffer). Long key ranges over few query blocks are split across workgroups and
-    /// merged by attention_combine.comp (flash-decoding). Tensors larger than a binding are
-    /// split over (batch, head) slabs, which are contiguous in q, k, v and the output; the
-    /// bias is bound whole (a bias over the binding limit throws `limitExceeded`).
+    /// Scaled dot-product attention with the variant `attentionVariant` picks: a flash
+    /// kernel (online softmax, no Nq x Nk buffer; the scalar attention.comp or a
+    /// register-tiled attention_tiled.comp configuration) or, on CPU drivers, two GEMMs around
+    /// a row softmax.
     func encodeAttention(_ node: Node, _ inputs: [DeviceTensor], _ output: DeviceTensor) throws {
         guard case let .attention(scale, causal) = node.op else { return }
         let q = inputs[0], k = inputs[1], v = inputs[2]
         let bias = inputs.count > 3 ? inputs[3] : nil
-        let B = q.shape[0], H = q.shape[1], Nq = q.shape[2], d = q.shape[3]
-        let Nk = k.shape[2], dv = v.shape[3]
         guard output.count > 0 else { return }
-        if useDirectKernels {
+        let key = AttentionShapeKey(batch: q.shape[0] * q.shape[1], nq: q.shape[2], nk: k.shape[2], d: q.shape[3], dv: v.shape[3],
+                                    bias: bias != nil, causal: causal, fp16: precision == .fp16)
+        let variant = try attentionVariant(key)
+        switch variant.kernel {
+        case .gemms:
             try encodeAttentionAsGemms(q: q, k: k, v: v, bias: bias, output: output, scale: scale, causal: causal)
-            return
+        case .scalar:
+            try encodeFlashAttention(scalarAttentionKernel(d: key.d, dv: key.dv, bias: bias != nil, causal: causal),
+                                     q: q, k: k, v: v, bias: bias, output: output, scale: scale)
+        case .tiled:
+            try encodeFlashAttention(tiledAttentionKernel(variant, d: key.d, dv: key.dv, bias: bias != nil, causal: causal),
+                                     q: q, k: k, v: v, bias: bias, output: output, scale: scale)
         }
+    }
 
-        // Configuration: 128 threads, 16 queries x 32 keys per block; head-dim chunk and
-        // output slice as small as the sizes allow (powers of two, 16...128), shrunk to 64
-        // when shared memory is scarce.
+    /// attention.comp's configuration: 128 threads, 16 queries x 32 keys per block; head-dim
+    /// chunk and output slice as small as the sizes allow (powers of two, 16...128), shrunk
+    /// when shared memory is scarce.
+    func scalarAttentionKernel(d: Int, dv: Int, bias: Bool, causal: Bool) -> FlashAttentionKernel {
         let wg = 128, bq = 16, bk = 32
         func bucket(_ n: Int, _ cap: Int) -> Int {
             var b = 16
@@ -35,17 +43,49 @@ extension EncodeContext {
         while sharedBytes(dc, dvt) > sharedLimit && (dc > 16 || dvt > 16) {
             if dc >= dvt { dc /= 2 } else { dvt /= 2 }
         }
+        // About DC / 8 + BK + 8 loop iterations per key block and head-dim chunk.
+        let dChunks = max(1, (d + dc - 1) / dc)
+        return FlashAttentionKernel(shader: "attention.comp", defines: [], bq: bq, bk: bk, outputColumns: dvt,
+                                    iterationsPerBlock: dChunks * (dc / 8 + 2) + bk + 8) { partial in
+            [UInt32(wg), UInt32(bq), UInt32(bk), UInt32(dc), UInt32(dvt), bias ? 1 : 0, causal ? 1 : 0, partial ? 1 : 0]
+        }
+    }
+
+    /// attention_tiled.comp with `variant`'s tiles: the head-dim chunk no longer than d needs
+    /// (rounded to the product's step), up to `AttentionVariant.maxOutputChunks` BK-wide
+    /// output chunks per workgroup.
+    func tiledAttentionKernel(_ variant: AttentionVariant, d: Int, dv: Int, bias: Bool, causal: Bool) -> FlashAttentionKernel {
+        let step = variant.cooperativeMatrix ? 16 : 4
+        let dk = min(variant.dk, max(step, (d + step - 1) / step * step))
+        let chunks = min(AttentionVariant.maxOutputChunks, max(1, (dv + variant.bk - 1) / variant.bk))
+        let dChunks = max(1, (d + dk - 1) / dk)
+        // Loops that are not unrolled: the products (4 per iteration), the row reductions.
+        let iterations = dChunks * (dk / 4 + 2) + 2 * (variant.bk / variant.tn) * variant.tm + chunks * (variant.bk / 4 + 2) + 8
+        return FlashAttentionKernel(shader: "attention_tiled.comp", defines: variant.defines, bq: variant.bq, bk: variant.bk,
+                                    outputColumns: chunks * variant.bk, iterationsPerBlock: iterations) { partial in
+            variant.specialization(dk: dk, outputChunks: chunks, bias: bias, causal: causal, partial: partial)
+        }
+    }
+
+    /// One flash-attention kernel over the whole problem. Long key ranges over few query
+    /// blocks are split across workgroups and merged by attention_combine.comp
+    /// (flash-decoding). Tensors larger than a binding are split over (batch, head) slabs,
+    /// which are contiguous in q, k, v and the output; the bias is bound whole (a bias over
+    /// the binding limit throws `limitExceeded`).
+    func encodeFlashAttention(_ kernel: FlashAttentionKernel, q: DeviceTensor, k: DeviceTensor, v: DeviceTensor, bias: DeviceTensor?,
+                              output: DeviceTensor, scale: Float) throws {
+        let B = q.shape[0], H = q.shape[1], Nq = q.shape[2], d = q.shape[3]
+        let Nk = k.shape[2], dv = v.shape[3]
+        let bq = kernel.bq, bk = kernel.bk
         let qBlocks = (Nq + bq - 1) / bq
-        let dvSlices = (dv + dvt - 1) / dvt
+        let dvSlices = (dv + kernel.outputColumns - 1) / kernel.outputColumns
         let bhTotal = B * H
 
         // Key splits (flash-decoding): when the grid is small, long key ranges are spread over
         // more workgroups; and no workgroup walks more than `maxKeysPerGroup` keys. That bounds
-        // the loop iterations of one invocation, which lavapipe silently caps at 65535 (about
-        // DC / 8 + BK + 8 per key block and head-dim chunk; kept under 40000).
-        let dChunks = max(1, (d + dc - 1) / dc)
-        let iterationsPerBlock = dChunks * (dc / 8 + 2) + bk + 8
-        let maxKeysPerGroup = max(bk, min(16384, 40000 / iterationsPerBlock * bk))
+        // the loop iterations of one invocation, which lavapipe silently caps at 65535 (kept
+        // under 40000).
+        let maxKeysPerGroup = max(bk, min(16384, 40000 / kernel.iterationsPerBlock * bk))
         let minKeysPerSplit = 1024, targetGroups = 256
         let baseGroups = bhTotal * qBlocks * dvSlices
         var splits = (Nk + maxKeysPerGroup - 1) / maxKeysPerGroup
@@ -56,8 +96,7 @@ extension EncodeContext {
         let keysPerSplit = ((Nk + splits - 1) / splits + bk - 1) / bk * bk
         splits = max(1, (Nk + keysPerSplit - 1) / max(keysPerSplit, 1))
         let partial = splits > 1
-        let spec: [UInt32] = [UInt32(wg), UInt32(bq), UInt32(bk), UInt32(dc), UInt32(dvt),
-                              bias != nil ? 1 : 0, causal ? 1 : 0, partial ? 1 : 0]
+        let spec = kernel.specialization(partial)
 
         let (biasBinding, biasOff, biasStrides) = try bindAttentionBias(bias)
 
@@ -92,7 +131,7 @@ extension EncodeContext {
             args.ints(biasStrides)
             args.float(scale)
             args.ints([splits, keysPerSplit, statsOff])
-            try dispatch("attention.comp", specialization: spec,
+            try dispatch(kernel.shader, defines: kernel.defines, specialization: spec,
                          bindings: [qb, kb, vb, target, biasBinding ?? qb, statsBinding], arguments: args,
                          groups: (count * qBlocks * dvSlices * splits, 1, 1))
 
@@ -107,6 +146,19 @@ extension EncodeContext {
             }
         }
     }
+}
+
+/// What differs between the flash-attention kernels for one problem: the shader and its
+/// build, the query and key block, the output columns per workgroup, an estimate of the
+/// loop iterations per key block (lavapipe's cap), and the specialization constants with and
+/// without key splits. Buffers, push constants and the split layout are the same.
+struct FlashAttentionKernel {
+    let shader: String
+    let defines: [(String, String)]
+    let bq: Int, bk: Int
+    let outputColumns: Int
+    let iterationsPerBlock: Int
+    let specialization: (_ partial: Bool) -> [UInt32]
 }
 
 extension EncodeContext {

@@ -3,7 +3,8 @@ import FusionCore
 import FusionIO
 
 /// The winners of `fusion tune` for one device and driver: per GEMM-shaped problem
-/// (`GemmShapeKey`), the variant and K splits measured fastest. Stored as JSON at
+/// (`GemmShapeKey`), the variant and K splits measured fastest; per attention problem
+/// (`AttentionShapeKey`), the attention variant. Stored as JSON at
 /// `<cache>/vulkan/tuning/<vendor>-<device>-<driver>.json` (`fileURL(in:for:)`); the
 /// Vulkan context reads it when it starts and the GEMM encoders consult it
 /// (`EncodeContext.gemmChoice`). A file that does not parse, or that was written for
@@ -24,6 +25,19 @@ public struct GemmTuningTable: Sendable, Equatable {
         }
     }
 
+    /// One tuned attention problem.
+    public struct AttentionEntry: Codable, Sendable, Equatable {
+        public var key: AttentionShapeKey
+        public var variant: String
+        public var microseconds: Double
+        public var defaultMicroseconds: Double
+
+        public init(key: AttentionShapeKey, variant: String, microseconds: Double, defaultMicroseconds: Double) {
+            self.key = key; self.variant = variant
+            self.microseconds = microseconds; self.defaultMicroseconds = defaultMicroseconds
+        }
+    }
+
     /// Whom the table was measured on.
     public struct DeviceIdentity: Codable, Sendable, Equatable {
         public var vendorID: UInt32
@@ -40,16 +54,23 @@ public struct GemmTuningTable: Sendable, Equatable {
 
     public var device: DeviceIdentity
     public var entries: [Entry]
+    public var attention: [AttentionEntry]
 
-    public init(device: DeviceIdentity, entries: [Entry]) {
+    public init(device: DeviceIdentity, entries: [Entry], attention: [AttentionEntry] = []) {
         self.device = device
         self.entries = entries
+        self.attention = attention
     }
 
     /// The tuned choice for `key`, if the table has it and names a known variant.
     public func choice(for key: GemmShapeKey) -> GemmChoice? {
         guard let e = entries.first(where: { $0.key == key }), let v = GemmVariant.named(e.variant) else { return nil }
         return GemmChoice(variant: v, splits: max(1, e.splits))
+    }
+
+    /// The tuned attention variant for `key`, if the table has it and names a known variant.
+    public func attentionVariant(for key: AttentionShapeKey) -> AttentionVariant? {
+        attention.first(where: { $0.key == key }).flatMap { AttentionVariant.named($0.variant) }
     }
 
     /// `<vulkanCache>/tuning/<vendor>-<device>-<driver>.json` (hex IDs).
@@ -62,6 +83,8 @@ public struct GemmTuningTable: Sendable, Equatable {
         var format: String
         var device: DeviceIdentity
         var entries: [Entry]
+        /// Absent in tables written before attention was tuned.
+        var attention: [AttentionEntry]?
     }
 
     /// The table at `url` for `info`: nil without a warning when there is no file; nil with
@@ -81,7 +104,7 @@ public struct GemmTuningTable: Sendable, Equatable {
         guard file.device.vendorID == mine.vendorID, file.device.deviceID == mine.deviceID, file.device.driverVersion == mine.driverVersion else {
             return (nil, "ignoring GEMM tuning table \(url.path): written for '\(file.device.name)' (driver 0x\(String(file.device.driverVersion, radix: 16))), not this device '\(info.name)' (driver 0x\(String(info.driverVersion, radix: 16)))")
         }
-        return (GemmTuningTable(device: file.device, entries: file.entries), nil)
+        return (GemmTuningTable(device: file.device, entries: file.entries, attention: file.attention ?? []), nil)
     }
 
     /// Writes the table atomically to `url` (creating its folder).
@@ -89,7 +112,7 @@ public struct GemmTuningTable: Sendable, Equatable {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(File(format: Self.format, device: device, entries: entries))
+        let data = try encoder.encode(File(format: Self.format, device: device, entries: entries, attention: attention))
         try AtomicFile.write(data, to: url.path, format: "GEMM tuning table")
     }
 }
