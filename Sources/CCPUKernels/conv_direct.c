@@ -1,8 +1,9 @@
 // Direct convolution for few channels on one side (TextFusion's 48 -> 1 head and 1 -> 24
 // patch embedding): GEMM formulations degenerate there (a one-row or one-column product),
 // so each output row is accumulated directly, vectorised along the row, with its input
-// rows padded once into a scratch row (zero or reflect padding).
-#include "cpu_kernels.h"
+// rows padded once into a scratch row (zero or reflect padding). Compiled for the baseline,
+// AVX2+FMA and AVX-512, chosen at run time (isa.h).
+#include "isa.h"
 #include <string.h>
 
 static inline __attribute__((always_inline)) int reflect_index(int i, int n) {
@@ -68,24 +69,17 @@ void conv_rows_impl(const struct fk_conv_problem *p, const float *restrict x, co
 
 static void conv_generic(FK_CONV_ARGS) { conv_rows_impl(FK_CONV_CALL); }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define FK_X86 1
-__attribute__((target("avx2,fma")))
-static void conv_avx2(FK_CONV_ARGS) { conv_rows_impl(FK_CONV_CALL); }
+#ifdef FK_X86
+FK_TARGET_AVX2 static void conv_avx2(FK_CONV_ARGS) { conv_rows_impl(FK_CONV_CALL); }
+FK_TARGET_AVX512 static void conv_avx512(FK_CONV_ARGS) { conv_rows_impl(FK_CONV_CALL); }
 #endif
-
-typedef void (*conv_fn)(FK_CONV_ARGS);
-static conv_fn chosen;
 
 void fk_conv2d_direct_rows(FK_CONV_ARGS) {
-    conv_fn f = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
-    if (!f) {
-        f = conv_generic;
+    switch (fk_isa_level()) {
 #ifdef FK_X86
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) f = conv_avx2;
+    case FK_ISA_AVX512: conv_avx512(FK_CONV_CALL); return;
+    case FK_ISA_AVX2: conv_avx2(FK_CONV_CALL); return;
 #endif
-        __atomic_store_n(&chosen, f, __ATOMIC_RELAXED);
+    default: conv_generic(FK_CONV_CALL); return;
     }
-    f(FK_CONV_CALL);
 }

@@ -31,6 +31,10 @@ public final class CPUExecutable: Executable {
     let winograd: Bool
     /// Runs of pointwise convs executed band by band (`PointwiseChains`), by first node.
     private let chains: [Int: [Node]]
+    /// Pointwise convs run inside the spatial conv that reads them (`PointwiseThenConv`),
+    /// by the spatial node's index; `deferred` holds the pointwise nodes' indices.
+    private let pairs: [Int: Node]
+    private let deferred: Set<Int>
 
     init(graph: Graph, threads: Int, arena: CPUArena, winograd: Bool = true) throws {
         self.winograd = winograd
@@ -38,7 +42,10 @@ public final class CPUExecutable: Executable {
         self.threads = max(1, threads)
         self.arena = arena
         let runs = PointwiseChains.find(graph, plan: nil)
-        self.plan = try MemoryPlanner.plan(graph, alignment: 64, executedTogether: runs.values.map { $0.first!.index...$0.last!.index })
+        pairs = PointwiseThenConv.find(graph, excluding: Set(runs.values.joined().map(\.index)))
+        deferred = Set(pairs.values.map(\.index))
+        self.plan = try MemoryPlanner.plan(graph, alignment: 64, executedTogether: runs.values.map { $0.first!.index...$0.last!.index }
+                                               + pairs.map { $0.value.index...$0.key })
         chains = PointwiseChains.find(graph, plan: plan)
         try BLASRuntime.load(threads: self.threads)
         // The memory itself comes from the backend's shared arena at the first run.
@@ -119,6 +126,16 @@ public final class CPUExecutable: Executable {
                 let flops = run.map { GraphCost.flops(of: $0) }, total = max(flops.reduce(0, +), 1)
                 for (member, flop) in zip(run, flops) { timings.append((member.name, member.op.name, seconds * flop / total)) }
                 chained = run.count - 1
+                continue
+            }
+            if observer == nil, deferred.contains(node.index) {
+                timings.append((node.name, node.op.name, 0))   // timed with its spatial conv
+                continue
+            }
+            if observer == nil, let pointwise = pairs[node.index] {
+                let start = DispatchTime.now().uptimeNanoseconds
+                PointwiseThenConv.execute(pointwise: pointwise, spatial: node, pointer: f, ctx: ctx)
+                timings.append((node.name, node.op.name, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9))
                 continue
             }
             let start = DispatchTime.now().uptimeNanoseconds

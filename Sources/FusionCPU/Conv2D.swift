@@ -6,6 +6,7 @@ import FusionCore
 //  * pointwise (1x1, stride 1, no padding): one GEMM per (sample, group), no im2col;
 //  * depthwise (groups == C == O): direct loops over output rows;
 //  * stride 1 with at most 4 output or 4 input channels: direct rows (DirectConv.swift);
+//    the executable runs a 1x1 conv that only feeds one inside it (PointwiseThenConv.swift);
 //  * stride 1 with few channels per group (<= 48 x 48): "shifted" GEMMs. A band of padded
 //    input rows is built once, then each output row is the sum over taps of
 //    W[:, :, ky, kx] (O x C) times a shifted view of the band (C x Wo), no im2col at all;
