@@ -4,16 +4,7 @@
 // rows padded once into a scratch row (zero or reflect padding). Compiled for the baseline,
 // AVX2+FMA and AVX-512, chosen at run time (isa.h).
 #include "isa.h"
-#include <string.h>
-
-static inline __attribute__((always_inline)) int reflect_index(int i, int n) {
-    if (n == 1) return 0;
-    while (i < 0 || i >= n) {
-        if (i < 0) i = -i;
-        if (i >= n) i = 2 * (n - 1) - i;
-    }
-    return i;
-}
+#include "rows.h"
 
 static inline __attribute__((always_inline))
 void conv_rows_impl(const struct fk_conv_problem *p, const float *restrict x, const float *restrict w,
@@ -32,16 +23,10 @@ void conv_rows_impl(const struct fk_conv_problem *p, const float *restrict x, co
                 int iy = y - p->pt + ky;
                 if (iy < 0 || iy >= p->h) {
                     if (!p->reflect) continue;
-                    iy = reflect_index(iy, p->h);
+                    iy = fk_reflect_index(iy, p->h);
                 }
                 const float *src = x + ((long)c * p->h + iy) * p->w;
-                // Interior by copy; the few padded columns at either end one by one.
-                const int lo = p->pl < padded ? p->pl : padded;
-                int hi = p->pl + p->w;
-                if (hi > padded) hi = padded;
-                for (int i = 0; i < lo; i++) row[i] = p->reflect ? src[reflect_index(i - p->pl, p->w)] : 0.0f;
-                if (hi > lo) memcpy(row + lo, src + (lo - p->pl), sizeof(float) * (size_t)(hi - lo));
-                for (int i = hi > lo ? hi : lo; i < padded; i++) row[i] = p->reflect ? src[reflect_index(i - p->pl, p->w)] : 0.0f;
+                fk_pad_row(row, src, p->w, p->pl, padded, p->reflect);
                 for (int o = 0; o < p->o; o++) {
                     const float *wr = w + (((long)o * p->c + c) * p->kh + ky) * p->kw;
                     float *a = acc + o * wo;

@@ -8,16 +8,7 @@
 // pointwise sum over inputs, + bias, ReLU; the spatial sum from its bias over hidden
 // channels, kernel rows and columns.
 #include "isa.h"
-#include <string.h>
-
-static inline __attribute__((always_inline)) int reflect_row(int i, int n) {
-    if (n == 1) return 0;
-    while (i < 0 || i >= n) {
-        if (i < 0) i = -i;
-        if (i >= n) i = 2 * (n - 1) - i;
-    }
-    return i;
-}
+#include "rows.h"
 
 // Hidden row `r` into `dst` [m][padded], its interior at column pl; the padded columns by
 // the spatial conv's padding (zeros, or the reflection of the hidden row).
@@ -69,13 +60,10 @@ void hidden_row(int jb, const struct fk_pointwise_conv_problem *p, const float *
         }
     for (j = 0; j < m; j++) {
         float *d = dst + (long)j * padded;
-        for (int i = 0; i < p->pl; i++) d[i] = p->reflect ? d[p->pl + reflect_row(i - p->pl, w)] : 0.0f;
-        for (int i = p->pl + w; i < padded; i++) d[i] = p->reflect ? d[p->pl + reflect_row(i - p->pl, w)] : 0.0f;
+        for (int i = 0; i < p->pl; i++) d[i] = p->reflect ? d[p->pl + fk_reflect_index(i - p->pl, w)] : 0.0f;
+        for (int i = p->pl + w; i < padded; i++) d[i] = p->reflect ? d[p->pl + fk_reflect_index(i - p->pl, w)] : 0.0f;
     }
 }
-
-// 16 floats as one value (one zmm, two ymm or four xmm registers, by the target).
-typedef float fk_v16 __attribute__((vector_size(64)));
 
 // out[o][y][i0 ..< i0 + 16 nb] from the kh hidden rows (NULL: a zero-padded row).
 static inline __attribute__((always_inline))
@@ -114,7 +102,7 @@ void pointwise_then_conv_impl(int jb, const struct fk_pointwise_conv_problem *p,
         int need[FK_POINTWISE_CONV_MAX_K];
         for (int ky = 0; ky < kh; ky++) {
             int iy = y - p->pt + ky;
-            if (iy < 0 || iy >= p->h) iy = p->reflect ? reflect_row(iy, p->h) : -1;
+            if (iy < 0 || iy >= p->h) iy = p->reflect ? fk_reflect_index(iy, p->h) : -1;
             need[ky] = iy;
         }
         const float *rows[FK_POINTWISE_CONV_MAX_K];

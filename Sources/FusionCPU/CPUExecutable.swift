@@ -192,6 +192,18 @@ public final class CPUExecutable: Executable {
             conv2dPointwise(p, x: cf(ins[0]), weight: cf(ins[1]), bias: nil, out: f(node.output), finish: rows, ctx: ctx)
             return
         }
+        // So does a depthwise conv in C, each band of rows of a plane.
+        if !node.epilogue.isEmpty, case let .conv2d(a) = node.op, node.inputs[1].shape.count == 4 {
+            let ins = node.inputs
+            let p = Conv2DProblem(a, x: ins[0].shape, weight: ins[1].shape, out: node.output.shape)
+            if p.n * p.o * p.ho * p.wo > 0, DepthwiseRows.applies(p) {
+                let rows = EpilogueRows(node.epilogue, out: f(node.output), shape: node.output.shape,
+                                        operands: node.epilogueOperands.map { (cf($0), $0.shape) })
+                DepthwiseRows.run(p, x: cf(ins[0]), weight: cf(ins[1]), bias: node.baseInputCount == 3 ? cf(ins[2]) : nil,
+                                  out: f(node.output), finish: rows, ctx: ctx)
+                return
+            }
+        }
         try executeOp(node, ctx)
         if !node.epilogue.isEmpty {
             applyEpilogue(node.epilogue, out: f(node.output), shape: node.output.shape,

@@ -4,7 +4,8 @@ import FusionCore
 //
 // Six paths:
 //  * pointwise (1x1, stride 1, no padding): one GEMM per (sample, group), no im2col;
-//  * depthwise (groups == C == O): direct loops over output rows;
+//  * depthwise (groups == C == O): direct loops over output rows (stride 1 up to 7x7 in C,
+//    DepthwiseRows.swift);
 //  * stride 1 with at most 4 output or 4 input channels: direct rows (DirectConv.swift);
 //    the executable runs a 1x1 conv that only feeds one inside it (PointwiseThenConv.swift);
 //  * stride 1 with few channels per group (<= 48 x 48): "shifted" GEMMs. A band of padded
@@ -179,6 +180,10 @@ func conv2dPointwise(_ p: Conv2DProblem, x: UnsafePointer<Float>, weight: Unsafe
 
 private func conv2dDepthwise(_ p: Conv2DProblem, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                              bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ctx: KernelContext) {
+    if DepthwiseRows.applies(p) {
+        DepthwiseRows.run(p, x: x, weight: weight, bias: bias, out: out, ctx: ctx)
+        return
+    }
     let planes = p.n * p.c
     // Bands of output rows so that small batches of large planes still use every thread.
     let bandRows = max(1, min(p.ho, (1 << 16) / max(1, p.wo * p.kh * p.kw)))

@@ -24,6 +24,13 @@ struct fk_conv_problem {
 void fk_conv2d_direct_rows(const struct fk_conv_problem *p, const float *x, const float *w, const float *bias,
                            float *out, int y0, int y1, float *scratch);
 
+/// Output rows y0 ..< y1 of one plane of a depthwise (stride-1, undilated) convolution:
+/// x [h][w] -> out [ho][wo] through the kernel w [kh][kw] + bias, described by
+/// `fk_conv_problem` (its c and o unused). `scratch` holds (y1 - y0 + kh - 1) * (wo + kw - 1)
+/// floats. AVX-512 or AVX2+FMA where the CPU has it.
+void fk_depthwise_rows(const struct fk_conv_problem *p, const float *x, const float *w, float bias, float *out,
+                       int y0, int y1, float *scratch);
+
 /// A pointwise conv feeding a spatial conv, one sample: x [c][h][w] through
 /// w1 [m][c] (+ b1, then ReLU if `relu`) to the hidden map [m][h][w], then through
 /// w2 [o][m][kh][kw] (stride 1, undilated, one group, + b2) with padding top pt and left pl
