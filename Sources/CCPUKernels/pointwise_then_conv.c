@@ -9,57 +9,24 @@
 // channels, kernel rows and columns.
 #include "isa.h"
 #include "rows.h"
+#include "small_gemm.h"
 
-// Hidden row `r` into `dst` [m][padded], its interior at column pl; the padded columns by
-// the spatial conv's padding (zeros, or the reflection of the hidden row).
-// jb hidden channels x 16 columns per pass.
+// Hidden row `r` into `dst` [m][padded], its interior at column pl (the product as
+// `fk_small_gemm`, then + bias and ReLU); the padded columns by the spatial conv's padding
+// (zeros, or the reflection of the hidden row). jb hidden channels per pass.
 static inline __attribute__((always_inline))
 void hidden_row(int jb, const struct fk_pointwise_conv_problem *p, const float *restrict x, const float *restrict w1,
                 const float *restrict b1, int r, float *restrict dst) {
     const int c = p->c, w = p->w, m = p->m, padded = p->wo + p->kw - 1;
-    const long plane = (long)p->h * w;
-    const float *xr = x + (long)r * w;
-    int j = 0;
-    for (; j + jb <= m; j += jb) {
-        int i = 0;
-        for (; i + 16 <= w; i += 16) {
-            float acc[8][16];
-            for (int u = 0; u < jb; u++)
-                for (int l = 0; l < 16; l++) acc[u][l] = 0.0f;
-            for (int k = 0; k < c; k++) {
-                const float *xs = xr + k * plane + i;
-                const float *wk = w1 + (long)j * c + k;
-                for (int l = 0; l < 16; l++) {
-                    const float xv = xs[l];
-                    for (int u = 0; u < jb; u++) acc[u][l] += wk[u * c] * xv;
-                }
-            }
-            for (int u = 0; u < jb; u++) {
-                const float b = b1 ? b1[j + u] : 0.0f;
-                float *d = dst + (long)(j + u) * padded + p->pl + i;
-                for (int l = 0; l < 16; l++) {
-                    float v = acc[u][l] + b;
-                    d[l] = p->relu && v < 0.0f ? 0.0f : v;
-                }
-            }
-        }
-        for (; i < w; i++)
-            for (int u = 0; u < jb; u++) {
-                float s = 0.0f;
-                for (int k = 0; k < c; k++) s += w1[(long)(j + u) * c + k] * xr[k * plane + i];
-                if (b1) s += b1[j + u];
-                dst[(long)(j + u) * padded + p->pl + i] = p->relu && s < 0.0f ? 0.0f : s;
-            }
-    }
-    for (; j < m; j++)
-        for (int i = 0; i < w; i++) {
-            float s = 0.0f;
-            for (int k = 0; k < c; k++) s += w1[(long)j * c + k] * xr[k * plane + i];
-            if (b1) s += b1[j];
-            dst[(long)j * padded + p->pl + i] = p->relu && s < 0.0f ? 0.0f : s;
-        }
-    for (j = 0; j < m; j++) {
+    fk_small_gemm_impl(jb, m, w, c, w1, c, x + (long)r * w, (long)p->h * w, dst + p->pl, padded);
+    for (int j = 0; j < m; j++) {
         float *d = dst + (long)j * padded;
+        const float b = b1 ? b1[j] : 0.0f;
+        if (b1 || p->relu)
+            for (int i = p->pl; i < p->pl + w; i++) {
+                float v = b1 ? d[i] + b : d[i];
+                d[i] = p->relu && v < 0.0f ? 0.0f : v;
+            }
         for (int i = 0; i < p->pl; i++) d[i] = p->reflect ? d[p->pl + fk_reflect_index(i - p->pl, w)] : 0.0f;
         for (int i = p->pl + w; i < padded; i++) d[i] = p->reflect ? d[p->pl + fk_reflect_index(i - p->pl, w)] : 0.0f;
     }

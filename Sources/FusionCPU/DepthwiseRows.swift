@@ -9,8 +9,11 @@ import FusionCore
 /// cache.
 enum DepthwiseRows {
     static func applies(_ p: Conv2DProblem) -> Bool {
-        p.groups == p.c && p.o == p.c && p.cg == 1 && p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1 && p.kh <= 7 && p.kw <= 7 && p.wo >= 16
+        p.groups == p.c && p.o == p.c && p.cg == 1 && p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1 && takes(kh: p.kh, kw: p.kw)
     }
+
+    /// Kernel sizes the C kernel takes (`pointwiseDepthwise` asks too, to sum as this does).
+    static func takes(kh: Int, kw: Int) -> Bool { kh <= 7 && kw <= 7 }
 
     static func run(_ p: Conv2DProblem, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                     bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, finish: EpilogueRows? = nil,

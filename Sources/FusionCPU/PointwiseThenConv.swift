@@ -35,9 +35,11 @@ enum PointwiseThenConv {
         return pairs
     }
 
-    /// A 1x1, stride-1, unpadded, one-group f32 conv with nothing after its bias but a ReLU.
+    /// A 1x1, stride-1, unpadded, one-group f32 conv of at most FK_SMALL_GEMM_MAX_K inputs
+    /// with nothing after its bias but a ReLU.
     static func isPointwise(_ node: Node) -> Bool {
-        guard PointwiseChains.isPointwise(node), case let .conv2d(a) = node.op, a.groups == 1 else { return false }
+        guard PointwiseChains.isPointwise(node), case let .conv2d(a) = node.op, a.groups == 1,
+              node.inputs[0].shape[1] <= Int(FK_SMALL_GEMM_MAX_K) else { return false }
         return node.epilogue.isEmpty || node.epilogue.steps == [.unary(.relu)]
     }
 

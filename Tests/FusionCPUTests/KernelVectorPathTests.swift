@@ -71,4 +71,16 @@ final class KernelVectorPathTests: XCTestCase {
             try check(g, ["x": random([n, c, h, w], 3), "r": random([n, c, h, w], 4)], "depthwise \(n)x\(c)x\(h)x\(w) \(k)x\(k) \(mode)")
         }
     }
+
+    func testPointwiseProduct() throws {
+        // 5 -> 9 (an 8-row block and a row), 24 -> 48 and 48 -> 24 (TextFusion's MLP) with a
+        // bias and a ReLU, 37 columns: 16-column blocks, a panel tail and a column tail.
+        for (c, o) in [(5, 9), (24, 48), (48, 24)] {
+            let g = Graph()
+            let x = g.input("x", shape: [2, c, 7, 37])
+            g.output("y", try g.add(.conv2d(Conv2DAttributes()), [x, g.constant(random([o, c, 1, 1], 1)), g.constant(random([o], 2))],
+                                    epilogue: Epilogue([.unary(.relu)])))
+            try check(g, ["x": random([2, c, 7, 37], 3)], "pointwise \(c)->\(o)")
+        }
+    }
 }

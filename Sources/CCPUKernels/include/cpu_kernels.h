@@ -35,7 +35,7 @@ void fk_depthwise_rows(const struct fk_conv_problem *p, const float *x, const fl
 /// w1 [m][c] (+ b1, then ReLU if `relu`) to the hidden map [m][h][w], then through
 /// w2 [o][m][kh][kw] (stride 1, undilated, one group, + b2) with padding top pt and left pl
 /// (the rest implied by the output size), zeros or PyTorch's reflection, to out [o][ho][wo].
-/// kh, kw at most FK_POINTWISE_CONV_MAX_K.
+/// kh, kw at most FK_POINTWISE_CONV_MAX_K; c at most FK_SMALL_GEMM_MAX_K.
 struct fk_pointwise_conv_problem {
     int c, h, w, m, relu, o, kh, kw, ho, wo, pt, pl, reflect;
 };
@@ -47,6 +47,13 @@ struct fk_pointwise_conv_problem {
 /// AVX-512 or AVX2+FMA where the CPU has it.
 void fk_pointwise_then_conv_rows(const struct fk_pointwise_conv_problem *p, const float *x, const float *w1, const float *b1,
                                  const float *w2, const float *b2, float *out, int y0, int y1, float *scratch);
+
+/// c [m][n] (rows ldc apart) = a [m][k] (rows lda apart) · b [k][n] (rows ldb apart), fp32,
+/// each sum over k in order, k at most FK_SMALL_GEMM_MAX_K: the product of a pointwise
+/// conv with few channels, where OpenBLAS's packing of its operands costs more than the
+/// product. AVX-512 or AVX2+FMA where the CPU has it.
+void fk_small_gemm(int m, int n, int k, const float *a, int lda, const float *b, long ldb, float *c, long ldc);
+#define FK_SMALL_GEMM_MAX_K 64
 
 /// The kernels' vector ISA levels.
 enum { FK_ISA_GENERIC = 0, FK_ISA_AVX2 = 1, FK_ISA_AVX512 = 2 };
