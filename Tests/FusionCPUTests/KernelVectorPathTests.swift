@@ -83,4 +83,19 @@ final class KernelVectorPathTests: XCTestCase {
             try check(g, ["x": random([2, c, 7, 37], 3)], "pointwise \(c)->\(o)")
         }
     }
+
+    func testEpilogueBinarySteps() throws {
+        // A 3x3 conv (not pointwise: its epilogue runs after it, row by row) with bias, then
+        // x * s[c] (broadcast), r - x (operand first), x / d (a row each), x + 0.5 (a scalar).
+        let g = Graph()
+        let (n, c, h, w) = (2, 3, 5, 37)
+        let x = g.input("x", shape: [n, c, h, w]), s = g.input("s", shape: [1, c, 1, 1])
+        let r = g.input("r", shape: [n, c, h, w]), d = g.input("d", shape: [n, c, h, w])
+        g.output("y", try g.add(.conv2d(Conv2DAttributes(padding: 1)),
+                                [x, g.constant(random([c, c, 3, 3], 1)), g.constant(random([c], 2)), s, r, d, g.constant(Tensor(shape: [1], floats: [0.5]))],
+                                epilogue: Epilogue([.binary(.mul, operandFirst: false), .binary(.sub, operandFirst: true),
+                                                    .binary(.div, operandFirst: false), .binary(.add, operandFirst: false)])))
+        let divisor = Tensor(shape: [n, c, h, w], floats: random([n, c, h, w], 6).toFloatArray().map { $0 < 0 ? $0 - 1 : $0 + 1 })
+        try check(g, ["x": random([n, c, h, w], 3), "s": random([1, c, 1, 1], 4), "r": random([n, c, h, w], 5), "d": divisor], "epilogue")
+    }
 }

@@ -55,6 +55,14 @@ void fk_pointwise_then_conv_rows(const struct fk_pointwise_conv_problem *p, cons
 void fk_small_gemm(int m, int n, int k, const float *a, int lda, const float *b, long ldb, float *c, long ldc);
 #define FK_SMALL_GEMM_MAX_K 64
 
+/// Elementwise binary ops of an epilogue step.
+enum { FK_OP_ADD = 0, FK_OP_SUB = 1, FK_OP_MUL = 2, FK_OP_DIV = 3 };
+
+/// y[i] = y[i] op t[i * inner] for i < n (t[..] op y[i] if `first`; inner 0: one value
+/// broadcast, else 1), single IEEE operations (the bits of a scalar loop).
+/// AVX-512 or AVX2 where the CPU has it.
+void fk_row_binary(int op, int first, float *y, long n, const float *t, long inner);
+
 /// The kernels' vector ISA levels.
 enum { FK_ISA_GENERIC = 0, FK_ISA_AVX2 = 1, FK_ISA_AVX512 = 2 };
 
