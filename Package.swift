@@ -75,7 +75,7 @@ let package = Package(
             path: "Sources/FusionEngine"
         ),
 
-        // CPU kernels whose speed needs the CPU's vector ISA (AVX2+FMA chosen at run time).
+        // CPU kernels whose speed needs the CPU's vector ISA (AVX-512 or AVX2+FMA chosen at run time).
         .target(name: "CCPUKernels", path: "Sources/CCPUKernels"),
 
         // Peak FMA throughput of a CPU thread, per ISA chosen at run time (fusion bench --peak).

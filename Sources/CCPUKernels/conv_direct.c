@@ -1,18 +1,10 @@
 // Direct convolution for few channels on one side (TextFusion's 48 -> 1 head and 1 -> 24
 // patch embedding): GEMM formulations degenerate there (a one-row or one-column product),
 // so each output row is accumulated directly, vectorised along the row, with its input
-// rows padded once into a scratch row (zero or reflect padding).
-#include "cpu_kernels.h"
-#include <string.h>
-
-static inline __attribute__((always_inline)) int reflect_index(int i, int n) {
-    if (n == 1) return 0;
-    while (i < 0 || i >= n) {
-        if (i < 0) i = -i;
-        if (i >= n) i = 2 * (n - 1) - i;
-    }
-    return i;
-}
+// rows padded once into a scratch row (zero or reflect padding). Compiled for the baseline,
+// AVX2+FMA and AVX-512, chosen at run time (isa.h).
+#include "isa.h"
+#include "rows.h"
 
 static inline __attribute__((always_inline))
 void conv_rows_impl(const struct fk_conv_problem *p, const float *restrict x, const float *restrict w,
@@ -31,16 +23,10 @@ void conv_rows_impl(const struct fk_conv_problem *p, const float *restrict x, co
                 int iy = y - p->pt + ky;
                 if (iy < 0 || iy >= p->h) {
                     if (!p->reflect) continue;
-                    iy = reflect_index(iy, p->h);
+                    iy = fk_reflect_index(iy, p->h);
                 }
                 const float *src = x + ((long)c * p->h + iy) * p->w;
-                // Interior by copy; the few padded columns at either end one by one.
-                const int lo = p->pl < padded ? p->pl : padded;
-                int hi = p->pl + p->w;
-                if (hi > padded) hi = padded;
-                for (int i = 0; i < lo; i++) row[i] = p->reflect ? src[reflect_index(i - p->pl, p->w)] : 0.0f;
-                if (hi > lo) memcpy(row + lo, src + (lo - p->pl), sizeof(float) * (size_t)(hi - lo));
-                for (int i = hi > lo ? hi : lo; i < padded; i++) row[i] = p->reflect ? src[reflect_index(i - p->pl, p->w)] : 0.0f;
+                fk_pad_row(row, src, p->w, p->pl, padded, p->reflect);
                 for (int o = 0; o < p->o; o++) {
                     const float *wr = w + (((long)o * p->c + c) * p->kh + ky) * p->kw;
                     float *a = acc + o * wo;
@@ -68,24 +54,17 @@ void conv_rows_impl(const struct fk_conv_problem *p, const float *restrict x, co
 
 static void conv_generic(FK_CONV_ARGS) { conv_rows_impl(FK_CONV_CALL); }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define FK_X86 1
-__attribute__((target("avx2,fma")))
-static void conv_avx2(FK_CONV_ARGS) { conv_rows_impl(FK_CONV_CALL); }
+#ifdef FK_X86
+FK_TARGET_AVX2 static void conv_avx2(FK_CONV_ARGS) { conv_rows_impl(FK_CONV_CALL); }
+FK_TARGET_AVX512 static void conv_avx512(FK_CONV_ARGS) { conv_rows_impl(FK_CONV_CALL); }
 #endif
-
-typedef void (*conv_fn)(FK_CONV_ARGS);
-static conv_fn chosen;
 
 void fk_conv2d_direct_rows(FK_CONV_ARGS) {
-    conv_fn f = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
-    if (!f) {
-        f = conv_generic;
+    switch (fk_isa_level()) {
 #ifdef FK_X86
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) f = conv_avx2;
+    case FK_ISA_AVX512: conv_avx512(FK_CONV_CALL); return;
+    case FK_ISA_AVX2: conv_avx2(FK_CONV_CALL); return;
 #endif
-        __atomic_store_n(&chosen, f, __ATOMIC_RELAXED);
+    default: conv_generic(FK_CONV_CALL); return;
     }
-    f(FK_CONV_CALL);
 }

@@ -4,9 +4,11 @@
 // softmax over keys runs elementwise across keys (no horizontal sums) and
 // out[c, queries] = sum_j v[c, j] p[j, queries] is a broadcast multiply-add per key. Every
 // inner loop is 16 contiguous lanes, which the compiler vectorises: the same source is
-// compiled for AVX2+FMA (chosen at run time) and for the baseline, so the binary runs on
-// any x86-64 and elsewhere.
-#include "cpu_kernels.h"
+// compiled for AVX-512 and AVX2+FMA (chosen at run time, isa.h) and for the baseline, so
+// the binary runs on any x86-64 and elsewhere. With AVX-512's 32 registers a pass takes 8
+// keys (scores) or 8 channels (outputs) instead of 4: twice the independent multiply-adds
+// per load of the 16 queries or probabilities.
+#include "isa.h"
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -39,36 +41,59 @@ static inline __attribute__((always_inline)) float fk_exp(float x) {
     return x < lo ? 0.0f : y;
 }
 
-// Scores of keys j .. j+3 for 16 queries: four independent accumulators per lane, so the
+/// The most keys (scores) or channels (outputs) one pass takes.
+#define FK_MAX_BLOCK 8
+
+// Scores of keys j ..< j+kb for 16 queries: kb independent accumulators per lane, so the
 // multiply-adds over the head's channels overlap instead of waiting on one another.
 static inline __attribute__((always_inline))
-void scores4(int t, int dh, int j, const float *restrict q, const float *restrict k, float s[4][16]) {
-    for (int u = 0; u < 4; u++)
+void scores_block(int kb, int t, int dh, int j, const float *restrict q, const float *restrict k,
+                  float s[FK_MAX_BLOCK][16]) {
+    for (int u = 0; u < kb; u++)
         for (int l = 0; l < 16; l++) s[u][l] = 0.0f;
     for (int c = 0; c < dh; c++) {
         const float *qr = q + c * t;
         const float *kr = k + c * t + j;
-        const float k0 = kr[0], k1 = kr[1], k2 = kr[2], k3 = kr[3];
         for (int l = 0; l < 16; l++) {
             const float x = qr[l];
-            s[0][l] += k0 * x;
-            s[1][l] += k1 * x;
-            s[2][l] += k2 * x;
-            s[3][l] += k3 * x;
+            for (int u = 0; u < kb; u++) s[u][l] += kr[u] * x;
         }
     }
 }
 
+// Output channels c ..< c+cb for 16 queries: each probability row is loaded once for cb
+// sums. `out` points at the first query.
 static inline __attribute__((always_inline))
-void head_impl(int t, int dh, int dvh, float scale, const float *restrict q, const float *restrict k,
+void out_block(int cb, int t, int c, const float *restrict v, const float *restrict scores,
+               const float *restrict sum, float *restrict out) {
+    float acc[FK_MAX_BLOCK][16];
+    for (int u = 0; u < cb; u++)
+        for (int l = 0; l < 16; l++) acc[u][l] = 0.0f;
+    const float *vc = v + c * t;
+    for (int j = 0; j < t; j++) {
+        const float *row = scores + j * 16;
+        for (int l = 0; l < 16; l++) {
+            const float p = row[l];
+            for (int u = 0; u < cb; u++) acc[u][l] += vc[u * t + j] * p;
+        }
+    }
+    for (int u = 0; u < cb; u++) {
+        float *o = out + (c + u) * t;
+        for (int l = 0; l < 16; l++) o[l] = acc[u][l] / sum[l];
+    }
+}
+
+// One head: kb keys per scores pass and cb channels per output pass (t a multiple of both).
+static inline __attribute__((always_inline))
+void head_impl(int kb, int cb, int t, int dh, int dvh, float scale, const float *restrict q, const float *restrict k,
                const float *restrict v, const float *restrict bias_t, float *restrict out, float *restrict scores) {
     for (int q0 = 0; q0 < t; q0 += 16) {
         float mx[16], sum[16];
         for (int l = 0; l < 16; l++) { mx[l] = -INFINITY; sum[l] = 0.0f; }
-        for (int j = 0; j < t; j += 4) {   // t is a multiple of 16
-            float s[4][16];
-            scores4(t, dh, j, q + q0, k, s);
-            for (int u = 0; u < 4; u++) {
+        for (int j = 0; j < t; j += kb) {   // t is a multiple of 16
+            float s[FK_MAX_BLOCK][16];
+            scores_block(kb, t, dh, j, q + q0, k, s);
+            for (int u = 0; u < kb; u++) {
                 const float *b = bias_t + (j + u) * t + q0;
                 float *row = scores + (j + u) * 16;
                 for (int l = 0; l < 16; l++) {
@@ -87,28 +112,9 @@ void head_impl(int t, int dh, int dvh, float scale, const float *restrict q, con
             }
         }
         int c = 0;
-        for (; c + 4 <= dvh; c += 4) {
-            // Four channels at once: each probability row is loaded once for four sums.
-            float acc[4][16];
-            for (int u = 0; u < 4; u++)
-                for (int l = 0; l < 16; l++) acc[u][l] = 0.0f;
-            const float *v0 = v + c * t, *v1 = v0 + t, *v2 = v1 + t, *v3 = v2 + t;
-            for (int j = 0; j < t; j++) {
-                const float *row = scores + j * 16;
-                const float a0 = v0[j], a1 = v1[j], a2 = v2[j], a3 = v3[j];
-                for (int l = 0; l < 16; l++) {
-                    const float p = row[l];
-                    acc[0][l] += a0 * p;
-                    acc[1][l] += a1 * p;
-                    acc[2][l] += a2 * p;
-                    acc[3][l] += a3 * p;
-                }
-            }
-            for (int u = 0; u < 4; u++) {
-                float *o = out + (c + u) * t + q0;
-                for (int l = 0; l < 16; l++) o[l] = acc[u][l] / sum[l];
-            }
-        }
+        for (; c + cb <= dvh; c += cb) out_block(cb, t, c, v, scores, sum, out + q0);
+        if (cb > 4)
+            for (; c + 4 <= dvh; c += 4) out_block(4, t, c, v, scores, sum, out + q0);
         for (; c < dvh; c++) {
             float acc[16];
             for (int l = 0; l < 16; l++) acc[l] = 0.0f;
@@ -127,7 +133,7 @@ void head_impl(int t, int dh, int dvh, float scale, const float *restrict q, con
 // One window: gathers q, k, v channel-major ([channels][T], T = window^2, each row of the
 // window a contiguous segment of the image), runs every head, scatters the result.
 static inline __attribute__((always_inline))
-void window_impl(int window, int heads, int c, int cv, int width, int plane, float scale,
+void window_impl(int kb, int cb, int window, int heads, int c, int cv, int width, int plane, float scale,
                  const float *restrict q, const float *restrict k, const float *restrict v,
                  const float *restrict bias_t, float *restrict out, float *restrict scratch) {
     const int t = window * window, dh = c / heads, dvh = cv / heads;
@@ -147,7 +153,7 @@ void window_impl(int window, int heads, int c, int cv, int width, int plane, flo
         }
     }
     for (int h = 0; h < heads; h++)
-        head_impl(t, dh, dvh, scale, qc + h * dh * t, kc + h * dh * t, vc + h * dvh * t, bias_t + h * t * t,
+        head_impl(kb, cb, t, dh, dvh, scale, qc + h * dh * t, kc + h * dh * t, vc + h * dvh * t, bias_t + h * t * t,
                   oc + h * dvh * t, scores);
     for (int ch = 0; ch < cv; ch++) {
         for (int ty = 0; ty < window; ty++) {
@@ -162,38 +168,19 @@ void window_impl(int window, int heads, int c, int cv, int width, int plane, flo
     const float *q, const float *k, const float *v, const float *bias_t, float *out, float *scratch
 #define FK_WINDOW_CALL window, heads, c, cv, width, plane, scale, q, k, v, bias_t, out, scratch
 
-static void window_generic(FK_WINDOW_ARGS) { window_impl(FK_WINDOW_CALL); }
+static void window_generic(FK_WINDOW_ARGS) { window_impl(4, 4, FK_WINDOW_CALL); }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define FK_X86 1
-__attribute__((target("avx2,fma")))
-static void window_avx2(FK_WINDOW_ARGS) { window_impl(FK_WINDOW_CALL); }
-#endif
-
-typedef void (*window_fn)(FK_WINDOW_ARGS);
-
-static window_fn choose(void) {
 #ifdef FK_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return window_avx2;
+FK_TARGET_AVX2 static void window_avx2(FK_WINDOW_ARGS) { window_impl(4, 4, FK_WINDOW_CALL); }
+FK_TARGET_AVX512 static void window_avx512(FK_WINDOW_ARGS) { window_impl(8, 8, FK_WINDOW_CALL); }
 #endif
-    return window_generic;
-}
-
-static window_fn chosen;
 
 void fk_window_attention(FK_WINDOW_ARGS) {
-    window_fn f = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
-    if (!f) {
-        f = choose();
-        __atomic_store_n(&chosen, f, __ATOMIC_RELAXED);
-    }
-    f(FK_WINDOW_CALL);
-}
-
-const char *fk_cpu_kernels_isa(void) {
+    switch (fk_isa_level()) {
 #ifdef FK_X86
-    if (choose() == window_avx2) return "avx2-fma";
+    case FK_ISA_AVX512: window_avx512(FK_WINDOW_CALL); return;
+    case FK_ISA_AVX2: window_avx2(FK_WINDOW_CALL); return;
 #endif
-    return "generic";
+    default: window_generic(FK_WINDOW_CALL); return;
+    }
 }

@@ -16,7 +16,7 @@ public final class CPUBackend: Backend {
     /// off, so the reference is the direct sum.
     public var winograd = true
 
-    /// The vector code path of the C kernels on this machine ("avx2-fma" or "generic"),
+    /// The vector code path of the C kernels on this machine ("avx512", "avx2-fma" or "generic"),
     /// chosen at run time (`CCPUKernels`).
     public static var kernelISA: String { String(cString: fk_cpu_kernels_isa()) }
 

@@ -31,6 +31,10 @@ public final class CPUExecutable: Executable {
     let winograd: Bool
     /// Runs of pointwise convs executed band by band (`PointwiseChains`), by first node.
     private let chains: [Int: [Node]]
+    /// Pointwise convs run inside the spatial conv that reads them (`PointwiseThenConv`),
+    /// by the spatial node's index; `deferred` holds the pointwise nodes' indices.
+    private let pairs: [Int: Node]
+    private let deferred: Set<Int>
 
     init(graph: Graph, threads: Int, arena: CPUArena, winograd: Bool = true) throws {
         self.winograd = winograd
@@ -38,7 +42,10 @@ public final class CPUExecutable: Executable {
         self.threads = max(1, threads)
         self.arena = arena
         let runs = PointwiseChains.find(graph, plan: nil)
-        self.plan = try MemoryPlanner.plan(graph, alignment: 64, executedTogether: runs.values.map { $0.first!.index...$0.last!.index })
+        pairs = PointwiseThenConv.find(graph, excluding: Set(runs.values.joined().map(\.index)))
+        deferred = Set(pairs.values.map(\.index))
+        self.plan = try MemoryPlanner.plan(graph, alignment: 64, executedTogether: runs.values.map { $0.first!.index...$0.last!.index }
+                                               + pairs.map { $0.value.index...$0.key })
         chains = PointwiseChains.find(graph, plan: plan)
         try BLASRuntime.load(threads: self.threads)
         // The memory itself comes from the backend's shared arena at the first run.
@@ -121,6 +128,16 @@ public final class CPUExecutable: Executable {
                 chained = run.count - 1
                 continue
             }
+            if observer == nil, deferred.contains(node.index) {
+                timings.append((node.name, node.op.name, 0))   // timed with its spatial conv
+                continue
+            }
+            if observer == nil, let pointwise = pairs[node.index] {
+                let start = DispatchTime.now().uptimeNanoseconds
+                PointwiseThenConv.execute(pointwise: pointwise, spatial: node, pointer: f, ctx: ctx)
+                timings.append((node.name, node.op.name, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9))
+                continue
+            }
             let start = DispatchTime.now().uptimeNanoseconds
             if !plan.viewNodes.contains(node.index) { try execute(node, ctx) }
             let end = DispatchTime.now().uptimeNanoseconds
@@ -174,6 +191,18 @@ public final class CPUExecutable: Executable {
                                     channelBias: node.baseInputCount == 3 ? cf(ins[2]) : nil)
             conv2dPointwise(p, x: cf(ins[0]), weight: cf(ins[1]), bias: nil, out: f(node.output), finish: rows, ctx: ctx)
             return
+        }
+        // So does a depthwise conv in C, each band of rows of a plane.
+        if !node.epilogue.isEmpty, case let .conv2d(a) = node.op, node.inputs[1].shape.count == 4 {
+            let ins = node.inputs
+            let p = Conv2DProblem(a, x: ins[0].shape, weight: ins[1].shape, out: node.output.shape)
+            if p.n * p.o * p.ho * p.wo > 0, DepthwiseRows.applies(p) {
+                let rows = EpilogueRows(node.epilogue, out: f(node.output), shape: node.output.shape,
+                                        operands: node.epilogueOperands.map { (cf($0), $0.shape) })
+                DepthwiseRows.run(p, x: cf(ins[0]), weight: cf(ins[1]), bias: node.baseInputCount == 3 ? cf(ins[2]) : nil,
+                                  out: f(node.output), finish: rows, ctx: ctx)
+                return
+            }
         }
         try executeOp(node, ctx)
         if !node.epilogue.isEmpty {

@@ -3,9 +3,12 @@ import FusionCore
 // conv2d = F.conv2d, with reflect padding meaning F.pad(mode: "reflect") then an unpadded conv.
 //
 // Six paths:
-//  * pointwise (1x1, stride 1, no padding): one GEMM per (sample, group), no im2col;
-//  * depthwise (groups == C == O): direct loops over output rows;
+//  * pointwise (1x1, stride 1, no padding): one GEMM per (sample, group, band), no im2col
+//    (PointwiseProduct.swift: C for few channels, OpenBLAS otherwise);
+//  * depthwise (groups == C == O): direct loops over output rows (stride 1 up to 7x7 in C,
+//    DepthwiseRows.swift);
 //  * stride 1 with at most 4 output or 4 input channels: direct rows (DirectConv.swift);
+//    the executable runs a 1x1 conv that only feeds one inside it (PointwiseThenConv.swift);
 //  * stride 1 with few channels per group (<= 48 x 48): "shifted" GEMMs. A band of padded
 //    input rows is built once, then each output row is the sum over taps of
 //    W[:, :, ky, kx] (O x C) times a shifted view of the band (C x Wo), no im2col at all;
@@ -165,9 +168,9 @@ func conv2dPointwise(_ p: Conv2DProblem, x: UnsafePointer<Float>, weight: Unsafe
         let n = ng / p.groups, g = ng % p.groups
         let y0 = band * bandRows, y1 = min(p.ho, y0 + bandRows)
         let column = y0 * p.w
-        sgemm(m: og, n: (y1 - y0) * p.w, k: p.cg, a: weight + g * og * p.cg, lda: p.cg,
-              b: x + (n * p.c + g * p.cg) * hw + column, ldb: hw,
-              c: out + (n * p.o + g * og) * hw + column, ldc: hw)
+        PointwiseProduct.multiply(m: og, n: (y1 - y0) * p.w, k: p.cg, a: weight + g * og * p.cg, lda: p.cg,
+                                  b: x + (n * p.c + g * p.cg) * hw + column, ldb: hw,
+                                  c: out + (n * p.o + g * og) * hw + column, ldc: hw)
         guard let rows else { return }
         for o in (g * og)..<((g + 1) * og) {
             let first = (n * p.o + o) * p.ho
@@ -178,6 +181,10 @@ func conv2dPointwise(_ p: Conv2DProblem, x: UnsafePointer<Float>, weight: Unsafe
 
 private func conv2dDepthwise(_ p: Conv2DProblem, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                              bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ctx: KernelContext) {
+    if DepthwiseRows.applies(p) {
+        DepthwiseRows.run(p, x: x, weight: weight, bias: bias, out: out, ctx: ctx)
+        return
+    }
     let planes = p.n * p.c
     // Bands of output rows so that small batches of large planes still use every thread.
     let bandRows = max(1, min(p.ho, (1 << 16) / max(1, p.wo * p.kh * p.kw)))

@@ -4,7 +4,7 @@ import FusionCore
 /// Stride-1 spatial convolutions with few channels on one side (at most 4 outputs or at
 /// most 4 inputs: TextFusion's 48 -> 1 head convs and 1 -> 24 patch embeddings), where
 /// a GEMM is one row or one column wide and runs far below the CPU's speed: each output
-/// row is accumulated directly along the row (`fk_conv2d_direct_rows`, AVX2+FMA where
+/// row is accumulated directly along the row (`fk_conv2d_direct_rows`, AVX-512 or AVX2+FMA where
 /// the CPU has it). Tasks are (sample, band of rows).
 enum DirectConv {
     static func applies(_ p: Conv2DProblem) -> Bool {

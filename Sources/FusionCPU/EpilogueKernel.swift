@@ -1,3 +1,4 @@
+import CCPUKernels
 import FusionCore
 
 // A node's epilogue (`Epilogue`), applied in place to its result: rows of the innermost
@@ -47,8 +48,8 @@ struct EpilogueRows {
     func apply(row: Int) {
         let y = out + row * rowLength
         if let channelBias {
-            let b = channelBias[(row * rowLength / plane) % channels]
-            for i in 0..<rowLength { y[i] += b }
+            var b = channelBias[(row * rowLength / plane) % channels]
+            fk_row_binary(Int32(FK_OP_ADD), 0, y, rowLength, &b, 0)
         }
         guard !epilogue.isEmpty else { return }
         // Multi-index of the row over the leading dimensions (on the stack: one per row).
@@ -120,23 +121,15 @@ private func applyUnary(_ kind: UnaryKind, _ y: UnsafeMutablePointer<Float>, _ n
     }
 }
 
-@inline(__always)
-private func combineRow<F: BinaryFunction>(_: F.Type, first: Bool, _ y: UnsafeMutablePointer<Float>, _ n: Int,
-                                           _ t: UnsafePointer<Float>, _ inner: Int) {
-    if inner == 0 {
-        let v = t[0]
-        if first { for i in 0..<n { y[i] = F.apply(v, y[i]) } } else { for i in 0..<n { y[i] = F.apply(y[i], v) } }
-    } else {
-        if first { for i in 0..<n { y[i] = F.apply(t[i], y[i]) } } else { for i in 0..<n { y[i] = F.apply(y[i], t[i]) } }
-    }
-}
-
 private func applyBinary(_ kind: BinaryKind, operandFirst first: Bool, _ y: UnsafeMutablePointer<Float>, _ n: Int,
                          _ t: UnsafePointer<Float>, _ inner: Int) {
+    // In C (`fk_row_binary`): the same single IEEE operations, on the CPU's widest vectors.
+    let op: Int32
     switch kind {
-    case .add: combineRow(AddFunction.self, first: first, y, n, t, inner)
-    case .sub: combineRow(SubFunction.self, first: first, y, n, t, inner)
-    case .mul: combineRow(MulFunction.self, first: first, y, n, t, inner)
-    case .div: combineRow(DivFunction.self, first: first, y, n, t, inner)
+    case .add: op = Int32(FK_OP_ADD)
+    case .sub: op = Int32(FK_OP_SUB)
+    case .mul: op = Int32(FK_OP_MUL)
+    case .div: op = Int32(FK_OP_DIV)
     }
+    fk_row_binary(op, first ? 1 : 0, y, n, t, inner)
 }

@@ -137,9 +137,9 @@ extension PointwiseChains {
                 for r in stride(from: y0, to: y1, by: s.gemmRows) {
                     let column = r * p.w, columns = (min(y1, r + s.gemmRows) - r) * p.w
                     for g in 0..<p.groups {
-                        sgemm(m: p.og, n: columns, k: p.cg, a: s.w + g * p.og * p.cg, lda: p.cg,
-                              b: s.x + (n * p.c + g * p.cg) * hw + column, ldb: hw,
-                              c: s.out + (n * p.o + g * p.og) * hw + column, ldc: hw)
+                        PointwiseProduct.multiply(m: p.og, n: columns, k: p.cg, a: s.w + g * p.og * p.cg, lda: p.cg,
+                                                  b: s.x + (n * p.c + g * p.cg) * hw + column, ldb: hw,
+                                                  c: s.out + (n * p.o + g * p.og) * hw + column, ldc: hw)
                     }
                 }
                 guard let rows = s.rows else { continue }

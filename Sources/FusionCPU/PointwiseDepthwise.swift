@@ -1,3 +1,4 @@
+import CCPUKernels
 import FusionCore
 
 // pointwiseDepthwise = conv2d(conv2d(layerNormChannels(x), pointwise 1x1), depthwise), the
@@ -81,7 +82,10 @@ func pointwiseDepthwise(norm: (eps: Float, weight: UnsafePointer<Float>, bias: U
     let normFloats = norm == nil ? 0 : p.c * maxRows * p.w
     let midFloats = p.m * maxRows * p.w
     let statBytes = norm == nil ? 0 : 2 * maxRows * p.w * MemoryLayout<Double>.stride
-    let floatBytes = (normFloats + midFloats) * MemoryLayout<Float>.stride
+    // The C depthwise kernel's padded rows (`DepthwiseRows`).
+    let inC = DepthwiseRows.takes(kh: p.kh, kw: p.kw)
+    let rowFloats = inC ? ((p.ho + bands - 1) / bands + p.kh - 1) * (p.wo + p.kw - 1) : 0
+    let floatBytes = (normFloats + midFloats + rowFloats) * MemoryLayout<Float>.stride
     let perWorker = (floatBytes + statBytes + 63) / 64 * 64
     let scratch = ctx.scratch.bytes(workers * perWorker)
 
@@ -105,8 +109,21 @@ func pointwiseDepthwise(norm: (eps: Float, weight: UnsafePointer<Float>, bias: U
             }
             for r in stride(from: aligned.lowerBound, to: aligned.upperBound, by: p.gemmRows) {
                 let column = (r - aligned.lowerBound) * p.w, n = (min(aligned.upperBound, r + p.gemmRows) - r) * p.w
-                sgemm(m: p.m, n: n, k: p.c, a: pointwise, lda: p.c, b: b + column, ldb: ldb, c: mid + column, ldc: count)
+                PointwiseProduct.multiply(m: p.m, n: n, k: p.c, a: pointwise, lda: p.c, b: b + column, ldb: ldb, c: mid + column, ldc: count)
             }
+        }
+        if inC {
+            // The unfused depthwise conv's kernel, so the sums are its sums: the band's 1x1
+            // outputs as an image whose row 0 is `aligned.lowerBound` (the rows the band
+            // reads outside it are outside the real image: zeros).
+            var problem = fk_conv_problem(c: 1, h: Int32(aligned.count), w: Int32(p.w), o: 1, kh: Int32(p.kh), kw: Int32(p.kw),
+                                          ho: Int32(p.ho), wo: Int32(p.wo), pt: Int32(p.pt + aligned.lowerBound), pl: Int32(p.pl), reflect: 0)
+            let rowScratch = mid + midFloats
+            for mi in 0..<p.m {
+                fk_depthwise_rows(&problem, mid + mi * count, depthwise + mi * p.kh * p.kw, 0, dst + mi * outPlane,
+                                  Int32(y0), Int32(y1), rowScratch)
+            }
+            return
         }
         for mi in 0..<p.m {
             let taps = depthwise + mi * p.kh * p.kw

@@ -8,7 +8,7 @@ import FusionCore
 ///
 /// One task per (sample, window): the window's q, k, v are gathered channel-major
 /// ([channels, T], contiguous row segments of the image). Where T is a multiple of 16
-/// (TextFusion's 8x8 windows: 64), `fk_window_attention` (CCPUKernels, AVX2+FMA where the
+/// (TextFusion's 8x8 windows: 64), `fk_window_attention` (CCPUKernels, AVX-512 or AVX2+FMA where the
 /// CPU has it) does the whole window, each head 16 queries at a time in registers;
 /// otherwise two small GEMMs per head.
 func windowAttention(heads: Int, window w: Int, scale: Float,
