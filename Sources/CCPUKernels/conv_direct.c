@@ -52,19 +52,4 @@ void conv_rows_impl(const struct fk_conv_problem *p, const float *restrict x, co
     float *out, int y0, int y1, float *scratch
 #define FK_CONV_CALL p, x, w, bias, out, y0, y1, scratch
 
-static void conv_generic(FK_CONV_ARGS) { conv_rows_impl(FK_CONV_CALL); }
-
-#ifdef FK_X86
-FK_TARGET_AVX2 static void conv_avx2(FK_CONV_ARGS) { conv_rows_impl(FK_CONV_CALL); }
-FK_TARGET_AVX512 static void conv_avx512(FK_CONV_ARGS) { conv_rows_impl(FK_CONV_CALL); }
-#endif
-
-void fk_conv2d_direct_rows(FK_CONV_ARGS) {
-    switch (fk_isa_level()) {
-#ifdef FK_X86
-    case FK_ISA_AVX512: conv_avx512(FK_CONV_CALL); return;
-    case FK_ISA_AVX2: conv_avx2(FK_CONV_CALL); return;
-#endif
-    default: conv_generic(FK_CONV_CALL); return;
-    }
-}
+FK_DEFINE_ISA_KERNEL(fk_conv2d_direct_rows, FK_CONV_ARGS, FK_CONV_CALL, conv_rows_impl, conv_rows_impl)

@@ -62,19 +62,4 @@ void depthwise_impl(const struct fk_conv_problem *p, const float *restrict x, co
     int y0, int y1, float *scratch
 #define FK_DW_CALL p, x, w, bias, out, y0, y1, scratch
 
-static void depthwise_generic(FK_DW_ARGS) { depthwise_impl(FK_DW_CALL); }
-
-#ifdef FK_X86
-FK_TARGET_AVX2 static void depthwise_avx2(FK_DW_ARGS) { depthwise_impl(FK_DW_CALL); }
-FK_TARGET_AVX512 static void depthwise_avx512(FK_DW_ARGS) { depthwise_impl(FK_DW_CALL); }
-#endif
-
-void fk_depthwise_rows(FK_DW_ARGS) {
-    switch (fk_isa_level()) {
-#ifdef FK_X86
-    case FK_ISA_AVX512: depthwise_avx512(FK_DW_CALL); return;
-    case FK_ISA_AVX2: depthwise_avx2(FK_DW_CALL); return;
-#endif
-    default: depthwise_generic(FK_DW_CALL); return;
-    }
-}
+FK_DEFINE_ISA_KERNEL(fk_depthwise_rows, FK_DW_ARGS, FK_DW_CALL, depthwise_impl, depthwise_impl)

@@ -39,19 +39,4 @@ void row_impl(int op, int first, float *y, long n, const float *t, long inner) {
 #define FK_ROW_ARGS int op, int first, float *y, long n, const float *t, long inner
 #define FK_ROW_CALL op, first, y, n, t, inner
 
-static void row_generic(FK_ROW_ARGS) { row_impl(FK_ROW_CALL); }
-
-#ifdef FK_X86
-FK_TARGET_AVX2 static void row_avx2(FK_ROW_ARGS) { row_impl(FK_ROW_CALL); }
-FK_TARGET_AVX512 static void row_avx512(FK_ROW_ARGS) { row_impl(FK_ROW_CALL); }
-#endif
-
-void fk_row_binary(FK_ROW_ARGS) {
-    switch (fk_isa_level()) {
-#ifdef FK_X86
-    case FK_ISA_AVX512: row_avx512(FK_ROW_CALL); return;
-    case FK_ISA_AVX2: row_avx2(FK_ROW_CALL); return;
-#endif
-    default: row_generic(FK_ROW_CALL); return;
-    }
-}
+FK_DEFINE_ISA_KERNEL(fk_row_binary, FK_ROW_ARGS, FK_ROW_CALL, row_impl, row_impl)

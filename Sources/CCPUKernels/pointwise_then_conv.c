@@ -115,19 +115,6 @@ void pointwise_then_conv_impl(int jb, const struct fk_pointwise_conv_problem *p,
     const float *w2, const float *b2, float *out, int y0, int y1, float *scratch
 #define FK_PC_CALL p, x, w1, b1, w2, b2, out, y0, y1, scratch
 
-static void pc_generic(FK_PC_ARGS) { pointwise_then_conv_impl(4, FK_PC_CALL); }
-
-#ifdef FK_X86
-FK_TARGET_AVX2 static void pc_avx2(FK_PC_ARGS) { pointwise_then_conv_impl(4, FK_PC_CALL); }
-FK_TARGET_AVX512 static void pc_avx512(FK_PC_ARGS) { pointwise_then_conv_impl(8, FK_PC_CALL); }
-#endif
-
-void fk_pointwise_then_conv_rows(FK_PC_ARGS) {
-    switch (fk_isa_level()) {
-#ifdef FK_X86
-    case FK_ISA_AVX512: pc_avx512(FK_PC_CALL); return;
-    case FK_ISA_AVX2: pc_avx2(FK_PC_CALL); return;
-#endif
-    default: pc_generic(FK_PC_CALL); return;
-    }
-}
+#define FK_POINTWISE_THEN_CONV_ROWS_NARROW(...) pointwise_then_conv_impl(4, __VA_ARGS__)
+#define FK_POINTWISE_THEN_CONV_ROWS_WIDE(...) pointwise_then_conv_impl(8, __VA_ARGS__)
+FK_DEFINE_ISA_KERNEL(fk_pointwise_then_conv_rows, FK_PC_ARGS, FK_PC_CALL, FK_POINTWISE_THEN_CONV_ROWS_NARROW, FK_POINTWISE_THEN_CONV_ROWS_WIDE)

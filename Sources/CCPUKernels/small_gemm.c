@@ -6,19 +6,6 @@
 #define FK_GEMM_ARGS int m, int n, int k, const float *a, int lda, const float *b, long ldb, float *c, long ldc
 #define FK_GEMM_CALL m, n, k, a, lda, b, ldb, c, ldc
 
-static void gemm_generic(FK_GEMM_ARGS) { fk_small_gemm_impl(4, FK_GEMM_CALL); }
-
-#ifdef FK_X86
-FK_TARGET_AVX2 static void gemm_avx2(FK_GEMM_ARGS) { fk_small_gemm_impl(4, FK_GEMM_CALL); }
-FK_TARGET_AVX512 static void gemm_avx512(FK_GEMM_ARGS) { fk_small_gemm_impl(8, FK_GEMM_CALL); }
-#endif
-
-void fk_small_gemm(FK_GEMM_ARGS) {
-    switch (fk_isa_level()) {
-#ifdef FK_X86
-    case FK_ISA_AVX512: gemm_avx512(FK_GEMM_CALL); return;
-    case FK_ISA_AVX2: gemm_avx2(FK_GEMM_CALL); return;
-#endif
-    default: gemm_generic(FK_GEMM_CALL); return;
-    }
-}
+#define FK_SMALL_GEMM_NARROW(...) fk_small_gemm_impl(4, __VA_ARGS__)
+#define FK_SMALL_GEMM_WIDE(...) fk_small_gemm_impl(8, __VA_ARGS__)
+FK_DEFINE_ISA_KERNEL(fk_small_gemm, FK_GEMM_ARGS, FK_GEMM_CALL, FK_SMALL_GEMM_NARROW, FK_SMALL_GEMM_WIDE)

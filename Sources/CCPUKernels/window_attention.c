@@ -168,19 +168,6 @@ void window_impl(int kb, int cb, int window, int heads, int c, int cv, int width
     const float *q, const float *k, const float *v, const float *bias_t, float *out, float *scratch
 #define FK_WINDOW_CALL window, heads, c, cv, width, plane, scale, q, k, v, bias_t, out, scratch
 
-static void window_generic(FK_WINDOW_ARGS) { window_impl(4, 4, FK_WINDOW_CALL); }
-
-#ifdef FK_X86
-FK_TARGET_AVX2 static void window_avx2(FK_WINDOW_ARGS) { window_impl(4, 4, FK_WINDOW_CALL); }
-FK_TARGET_AVX512 static void window_avx512(FK_WINDOW_ARGS) { window_impl(8, 8, FK_WINDOW_CALL); }
-#endif
-
-void fk_window_attention(FK_WINDOW_ARGS) {
-    switch (fk_isa_level()) {
-#ifdef FK_X86
-    case FK_ISA_AVX512: window_avx512(FK_WINDOW_CALL); return;
-    case FK_ISA_AVX2: window_avx2(FK_WINDOW_CALL); return;
-#endif
-    default: window_generic(FK_WINDOW_CALL); return;
-    }
-}
+#define FK_WINDOW_ATTENTION_NARROW(...) window_impl(4, 4, __VA_ARGS__)
+#define FK_WINDOW_ATTENTION_WIDE(...) window_impl(8, 8, __VA_ARGS__)
+FK_DEFINE_ISA_KERNEL(fk_window_attention, FK_WINDOW_ARGS, FK_WINDOW_CALL, FK_WINDOW_ATTENTION_NARROW, FK_WINDOW_ATTENTION_WIDE)
