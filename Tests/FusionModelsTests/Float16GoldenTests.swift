@@ -44,14 +44,14 @@ final class Float16GoldenTests: XCTestCase {
             try check(runner, name, imageOutput: true)
         }
         if !large { print("SKIP: textfusion 1024x1280 cases in fp16 (set FUSIONKIT_LARGE_TESTS=1)") }
-        assertNoValidationMessages(selected)
+        VulkanTestBackend.assertNoValidationMessages(selected)
     }
 
     func testTextIFCasesFP16() throws {
         let selected = try fp16Backend()
         let runner = GoldenRunner(backend: selected)
         for name in ["textif_dim8_32x48", "textif_dim8_64x40"] { try check(runner, name, imageOutput: true) }
-        assertNoValidationMessages(selected)
+        VulkanTestBackend.assertNoValidationMessages(selected)
     }
 
     func testFILMCasesFP16() throws {
@@ -62,13 +62,13 @@ final class Float16GoldenTests: XCTestCase {
             try check(runner, name, imageOutput: true)
         }
         if !large { print("SKIP: film_480x640 in fp16 (set FUSIONKIT_LARGE_TESTS=1)") }
-        assertNoValidationMessages(selected)
+        VulkanTestBackend.assertNoValidationMessages(selected)
     }
 
     func testCLIPTextCaseFP16() throws {
         let selected = try fp16Backend()
         try check(GoldenRunner(backend: selected), "clip_text", imageOutput: false)
-        assertNoValidationMessages(selected)
+        VulkanTestBackend.assertNoValidationMessages(selected)
     }
 
     /// GraphTraffic of TextFusion and Text-IF (released configuration, random weights) at
@@ -83,11 +83,5 @@ final class Float16GoldenTests: XCTestCase {
             print(String(format: "traffic %@ 480x640: fp32 %.3f GB, fp16 %.3f GB", name, full / 1e9, half / 1e9))
             XCTAssertEqual(half, full / 2, accuracy: full * 0.01, "only token ids are not floats")
         }
-    }
-
-    private func assertNoValidationMessages(_ selected: SelectedBackend) {
-        guard let vulkan = selected.backend as? VulkanBackend else { return }
-        let messages = vulkan.context.validationMessages
-        XCTAssert(messages.isEmpty, "validation messages:\n" + messages.prefix(5).joined(separator: "\n"))
     }
 }

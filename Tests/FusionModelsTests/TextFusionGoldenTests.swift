@@ -43,6 +43,13 @@ final class TextFusionGoldenTests: XCTestCase {
 
 /// The Vulkan backend for model tests: a failure (not a skip) when CI requires Vulkan.
 enum VulkanTestBackend {
+    /// No Vulkan validation message came from `selected`'s device (nothing to check on the CPU).
+    static func assertNoValidationMessages(_ selected: SelectedBackend, file: StaticString = #filePath, line: UInt = #line) {
+        guard let vulkan = selected.backend as? VulkanBackend else { return }
+        let messages = vulkan.context.validationMessages
+        XCTAssert(messages.isEmpty, "validation messages:\n" + messages.prefix(5).joined(separator: "\n"), file: file, line: line)
+    }
+
     static func open() throws -> SelectedBackend {
         do {
             return try SelectedBackend.open(.vulkan)
