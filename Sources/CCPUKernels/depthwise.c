@@ -12,17 +12,7 @@ void depthwise_block(int nb, int kh, int kw, const float *restrict w, float bias
                      int padded, int i0, float *restrict out) {
     fk_v16 acc[4];
     for (int u = 0; u < nb; u++) acc[u] = (fk_v16){0} + bias;
-    for (int ky = 0; ky < kh; ky++) {
-        const float *src = rows + (long)ky * padded + i0;
-        for (int kx = 0; kx < kw; kx++) {
-            const float wv = w[ky * kw + kx];
-            for (int u = 0; u < nb; u++) {
-                fk_v16 v;   // an unaligned load
-                memcpy(&v, src + kx + u * 16, sizeof v);
-                acc[u] += wv * v;
-            }
-        }
-    }
+    for (int ky = 0; ky < kh; ky++) fk_row_taps(nb, kw, rows + (long)ky * padded + i0, w + ky * kw, acc);
     for (int u = 0; u < nb; u++) memcpy(out + i0 + u * 16, &acc[u], sizeof acc[u]);
 }
 

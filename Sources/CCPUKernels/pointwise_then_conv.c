@@ -42,16 +42,7 @@ void spatial_block(int nb, const struct fk_pointwise_conv_problem *p, const floa
     for (int j = 0; j < m; j++)
         for (int ky = 0; ky < kh; ky++) {
             if (!rows[ky]) continue;
-            const float *src = rows[ky] + (long)j * padded + i0;
-            const float *wr = w2 + (((long)o * m + j) * kh + ky) * kw;
-            for (int kx = 0; kx < kw; kx++) {
-                const float wv = wr[kx];
-                for (int u = 0; u < nb; u++) {
-                    fk_v16 v;   // an unaligned load
-                    memcpy(&v, src + kx + u * 16, sizeof v);
-                    acc[u] += wv * v;
-                }
-            }
+            fk_row_taps(nb, kw, rows[ky] + (long)j * padded + i0, w2 + (((long)o * m + j) * kh + ky) * kw, acc);
         }
     for (int u = 0; u < nb; u++) memcpy(out + i0 + u * 16, &acc[u], sizeof acc[u]);
 }

@@ -30,4 +30,18 @@ void fk_pad_row(float *restrict row, const float *restrict src, int w, int pl, i
 /// 16 floats as one value (one zmm, two ymm or four xmm registers, by the target).
 typedef float fk_v16 __attribute__((vector_size(64)));
 
+/// acc[u] += sum over kx of wr[kx] * src[kx + 16 u ..< kx + 16 u + 16] (u < nb), taps in
+/// order: one kernel row of a spatial conv over nb blocks of 16 output columns.
+static inline __attribute__((always_inline))
+void fk_row_taps(int nb, int kw, const float *restrict src, const float *restrict wr, fk_v16 *acc) {
+    for (int kx = 0; kx < kw; kx++) {
+        const float wv = wr[kx];
+        for (int u = 0; u < nb; u++) {
+            fk_v16 v;   // an unaligned load
+            memcpy(&v, src + kx + u * 16, sizeof v);
+            acc[u] += wv * v;
+        }
+    }
+}
+
 #endif
